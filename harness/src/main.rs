@@ -1,0 +1,2 @@
+//! temblor: a Jepsen-style fault-injection test harness.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Node side: reaching nodes, the local cluster, and the systems under test.

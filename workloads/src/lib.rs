@@ -1,0 +1,1 @@
+//! What a test does: op vocabularies, generators, the `Client` trait.
