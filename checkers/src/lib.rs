@@ -2,7 +2,10 @@
 //! checkers that judge a history (linearizability, Elle-style dependency
 //! graphs). Pure: no I/O besides reading and writing history files.
 
+pub mod elle;
+pub mod format;
 pub mod history;
+pub mod linear;
 pub mod verdict;
 
 pub use history::{History, HistoryError, Op, OpType, Process};

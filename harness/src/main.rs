@@ -1,2 +1,52 @@
 //! temblor: a Jepsen-style fault-injection test harness.
-fn main() {}
+//!
+//! `main` parses the command line and hands each subcommand to its own module
+//! under `cmd/` (xsv's layout). Exit codes are an API: 0 valid, 1 invalid,
+//! 2 unknown, 254 usage error, 255 harness failure.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit code for a usage error (bad flags, unreadable input the user named).
+pub const EXIT_USAGE: u8 = 254;
+/// Exit code for a failure of the harness itself.
+pub const EXIT_ERROR: u8 = 255;
+
+#[derive(Parser)]
+#[command(name = "temblor", version, about = "Jepsen-style fault-injection testing: run workloads against a cluster under faults, record the history, check it.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a recorded history (a history file or a run directory).
+    Check(cmd::check::Args),
+    /// Build, inspect or remove a local cluster of network-namespace hosts.
+    Cluster(cmd::cluster::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Cluster(args) => cmd::cluster::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("temblor: {e:#}");
+            ExitCode::from(cmd::exit_code_for(&e))
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Elle-style transactional checker: dependency graphs and cycle search on petgraph.

@@ -1,0 +1,1 @@
+//! History file formats: native JSON Lines, Jepsen EDN, Porcupine kv; CSV export.

@@ -1,0 +1,1 @@
+//! Linearizability: Wing-Gong-Lowe search with P-compositionality, and the models it checks against.
