@@ -1,1 +1,214 @@
-//! History file formats: native JSON Lines, Jepsen EDN, Porcupine kv; CSV export.
+//! History file formats: reading Jepsen-family histories into a
+//! [`History`], and writing ours.
+//!
+//! Owns the native JSON Lines file (`history.jsonl`, one [`Op`] a line, as
+//! Jepsen's op maps in JSON), Jepsen's EDN (`history.edn` as Jepsen, Knossos
+//! and Elle write it), Porcupine's kv test files (EDN maps with `:key`, read
+//! with Jepsen's independent-key convention `value = [key, value]`), and CSV
+//! export. Readers stream: they hold one op's text at a time, never the
+//! whole file, and every error names the file and 1-based line.
+//!
+//! [`Op`]: crate::history::Op
+
+mod csv_export;
+mod edn;
+mod jsonl;
+mod source;
+
+pub use csv_export::write_csv;
+pub use jsonl::{write_jsonl, JsonlWriter};
+
+use crate::history::{History, HistoryError};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// How much of a file [`read_path`] looks at to guess its format.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// A history file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Native JSON Lines: one JSON op object per line.
+    Jsonl,
+    /// Jepsen EDN: one collection of op maps, or bare op maps.
+    Edn,
+    /// Porcupine's kv test data: EDN op maps that each carry `:key`.
+    PorcupineKv,
+}
+
+impl Format {
+    /// The name `FromStr` accepts and `Display` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Edn => "edn",
+            Format::PorcupineKv => "porcupine-kv",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A format name that is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown history format {0:?} (expected jsonl, json, edn or porcupine-kv)")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for Format {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "jsonl" | "json" => Ok(Format::Jsonl),
+            "edn" => Ok(Format::Edn),
+            "porcupine-kv" => Ok(Format::PorcupineKv),
+            _ => Err(UnknownFormat(s.to_string())),
+        }
+    }
+}
+
+/// A history that could not be read: the file could not be opened or read,
+/// or its text is not a history.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Opening or reading failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file (or label) being read.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The text is malformed or an op makes no sense (file and line inside).
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+impl ReadError {
+    /// The underlying history error, when the text (not the I/O) was at
+    /// fault.
+    pub fn as_history(&self) -> Option<&HistoryError> {
+        match self {
+            ReadError::History(e) => Some(e),
+            ReadError::Io { .. } => None,
+        }
+    }
+}
+
+/// Guesses a file's format from its first bytes.
+///
+/// The first byte that is not whitespace, a comma or inside a `;` comment
+/// decides: `[` or `(` is EDN; `{` is JSON Lines when the first line is a
+/// JSON object with `"type"` (or, when the head is cut short, when the map's
+/// first key is a JSON string), Porcupine kv when it is an EDN map with a
+/// `:key` entry, EDN otherwise. Anything else is taken as JSON Lines, whose
+/// reader then reports what is wrong on line 1.
+pub fn detect(head: &[u8]) -> Format {
+    let rest = skip_blank_and_comments(head);
+    match rest.first() {
+        Some(b'[' | b'(') => Format::Edn,
+        Some(b'{') if looks_like_json_op(rest) => Format::Jsonl,
+        Some(b'{') if edn::first_map_has_key(rest) => Format::PorcupineKv,
+        Some(b'{') => Format::Edn,
+        _ => Format::Jsonl,
+    }
+}
+
+fn skip_blank_and_comments(mut s: &[u8]) -> &[u8] {
+    loop {
+        match s.first() {
+            Some(c) if c.is_ascii_whitespace() || *c == b',' => s = &s[1..],
+            Some(b';') => {
+                let end = s.iter().position(|&c| c == b'\n').unwrap_or(s.len());
+                s = &s[end..];
+            }
+            _ => return s,
+        }
+    }
+}
+
+fn looks_like_json_op(s: &[u8]) -> bool {
+    let line = match s.iter().position(|&c| c == b'\n') {
+        Some(end) => &s[..end],
+        None => s,
+    };
+    match serde_json::from_slice::<serde_json::Value>(line) {
+        Ok(v) => v.get("type").is_some(),
+        // A first line longer than the head: JSON keys are strings, Jepsen's
+        // EDN keys are keywords.
+        Err(e) if e.is_eof() => skip_blank_and_comments(&line[1..]).first() == Some(&b'"'),
+        Err(_) => false,
+    }
+}
+
+/// Reads the history in `path`; `format` `None` guesses it with [`detect`].
+pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, ReadError> {
+    let io_err = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(SNIFF_BYTES, file);
+    let format = match format {
+        Some(f) => f,
+        None => detect(reader.fill_buf().map_err(io_err)?),
+    };
+    read(reader, &path.display().to_string(), format)
+}
+
+/// Reads a history in `format` from `reader`; `source` names it in errors
+/// (a path, or a label such as `<stdin>`).
+pub fn read<R: BufRead>(reader: R, source: &str, format: Format) -> Result<History, ReadError> {
+    match format {
+        Format::Jsonl => jsonl::read(reader, source),
+        Format::Edn => edn::read(reader, source, false),
+        Format::PorcupineKv => edn::read(reader, source, true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in [Format::Jsonl, Format::Edn, Format::PorcupineKv] {
+            assert_eq!(f.to_string().parse::<Format>().unwrap(), f);
+        }
+        assert_eq!("JSON".parse::<Format>().unwrap(), Format::Jsonl);
+        let e = "yaml".parse::<Format>().unwrap_err();
+        assert!(e.to_string().contains("\"yaml\""), "{e}");
+    }
+
+    #[test]
+    fn detect_sniffs_the_first_record() {
+        let jsonl = br#"{"index":0,"process":0,"type":"invoke","f":"read","value":null}"#;
+        assert_eq!(detect(jsonl), Format::Jsonl);
+        assert_eq!(detect(b"; comment\n[{:process 0}]"), Format::Edn);
+        assert_eq!(detect(b"\n(\n{:type :invoke})"), Format::Edn);
+        assert_eq!(detect(b"{:index 0 :type :invoke}\n"), Format::Edn);
+        let kv = b"{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}\n";
+        assert_eq!(detect(kv), Format::PorcupineKv);
+        // A first line cut short by the sniffing window.
+        assert_eq!(detect(br#"{"index":0,"process":0,"ty"#), Format::Jsonl);
+        assert_eq!(detect(b"{:index 0, :process 0, :ty"), Format::Edn);
+        assert_eq!(detect(b""), Format::Jsonl);
+    }
+
+    #[test]
+    fn a_missing_file_names_its_path() {
+        let e = read_path(Path::new("/nonexistent/history.jsonl"), None).unwrap_err();
+        assert!(matches!(e, ReadError::Io { .. }));
+        assert!(
+            e.to_string().starts_with("/nonexistent/history.jsonl: "),
+            "{e}"
+        );
+    }
+}

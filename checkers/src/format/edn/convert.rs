@@ -1,0 +1,166 @@
+//! From a parsed EDN op map (as JSON) to an [`Op`]: Jepsen's keys, the
+//! independent-key convention for `:key`, and the defaults that let
+//! minimal histories (Elle's `paper-example.edn`) pair.
+
+use crate::history::{History, Op, OpType, Process};
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+
+/// An op read from a map, and whether the map named its process.
+pub(super) struct Converted {
+    pub op: Op,
+    pub has_process: bool,
+}
+
+/// Converts one op map. `position` is the op's place in the history (the
+/// default `:index`); `porcupine` demands `:key` on client ops.
+pub(super) fn op_from_value(
+    v: Value,
+    position: usize,
+    porcupine: bool,
+) -> Result<Converted, String> {
+    let Value::Object(mut m) = v else {
+        return Err(format!("expected an op map, found {}", describe(&v)));
+    };
+    let kind = op_type(m.remove("type"))?;
+    let process = m
+        .remove("process")
+        .filter(|p| !p.is_null())
+        .map(process)
+        .transpose()?;
+    let mut value = m.remove("value").unwrap_or(Value::Null);
+    let f = function(m.remove("f"), &value)?;
+    if let Some(key) = m.remove("key") {
+        value = Value::Array(vec![key, value]);
+    } else if porcupine && process != Some(Process::Nemesis) {
+        return Err("porcupine kv op has no :key".to_string());
+    }
+    let op = Op {
+        index: opt_u64(&mut m, "index")?.unwrap_or(position as u64),
+        time: opt_u64(&mut m, "time")?,
+        process: process.unwrap_or(Process::Client(0)),
+        kind,
+        f,
+        value,
+        node: node(m.remove("node"))?,
+        error: m.remove("error").filter(|e| !e.is_null()),
+    };
+    Ok(Converted {
+        op,
+        has_process: process.is_some(),
+    })
+}
+
+fn describe(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
+fn op_type(v: Option<Value>) -> Result<OpType, String> {
+    match v {
+        Some(Value::String(s)) => OpType::parse(&s)
+            .ok_or_else(|| format!("unknown op type {s:?} (expected invoke, ok, fail or info)")),
+        Some(other) => Err(format!(
+            ":type must be a keyword, found {}",
+            describe(&other)
+        )),
+        None => Err("op has no :type".to_string()),
+    }
+}
+
+fn process(v: Value) -> Result<Process, String> {
+    if let Some(p) = v.as_u64() {
+        return Ok(Process::Client(p));
+    }
+    match v.as_str() {
+        Some("nemesis") => Ok(Process::Nemesis),
+        _ => Err(format!(
+            ":process must be a non-negative integer or :nemesis, found {}",
+            describe(&v)
+        )),
+    }
+}
+
+/// `:f`; Elle's minimal histories leave it out of transactions, which are
+/// the ones whose value is a vector of micro-ops: those default to `txn`.
+fn function(v: Option<Value>, value: &Value) -> Result<String, String> {
+    match v {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) if value.is_array() => Ok("txn".to_string()),
+        None | Some(Value::Null) => Err("op has no :f".to_string()),
+        Some(other) => Err(format!(
+            ":f must be a keyword or string, found {}",
+            describe(&other)
+        )),
+    }
+}
+
+fn opt_u64(m: &mut Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+    match m.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            format!(
+                ":{key} must be a non-negative integer, found {}",
+                describe(&v)
+            )
+        }),
+    }
+}
+
+fn node(v: Option<Value>) -> Result<Option<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!(
+            ":node must be a string, found {}",
+            describe(&other)
+        )),
+    }
+}
+
+/// Process ids for ops whose map had no `:process`.
+///
+/// Each such invocation gets a fresh id above every explicit client id in
+/// the file; each such completion takes the id of the oldest such
+/// invocation still open (first in, first out). A completion with none
+/// open gets a fresh id, so pairing reports it as unpaired.
+#[derive(Default)]
+pub(super) struct ProcessDefaults {
+    missing: Vec<usize>,
+    max_explicit: Option<u64>,
+}
+
+impl ProcessDefaults {
+    /// Notes the op about to be pushed at `position`.
+    pub(super) fn note(&mut self, position: usize, c: &Converted) {
+        match (c.has_process, c.op.process) {
+            (false, _) => self.missing.push(position),
+            (true, Process::Client(p)) => self.max_explicit = self.max_explicit.max(Some(p)),
+            (true, Process::Nemesis) => {}
+        }
+    }
+
+    /// Assigns the ids once the whole history is read.
+    pub(super) fn apply(self, h: &mut History) {
+        let mut next = self.max_explicit.map_or(0, |m| m.saturating_add(1));
+        let mut open: VecDeque<u64> = VecDeque::new();
+        let mut fresh = || {
+            next = next.saturating_add(1);
+            next - 1
+        };
+        for i in self.missing {
+            let op = &mut h.ops[i];
+            let id = if op.kind == OpType::Invoke {
+                let id = fresh();
+                open.push_back(id);
+                id
+            } else {
+                open.pop_front().unwrap_or_else(&mut fresh)
+            };
+            op.process = Process::Client(id);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Jepsen's EDN histories, as Jepsen (`store/history.edn`), Knossos
+//! (`data/*.edn`) and Elle (`histories/*.edn`) write them, and Porcupine's
+//! kv test data (`test_data/kv`, EDN maps with `:key`).
+//!
+//! A file is either one collection, `[...]` or `(...)`, of op maps, or op
+//! maps one after another. Either way the reader streams: it parses one op
+//! map at a time (inside the outer collection, element by element) and
+//! converts it, so only one op's text is ever held.
+//!
+//! Defaults for minimal histories (Elle's `paper-example.edn` has only
+//! `:index`, `:type` and `:value`): a missing `:index` is the op's
+//! position; a missing `:f` on an op whose value is a vector is `txn`; a
+//! missing `:process` is assigned so that pairing stays valid (see
+//! [`convert::ProcessDefaults`]: a fresh id per invocation, completions
+//! paired first in, first out). A map with `:key` becomes Jepsen's
+//! independent-key op: `value = [key, value]`. Other unknown keys are
+//! ignored.
+
+mod convert;
+mod parse;
+
+use super::ReadError;
+use crate::history::{History, HistoryError, HistoryErrorKind};
+use convert::{op_from_value, ProcessDefaults};
+use parse::{ParseError, Parser};
+use std::io::BufRead;
+use std::path::PathBuf;
+
+/// Reads an EDN history; `porcupine` demands `:key` on every client op.
+pub(super) fn read<R: BufRead>(
+    reader: R,
+    source: &str,
+    porcupine: bool,
+) -> Result<History, ReadError> {
+    let mut r = OpReader {
+        p: Parser::new(reader),
+        h: History::new(source),
+        defaults: ProcessDefaults::default(),
+        porcupine,
+    };
+    match r.read_all() {
+        Ok(()) => {
+            let OpReader {
+                mut h, defaults, ..
+            } = r;
+            defaults.apply(&mut h);
+            Ok(h)
+        }
+        Err(e) => Err(r.fail(e)),
+    }
+}
+
+/// What went wrong while reading: the text, or an op in it.
+enum Fault {
+    Syntax(ParseError),
+    BadOp(u32, String),
+}
+
+impl From<ParseError> for Fault {
+    fn from(e: ParseError) -> Self {
+        Fault::Syntax(e)
+    }
+}
+
+fn syntax(line: u32, msg: impl Into<String>) -> Fault {
+    Fault::Syntax(ParseError {
+        line,
+        msg: msg.into(),
+    })
+}
+
+struct OpReader<R> {
+    p: Parser<R>,
+    h: History,
+    defaults: ProcessDefaults,
+    porcupine: bool,
+}
+
+impl<R: BufRead> OpReader<R> {
+    fn read_all(&mut self) -> Result<(), Fault> {
+        let Some(first) = self.p.skip_blank() else {
+            return Ok(());
+        };
+        if first != b'[' && first != b'(' {
+            return self.ops_until(None);
+        }
+        let open_line = self.p.src.line();
+        self.p.src.bump();
+        self.ops_until(Some((first, open_line)))?;
+        match self.p.skip_blank() {
+            None => Ok(()),
+            Some(_) => Err(syntax(
+                self.p.src.line(),
+                "text after the history's closing bracket",
+            )),
+        }
+    }
+
+    /// Ops up to the bracket closing `outer` (`None`: up to the end).
+    fn ops_until(&mut self, outer: Option<(u8, u32)>) -> Result<(), Fault> {
+        let close = outer.map(|(open, _)| if open == b'[' { b']' } else { b')' });
+        loop {
+            match (self.p.skip_blank(), outer) {
+                (None, None) => return Ok(()),
+                (None, Some((open, at))) => {
+                    let msg = format!("`{}` opened here is never closed", open as char);
+                    return Err(syntax(at, msg));
+                }
+                (Some(c), _) if Some(c) == close => {
+                    self.p.src.bump();
+                    return Ok(());
+                }
+                (Some(_), _) => {
+                    let line = self.p.src.line();
+                    if let Some(v) = self.p.item()? {
+                        self.push(v, line)?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, v: serde_json::Value, line: u32) -> Result<(), Fault> {
+        let position = self.h.len();
+        let c = op_from_value(v, position, self.porcupine).map_err(|m| Fault::BadOp(line, m))?;
+        self.defaults.note(position, &c);
+        self.h.push(c.op, line);
+        Ok(())
+    }
+
+    /// The error to return: an I/O error if the reader failed, else `e`.
+    fn fail(&mut self, e: Fault) -> ReadError {
+        if let Some(source) = self.p.src.take_error() {
+            return ReadError::Io {
+                path: PathBuf::from(&self.h.source),
+                source,
+            };
+        }
+        let (line, kind) = match e {
+            Fault::Syntax(e) => (e.line, HistoryErrorKind::Syntax(e.msg)),
+            Fault::BadOp(line, m) => (line, HistoryErrorKind::BadOp(m)),
+        };
+        ReadError::History(HistoryError {
+            file: self.h.source.clone(),
+            line: Some(line),
+            kind,
+        })
+    }
+}
+
+/// True when the first op map in `head` (EDN text, maybe cut short) has a
+/// `:key` entry: Porcupine's kv format.
+pub(super) fn first_map_has_key(head: &[u8]) -> bool {
+    let mut p = Parser::new(head);
+    if p.skip_blank() != Some(b'{') {
+        return false;
+    }
+    matches!(p.item(), Ok(Some(serde_json::Value::Object(m))) if m.contains_key("key"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! Unit tests of the EDN reader: shapes of files, conversion, defaults.
+
+use super::read;
+use crate::format::ReadError;
+use crate::history::{History, OpType, Process};
+use serde_json::json;
+
+fn edn(text: &str) -> Result<History, ReadError> {
+    read(text.as_bytes(), "h.edn", false)
+}
+
+fn error_line(text: &str) -> (u32, String) {
+    match edn(text).unwrap_err() {
+        ReadError::History(e) => (e.line.unwrap_or(0), e.to_string()),
+        other => panic!("not a history error: {other}"),
+    }
+}
+
+#[test]
+fn reads_a_vector_a_list_and_bare_maps_alike() {
+    let maps = "{:process 0, :type :invoke, :f :read, :value nil}\n\
+                {:process 0, :type :ok, :f :read, :value 3}";
+    let bare = edn(maps).unwrap();
+    let vector = edn(&format!("; comment\n[{maps}]\n; trailing\n")).unwrap();
+    let list = edn(&format!("({maps})")).unwrap();
+    assert_eq!(bare.ops, vector.ops);
+    assert_eq!(bare.ops, list.ops);
+    assert_eq!(bare.ops[1].value, json!(3));
+    assert_eq!(bare.lines, vec![1, 2]);
+    assert_eq!(vector.lines, vec![2, 3]);
+    assert_eq!(edn("").unwrap().len(), 0);
+    assert_eq!(edn("[]").unwrap().len(), 0);
+}
+
+#[test]
+fn converts_jepsen_keys() {
+    let h = edn(
+        "[{:process :nemesis, :type :info, :f :start, :value #{:n1}, :time 5}\n\
+          {:process 3 :type :fail :f \"cas\" :value [1 2] :index 9 :node \"n2\" :error [:timeout \"x\"] :junk 1}\n\
+          #_ {:ignored true}]",
+    )
+    .unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h.ops[0].process, Process::Nemesis);
+    assert_eq!((h.ops[0].time, h.ops[0].index), (Some(5), 0));
+    assert_eq!(h.ops[0].value, json!(["n1"]));
+    let op = &h.ops[1];
+    assert_eq!(
+        (op.process, op.kind, op.f.as_str()),
+        (Process::Client(3), OpType::Fail, "cas")
+    );
+    assert_eq!((op.index, op.node.as_deref()), (9, Some("n2")));
+    assert_eq!(op.error, Some(json!(["timeout", "x"])));
+}
+
+#[test]
+fn a_key_makes_an_independent_op() {
+    let h = read(
+        &b"{:process 0, :type :invoke, :f :put, :key \"k\", :value \"v\"}"[..],
+        "kv",
+        true,
+    )
+    .unwrap();
+    assert_eq!(h.ops[0].value, json!(["k", "v"]));
+    let e = read(
+        &b"{:process 0, :type :invoke, :f :put, :value \"v\"}"[..],
+        "kv",
+        true,
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "kv:1: bad op: porcupine kv op has no :key");
+}
+
+#[test]
+fn missing_processes_pair_first_in_first_out() {
+    let h = edn("{:index 0 :type :invoke :value [[:append 1 1]]}\n\
+         {:index 1 :type :invoke :value [[:r 1 nil]]}\n\
+         {:index 2 :type :ok :value [[:append 1 1]]}\n\
+         {:index 3 :type :ok :value [[:r 1 [1]]]}\n\
+         {:process 4 :type :invoke :f :txn :value []}")
+    .unwrap();
+    let procs: Vec<_> = h.ops.iter().map(|o| o.process).collect();
+    let c = Process::Client;
+    assert_eq!(procs, vec![c(5), c(6), c(5), c(6), c(4)]);
+    assert!(h.ops.iter().all(|o| o.f == "txn"));
+    let ops = h.operations().unwrap();
+    assert_eq!((ops[0].invoke, ops[0].complete), (0, Some(2)));
+    assert_eq!((ops[1].invoke, ops[1].complete), (1, Some(3)));
+}
+
+#[test]
+fn bad_ops_name_their_line() {
+    let good = "{:process 0 :type :invoke :f :read :value nil}\n";
+    let (line, msg) = error_line(&format!("{good}\n{{:process 0 :type :done :f :read}}"));
+    assert_eq!(line, 3);
+    assert!(msg.contains("unknown op type \"done\""), "{msg}");
+    let (line, msg) = error_line(&format!("[{good} 5]"));
+    assert_eq!(line, 2);
+    assert!(msg.contains("expected an op map, found 5"), "{msg}");
+    let (line, msg) = error_line(&format!("{good}{{:process -1 :type :ok :f :read}}"));
+    assert_eq!(line, 2);
+    assert!(msg.contains(":process must be"), "{msg}");
+    let (line, msg) = error_line(&format!(
+        "{good}{{:process 1 :type :ok :f :read :time \"x\"}}"
+    ));
+    assert_eq!(line, 2);
+    assert!(msg.contains(":time must be"), "{msg}");
+    let (_, msg) = error_line("{:process 1 :type :ok :value 1}");
+    assert!(msg.contains("op has no :f"), "{msg}");
+    let (_, msg) = error_line("{:process 1 :f :read}");
+    assert!(msg.contains("op has no :type"), "{msg}");
+}
+
+#[test]
+fn syntax_errors_name_their_line() {
+    let good = "{:process 0 :type :invoke :f :read :value nil}\n";
+    // A map cut short: reported where it starts.
+    let (line, msg) = error_line(&format!("{good}{good}{{:process 0, :type :ok, :f"));
+    assert_eq!(line, 3);
+    assert!(
+        msg.starts_with("h.edn:3: syntax error: `{` opened here is never closed"),
+        "{msg}"
+    );
+    let (line, _) = error_line(&format!("[{good}{good}"));
+    assert_eq!(line, 1);
+    let (line, msg) = error_line(&format!("[{good}]\n]"));
+    assert_eq!(line, 3);
+    assert!(msg.contains("text after"), "{msg}");
+    let (line, msg) = error_line(&format!("({good}{good}]"));
+    assert_eq!(line, 3);
+    assert!(msg.contains("unexpected `]`"), "{msg}");
+    let e = read(&b"{:process 0}\n\xff\xfe\x00\x01garbage"[..], "bin", false).unwrap_err();
+    assert!(e.to_string().starts_with("bin:"), "{e}");
+}

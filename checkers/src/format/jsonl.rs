@@ -1,0 +1,289 @@
+//! The native history file, `history.jsonl`: one [`Op`] as a JSON object
+//! per line (Jepsen's op map in JSON), written while a run goes and read
+//! back line by line. Blank lines are skipped; unknown fields are ignored;
+//! a missing `index` is the op's position.
+
+use super::ReadError;
+use crate::history::{History, HistoryError, HistoryErrorKind, Op, OpType, Process};
+use serde::Deserialize;
+use serde_json::Value;
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::PathBuf;
+
+/// An op line as written, with `index` optional.
+#[derive(Deserialize)]
+struct Line {
+    index: Option<u64>,
+    time: Option<u64>,
+    process: Process,
+    #[serde(rename = "type")]
+    kind: OpType,
+    f: String,
+    #[serde(default)]
+    value: Value,
+    node: Option<String>,
+    error: Option<Value>,
+}
+
+/// Reads a JSON Lines history, one line at a time.
+pub(super) fn read<R: BufRead>(reader: R, source: &str) -> Result<History, ReadError> {
+    let mut h = History::new(source);
+    for item in Ops::new(reader, source) {
+        let (op, line) = item?;
+        h.push(op, line);
+    }
+    Ok(h)
+}
+
+/// The ops of a JSON Lines history with their lines, read on demand: only
+/// the current line's text is held.
+pub(super) struct Ops<'a, R> {
+    reader: R,
+    source: &'a str,
+    buf: Vec<u8>,
+    line: u32,
+    position: usize,
+    done: bool,
+}
+
+impl<'a, R: BufRead> Ops<'a, R> {
+    pub(super) fn new(reader: R, source: &'a str) -> Self {
+        Ops {
+            reader,
+            source,
+            buf: Vec::new(),
+            line: 0,
+            position: 0,
+            done: false,
+        }
+    }
+
+    fn next_op(&mut self) -> Result<Option<(Op, u32)>, ReadError> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .reader
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| ReadError::Io {
+                    path: PathBuf::from(self.source),
+                    source: e,
+                })?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.line = self.line.saturating_add(1);
+            if !self.buf.iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let op = parse_line(&self.buf, self.position).map_err(|kind| HistoryError {
+            file: self.source.to_string(),
+            line: Some(self.line),
+            kind,
+        })?;
+        self.position += 1;
+        Ok(Some((op, self.line)))
+    }
+}
+
+impl<R: BufRead> Iterator for Ops<'_, R> {
+    type Item = Result<(Op, u32), ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.next_op().transpose();
+        self.done = !matches!(r, Some(Ok(_)));
+        r
+    }
+}
+
+/// One line as an op at `position`.
+fn parse_line(text: &[u8], position: usize) -> Result<Op, HistoryErrorKind> {
+    let l: Line = serde_json::from_slice(text).map_err(|e| {
+        if e.is_data() {
+            HistoryErrorKind::BadOp(e.to_string())
+        } else {
+            HistoryErrorKind::Syntax(e.to_string())
+        }
+    })?;
+    Ok(Op {
+        index: l.index.unwrap_or(position as u64),
+        time: l.time,
+        process: l.process,
+        kind: l.kind,
+        f: l.f,
+        value: l.value,
+        node: l.node,
+        error: l.error,
+    })
+}
+
+/// Writes ops as JSON Lines as they happen (the run's recorder uses it):
+/// one JSON object and a newline per op, buffered until [`flush`].
+///
+/// [`flush`]: JsonlWriter::flush
+pub struct JsonlWriter<W: Write> {
+    out: BufWriter<W>,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    /// A writer onto `w`; it buffers, so `w` need not.
+    pub fn new(w: W) -> Self {
+        JsonlWriter {
+            out: BufWriter::new(w),
+        }
+    }
+
+    /// Appends one op as a line.
+    pub fn write(&mut self, op: &Op) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, op)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Pushes buffered lines through to the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// Writes a whole history as JSON Lines.
+pub fn write_jsonl<W: Write>(h: &History, w: W) -> io::Result<()> {
+    let mut out = JsonlWriter::new(w);
+    for op in &h.ops {
+        out.write(op)?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::io::{BufReader, Read};
+
+    fn read_str(text: &str) -> Result<History, ReadError> {
+        read(text.as_bytes(), "h.jsonl")
+    }
+
+    fn line_of(e: ReadError) -> (Option<u32>, String) {
+        let s = e.to_string();
+        match e {
+            ReadError::History(h) => (h.line, s),
+            ReadError::Io { .. } => (None, s),
+        }
+    }
+
+    #[test]
+    fn reads_ops_skipping_blank_lines_and_defaulting_index() {
+        let text = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n\n  \n\
+                    {\"index\":7,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"kill\",\"extra\":1}";
+        let h = read_str(text).unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.ops[0].index, 0);
+        assert_eq!(h.ops[0].value, json!(null));
+        assert_eq!(h.ops[1].index, 7);
+        assert!(h.ops[1].is_nemesis());
+        assert_eq!(h.lines, vec![1, 4]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let good = r#"{"process":0,"type":"invoke","f":"read"}"#;
+        let (line, msg) = line_of(read_str(&format!("{good}\n{{\"process\":0,")).unwrap_err());
+        assert_eq!(line, Some(2));
+        assert!(msg.starts_with("h.jsonl:2: syntax error: "), "{msg}");
+        let (line, msg) = line_of(
+            read_str(&format!("{good}\n\n{}", good.replace("invoke", "done"))).unwrap_err(),
+        );
+        assert_eq!(line, Some(3));
+        assert!(
+            msg.starts_with("h.jsonl:3: bad op: unknown variant `done`"),
+            "{msg}"
+        );
+        let (line, msg) = line_of(read_str(r#"{"process":"x","type":"ok","f":"r"}"#).unwrap_err());
+        assert_eq!(line, Some(1));
+        assert!(msg.contains("bad op"), "{msg}");
+        let (line, _) = line_of(read(&b"\xff\xfe\x00garbage\n"[..], "h.jsonl").unwrap_err());
+        assert_eq!(line, Some(1));
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let h = History::from_ops(
+            "mem",
+            vec![
+                Op::new(0, OpType::Invoke, "write", json!(3)).at(5),
+                Op::new(0, OpType::Ok, "write", json!(3)).at(9),
+            ],
+        );
+        let mut out = Vec::new();
+        write_jsonl(&h, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert_eq!(read_str(&text).unwrap().ops, h.ops);
+        let mut w = JsonlWriter::new(Vec::new());
+        w.write(&h.ops[0]).unwrap();
+        assert_eq!(w.into_inner().unwrap().last(), Some(&b'\n'));
+    }
+
+    /// Produces `ops` op lines lazily and counts what it hands out, so the
+    /// file never exists as a whole.
+    struct Generated {
+        next: usize,
+        ops: usize,
+        pending: Vec<u8>,
+        served: usize,
+    }
+
+    impl Read for Generated {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pending.is_empty() && self.next < self.ops {
+                let kind = ["invoke", "ok"][self.next % 2];
+                let op = json!({"process": self.next / 2 % 10, "type": kind, "f": "write", "value": self.next});
+                self.pending = format!("{op}\n").into_bytes();
+                self.next += 1;
+            }
+            let n = buf.len().min(self.pending.len());
+            buf[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            self.served += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_a_large_history_as_a_stream() {
+        let ops = 200_000;
+        let gen = || Generated {
+            next: 0,
+            ops,
+            pending: Vec::new(),
+            served: 0,
+        };
+        let mut src = gen();
+        let mut it = Ops::new(BufReader::with_capacity(4096, &mut src), "gen.jsonl");
+        let (first, line) = it.next().unwrap().unwrap();
+        assert_eq!((first.value, line), (json!(0), 1));
+        drop(it);
+        // The first op came out after one buffer's worth, not the file.
+        assert!(
+            src.served <= 4096,
+            "served {} bytes before the first op",
+            src.served
+        );
+        let mut src = gen();
+        let h = read(BufReader::with_capacity(4096, &mut src), "gen.jsonl").unwrap();
+        assert_eq!(h.len(), ops);
+        assert_eq!(h.ops[ops - 1].value, json!(ops - 1));
+        assert_eq!(h.lines[ops - 1] as usize, ops);
+        assert!(src.served > 10_000_000, "served {} bytes", src.served);
+        assert_eq!(h.operations().unwrap().len(), ops / 2);
+    }
+}

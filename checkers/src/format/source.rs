@@ -1,0 +1,118 @@
+//! A byte-at-a-time view of a `BufRead` that counts lines, for the EDN
+//! reader: it holds one buffer of input, never the whole file.
+
+use std::io::{self, BufRead};
+
+/// Bytes from a reader with one byte of lookahead and the current 1-based
+/// line. An I/O error ends the input; the caller asks [`Source::take_error`]
+/// whether an early end was the reader's fault rather than the text's.
+pub(crate) struct Source<R> {
+    reader: R,
+    buf: Vec<u8>,
+    pos: usize,
+    line: u32,
+    error: Option<io::Error>,
+    done: bool,
+}
+
+impl<R: BufRead> Source<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        Source {
+            reader,
+            buf: Vec::new(),
+            pos: 0,
+            line: 1,
+            error: None,
+            done: false,
+        }
+    }
+
+    /// The 1-based line of the next byte.
+    pub(crate) fn line(&self) -> u32 {
+        self.line
+    }
+
+    /// The next byte without consuming it; `None` at the end.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        if self.pos < self.buf.len() {
+            return Some(self.buf[self.pos]);
+        }
+        self.refill();
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Consumes and returns the next byte; `None` at the end.
+    #[inline]
+    pub(crate) fn bump(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.pos += 1;
+        if c == b'\n' {
+            self.line = self.line.saturating_add(1);
+        }
+        Some(c)
+    }
+
+    /// The I/O error that ended the input early, if one did.
+    pub(crate) fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    fn refill(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        if self.done {
+            return;
+        }
+        loop {
+            match self.reader.fill_buf() {
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    self.buf.extend_from_slice(chunk);
+                    self.reader.consume(n);
+                    self.done = n == 0;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.error = Some(e);
+                    self.done = true;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufReader, Read};
+
+    #[test]
+    fn counts_lines_across_buffer_boundaries() {
+        let text = b"ab\ncd\n\ne";
+        let mut s = Source::new(BufReader::with_capacity(2, &text[..]));
+        let mut seen = Vec::new();
+        while let Some(c) = s.bump() {
+            seen.push((c, s.line()));
+        }
+        assert_eq!(seen.len(), text.len());
+        assert_eq!(s.line(), 4);
+        assert!(s.take_error().is_none());
+    }
+
+    struct Broken;
+    impl Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk on fire"))
+        }
+    }
+
+    #[test]
+    fn an_io_error_ends_the_input_and_is_kept() {
+        let mut s = Source::new(BufReader::new(Broken));
+        assert_eq!(s.peek(), None);
+        assert_eq!(s.take_error().unwrap().to_string(), "disk on fire");
+    }
+}

@@ -1,0 +1,1 @@
+//! Malformed histories are errors naming the file and line, never panics.

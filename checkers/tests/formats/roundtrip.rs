@@ -1,0 +1,1 @@
+//! Histories survive conversion between formats.
