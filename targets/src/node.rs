@@ -1,0 +1,390 @@
+//! Chores on one node, built on [`Remote`]: paths scoped by node, daemons
+//! managed through their pidfiles (never by process name), TCP port waits,
+//! Debian packages and binaries.
+//!
+//! Follows Jepsen's `control/util.clj` (`start-daemon!`, `stop-daemon!`,
+//! `await-tcp-port`) and `os/debian.clj` (`install`): every daemon is started
+//! detached with `setsid nohup` and its PID written to a pidfile, so stop,
+//! signal and is-running touch exactly that process. On the local cluster
+//! nodes share one filesystem, so every path a target writes carries the
+//! node's name.
+
+use crate::remote::{escape, Command, Remote, RemoteError};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Why a node chore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The remote operation underneath failed.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// The port never accepted a connection.
+    #[error("{host}: port {target}:{port} did not accept connections within {waited:?}")]
+    PortClosed { host: String, target: String, port: u16, waited: Duration },
+    /// A pidfile held something other than a PID.
+    #[error("{host}: pidfile {pidfile} holds {content:?}, not a PID")]
+    BadPidfile { host: String, pidfile: String, content: String },
+    /// A signal name that is not a plain word.
+    #[error("bad signal name {0:?}: use a name like TERM or a number")]
+    BadSignal(String),
+}
+
+/// Where a target keeps its files on `node`: `/opt/temblor/<node>/...` for
+/// binaries, `/var/lib/temblor/<node>/...` for data, logs and pidfiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePaths {
+    node: String,
+}
+
+impl NodePaths {
+    /// Paths for the node named `node`.
+    pub fn new(node: &str) -> Self {
+        NodePaths { node: node.to_string() }
+    }
+
+    /// `/opt/temblor/<node>`.
+    pub fn opt_dir(&self) -> String {
+        format!("/opt/temblor/{}", self.node)
+    }
+
+    /// `/var/lib/temblor/<node>`.
+    pub fn var_dir(&self) -> String {
+        format!("/var/lib/temblor/{}", self.node)
+    }
+
+    /// `/opt/temblor/<node>/<rel>`.
+    pub fn opt(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.opt_dir())
+    }
+
+    /// `/var/lib/temblor/<node>/<rel>`.
+    pub fn var(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.var_dir())
+    }
+}
+
+/// A long-running process to start detached on a node.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: Option<String>,
+    pidfile: String,
+    logfile: String,
+}
+
+impl Daemon {
+    /// Runs `program`, writing its PID to `pidfile` and its output to `logfile`.
+    pub fn new(program: &str, pidfile: &str, logfile: &str) -> Self {
+        Daemon {
+            program: program.to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+            dir: None,
+            pidfile: pidfile.to_string(),
+            logfile: logfile.to_string(),
+        }
+    }
+
+    /// Appends arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    /// Sets an environment variable for the daemon.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Starts the daemon in `dir`.
+    pub fn cd(mut self, dir: &str) -> Self {
+        self.dir = Some(dir.to_string());
+        self
+    }
+
+    /// The pidfile.
+    pub fn pidfile(&self) -> &str {
+        &self.pidfile
+    }
+
+    /// The shell command that launches it. Prep steps end with `;`: an `&&`
+    /// before the `&` would keep the SSH channel open as long as the daemon.
+    fn command(&self) -> Command {
+        let argv: Vec<String> =
+            std::iter::once(&self.program).chain(&self.args).map(|a| escape(a)).collect();
+        let (pid, log) = (escape(&self.pidfile), escape(&self.logfile));
+        let script = format!(
+            "mkdir -p \"$(dirname {pid})\" \"$(dirname {log})\"; \
+             setsid nohup {} >>{log} 2>&1 </dev/null & echo $! > {pid}; cat {pid}",
+            argv.join(" ")
+        );
+        let cmd = Command::shell(&script).sudo();
+        let cmd = self.env.iter().fold(cmd, |c, (k, v)| c.env(k, v));
+        match &self.dir {
+            Some(dir) => cmd.cd(dir),
+            None => cmd,
+        }
+    }
+}
+
+/// What [`start`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// Launched now with this PID (in the node's PID namespace).
+    New(u32),
+    /// Its pidfile already named a live process; nothing was launched.
+    AlreadyRunning(u32),
+}
+
+/// Starts `daemon` unless its pidfile names a live process.
+pub fn start(remote: &dyn Remote, daemon: &Daemon) -> Result<Started, NodeError> {
+    if let Some(pid) = running_pid(remote, &daemon.pidfile)? {
+        return Ok(Started::AlreadyRunning(pid));
+    }
+    let out = remote.exec(&daemon.command())?;
+    parse_pid(remote, &daemon.pidfile, &out.stdout).map(Started::New)
+}
+
+/// The PID in `pidfile` if that process is alive (zombies count as dead).
+pub fn running_pid(remote: &dyn Remote, pidfile: &str) -> Result<Option<u32>, NodeError> {
+    let script = format!(
+        "p=$(cat {} 2>/dev/null) || exit 1; kill -0 \"$p\" 2>/dev/null || exit 1; \
+         grep -q '^State:.Z' /proc/\"$p\"/status 2>/dev/null && exit 1; echo \"$p\"",
+        escape(pidfile)
+    );
+    let out = remote.exec(&Command::shell(&script).sudo().unchecked())?;
+    match out.status {
+        0 => parse_pid(remote, pidfile, &out.stdout).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Whether the process in `pidfile` is alive.
+pub fn is_running(remote: &dyn Remote, pidfile: &str) -> Result<bool, NodeError> {
+    Ok(running_pid(remote, pidfile)?.is_some())
+}
+
+/// How [`stop`] ended the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// No pidfile, or its process was already gone.
+    NotRunning,
+    /// It exited after SIGTERM.
+    Terminated,
+    /// It outlived `grace` and got SIGKILL.
+    Killed,
+}
+
+/// Stops the process in `pidfile`: TERM, up to `grace` to exit, then KILL;
+/// removes the pidfile.
+pub fn stop(remote: &dyn Remote, pidfile: &str, grace: Duration) -> Result<Stopped, NodeError> {
+    let tenths = (grace.as_millis() / 100).max(1);
+    let pf = escape(pidfile);
+    let script = format!(
+        "p=$(cat {pf} 2>/dev/null) || {{ echo none; exit 0; }}; \
+         alive() {{ kill -0 \"$p\" 2>/dev/null && ! grep -q '^State:.Z' /proc/\"$p\"/status 2>/dev/null; }}; \
+         alive || {{ rm -f {pf}; echo none; exit 0; }}; kill -TERM \"$p\"; i=0; \
+         while alive && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done; \
+         if alive; then kill -KILL \"$p\"; echo killed; else echo terminated; fi; rm -f {pf}"
+    );
+    let timeout = grace + Duration::from_secs(10);
+    let out = remote.exec(&Command::shell(&script).sudo().timeout(timeout))?;
+    Ok(match out.stdout.trim() {
+        "terminated" => Stopped::Terminated,
+        "killed" => Stopped::Killed,
+        _ => Stopped::NotRunning,
+    })
+}
+
+/// Sends `signal` (a name like `STOP` or a number) to the process in `pidfile`.
+pub fn signal(remote: &dyn Remote, pidfile: &str, signal: &str) -> Result<(), NodeError> {
+    if signal.is_empty() || !signal.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(NodeError::BadSignal(signal.to_string()));
+    }
+    let script = format!("kill -s {signal} \"$(cat {})\"", escape(pidfile));
+    remote.exec(&Command::shell(&script).sudo())?;
+    Ok(())
+}
+
+/// What one connection attempt to a port found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// The connection opened.
+    Open,
+    /// Refused or unreachable: an answer came back.
+    Refused,
+    /// No answer within the limit (e.g. packets dropped).
+    TimedOut,
+}
+
+/// Tries once, from the node, to open a TCP connection to `target:port`
+/// (bash's `/dev/tcp`, so it needs bash and coreutils `timeout`).
+pub fn probe_port(remote: &dyn Remote, target: &str, port: u16, limit: Duration) -> Result<Probe, NodeError> {
+    let secs = format!("{:.1}", limit.as_secs_f64().max(0.1));
+    let inner = format!("exec 3<>/dev/tcp/{target}/{port}");
+    let script = format!("timeout {secs} bash -c {} 2>/dev/null", escape(&inner));
+    let out = remote.exec(&Command::shell(&script).unchecked().timeout(limit + Duration::from_secs(10)))?;
+    Ok(match out.status {
+        0 => Probe::Open,
+        124 => Probe::TimedOut,
+        _ => Probe::Refused,
+    })
+}
+
+/// Waits, probing from the node, until `target:port` accepts connections.
+pub fn await_port(remote: &dyn Remote, target: &str, port: u16, limit: Duration) -> Result<(), NodeError> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if probe_port(remote, target, port, Duration::from_secs(1))? == Probe::Open {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(NodeError::PortClosed {
+        host: remote.host().to_string(),
+        target: target.to_string(),
+        port,
+        waited: started.elapsed(),
+    })
+}
+
+/// Waits, from this machine, until `addr` accepts TCP connections.
+pub fn await_port_from_here(addr: SocketAddr, limit: Duration) -> Result<(), NodeError> {
+    let started = Instant::now();
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        if TcpStream::connect_timeout(&addr, left.clamp(Duration::from_millis(10), Duration::from_secs(1))).is_ok() {
+            return Ok(());
+        }
+        if started.elapsed() >= limit {
+            return Err(NodeError::PortClosed {
+                host: "controller".to_string(),
+                target: addr.ip().to_string(),
+                port: addr.port(),
+                waited: started.elapsed(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Installs the Debian `packages` that `dpkg -s` says are missing; returns
+/// those it installed. Runs `apt-get update` and retries once on failure.
+pub fn install_packages(remote: &dyn Remote, packages: &[&str]) -> Result<Vec<String>, NodeError> {
+    let check = packages
+        .iter()
+        .map(|p| format!("dpkg -s {0} >/dev/null 2>&1 || echo {0}", escape(p)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let missing: Vec<String> =
+        remote.exec(&Command::shell(&check))?.stdout.split_whitespace().map(str::to_string).collect();
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    let install = Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .sudo()
+        .timeout(Duration::from_secs(900));
+    if remote.exec(&install).is_err() {
+        let update = Command::new("apt-get").arg("update").sudo().timeout(Duration::from_secs(300));
+        remote.exec(&update)?;
+        remote.exec(&install)?;
+    }
+    Ok(missing)
+}
+
+/// Uploads the executable `local` to `remote_path` (creating its directory)
+/// and makes it executable.
+pub fn upload_binary(remote: &dyn Remote, local: &Path, remote_path: &str) -> Result<(), NodeError> {
+    let dir = Path::new(remote_path).parent().map_or("/".into(), |p| p.display().to_string());
+    remote.exec(&Command::new("mkdir").arg("-p").arg(&dir).sudo())?;
+    remote.upload(local, remote_path)?;
+    remote.exec(&Command::new("chmod").arg("755").arg(remote_path).sudo())?;
+    Ok(())
+}
+
+fn parse_pid(remote: &dyn Remote, pidfile: &str, text: &str) -> Result<u32, NodeError> {
+    text.trim().parse().map_err(|_| NodeError::BadPidfile {
+        host: remote.host().to_string(),
+        pidfile: pidfile.to_string(),
+        content: text.trim().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::Local;
+
+    fn scratch(name: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("temblor-node-{name}-{}", std::process::id()));
+        dir.display().to_string()
+    }
+
+    #[test]
+    fn paths_are_scoped_by_node() {
+        let p = NodePaths::new("n3");
+        assert_eq!(p.opt("bin/raftkv"), "/opt/temblor/n3/bin/raftkv");
+        assert_eq!(p.var("raftkv.log"), "/var/lib/temblor/n3/raftkv.log");
+    }
+
+    #[test]
+    fn daemon_starts_stops_and_is_tracked_by_pidfile() {
+        let dir = scratch("daemon");
+        let local = Local::new();
+        let pidfile = format!("{dir}/sleep.pid");
+        let d = Daemon::new("sleep", &pidfile, &format!("{dir}/sleep.log")).args(["30"]).cd("/");
+        let Started::New(pid) = start(&local, &d).unwrap() else { panic!("not started") };
+        assert_eq!(running_pid(&local, &pidfile).unwrap(), Some(pid));
+        assert_eq!(start(&local, &d).unwrap(), Started::AlreadyRunning(pid));
+        assert_eq!(stop(&local, &pidfile, Duration::from_secs(2)).unwrap(), Stopped::Terminated);
+        assert!(!is_running(&local, &pidfile).unwrap());
+        assert_eq!(stop(&local, &pidfile, Duration::from_secs(1)).unwrap(), Stopped::NotRunning);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stop_kills_a_daemon_that_ignores_term() {
+        let dir = scratch("stubborn");
+        let local = Local::new();
+        let pidfile = format!("{dir}/trap.pid");
+        let d = Daemon::new("sh", &pidfile, &format!("{dir}/trap.log"))
+            .args(["-c", "trap '' TERM; exec sleep 30"]);
+        start(&local, &d).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(stop(&local, &pidfile, Duration::from_millis(300)).unwrap(), Stopped::Killed);
+        assert!(!is_running(&local, &pidfile).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn signal_refuses_odd_names() {
+        let err = signal(&Local::new(), "/nonexistent.pid", "TERM; rm").unwrap_err();
+        assert!(matches!(err, NodeError::BadSignal(_)));
+    }
+
+    #[test]
+    fn port_probes_and_waits_see_a_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let local = Local::new();
+        assert_eq!(probe_port(&local, "127.0.0.1", port, Duration::from_secs(1)).unwrap(), Probe::Open);
+        await_port_from_here(listener.local_addr().unwrap(), Duration::from_secs(1)).unwrap();
+        drop(listener);
+        assert_eq!(probe_port(&local, "127.0.0.1", port, Duration::from_secs(1)).unwrap(), Probe::Refused);
+        let err = await_port(&local, "127.0.0.1", port, Duration::from_millis(300)).unwrap_err();
+        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    }
+
+    #[test]
+    fn install_packages_skips_installed_ones() {
+        assert!(install_packages(&Local::new(), &["coreutils"]).unwrap().is_empty());
+    }
+}
