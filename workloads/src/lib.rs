@@ -3,4 +3,10 @@
 //! `Nemesis` trait that injects faults (Jepsen's `generator`, `client`,
 //! `nemesis` and `tests.*` namespaces).
 
+pub mod client;
 pub mod generator;
+pub mod nemesis;
+
+pub use client::{Client, ClientError, Complete};
+pub use generator::{Context, Generator, Next, Template};
+pub use nemesis::{Nemesis, NemesisError};

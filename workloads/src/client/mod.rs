@@ -1,0 +1,141 @@
+//! The `Client` trait: how a worker performs ops against the system under
+//! test, one client per worker (Jepsen's `jepsen.client`). Wrappers add
+//! timeouts and validation; [`memory`] is an in-process store for tests and
+//! benches.
+//!
+//! A client is first a template: [`Client::open`] binds a fresh client to a
+//! node for one worker. [`Client::invoke`] turns an invocation into its
+//! completion; an error says whether the op certainly did not happen
+//! ([`ClientError::Fail`]) or might have ([`ClientError::Unknown`]), and the
+//! worker records `fail` or `info` accordingly.
+
+pub mod memory;
+mod wrap;
+
+pub use wrap::{Timeout, Validate};
+
+use checkers::{Op, OpType};
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future: what the object-safe async traits return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why an op did not complete normally.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    /// The op certainly did not take effect (e.g. refused before sending).
+    #[error("{0}")]
+    Fail(String),
+    /// The op may or may not have taken effect (e.g. a lost connection).
+    #[error("{0}")]
+    Unknown(String),
+    /// The client answered something that is not a completion of the op.
+    #[error("invalid completion: {0}")]
+    Invalid(String),
+}
+
+impl ClientError {
+    /// The completion type this error means: `fail` only when certain.
+    pub fn outcome(&self) -> OpType {
+        match self {
+            ClientError::Fail(_) => OpType::Fail,
+            ClientError::Unknown(_) | ClientError::Invalid(_) => OpType::Info,
+        }
+    }
+}
+
+/// Performs ops against the system under test.
+pub trait Client: Send + Sync {
+    /// A new client for one worker, bound to `node`.
+    fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>>;
+
+    /// Performs `op` (an invocation) and returns its completion: the same
+    /// `process` and `f`, type `ok`, `fail` or `info`.
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>>;
+
+    /// Releases what `open` acquired.
+    fn close(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl Client for Box<dyn Client> {
+    fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
+        (**self).open(node)
+    }
+
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
+        (**self).invoke(op)
+    }
+
+    fn close(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
+        (**self).close()
+    }
+}
+
+/// Completions made from an invocation.
+pub trait Complete {
+    /// Took effect, with result `value`.
+    fn ok(&self, value: Value) -> Op;
+    /// Certainly did not take effect, because of `error`.
+    fn fail(&self, error: impl Into<Value>) -> Op;
+    /// May or may not have taken effect, because of `error`.
+    fn info(&self, error: impl Into<Value>) -> Op;
+}
+
+impl Complete for Op {
+    fn ok(&self, value: Value) -> Op {
+        Op {
+            kind: OpType::Ok,
+            value,
+            ..self.clone()
+        }
+    }
+
+    fn fail(&self, error: impl Into<Value>) -> Op {
+        Op {
+            kind: OpType::Fail,
+            error: Some(error.into()),
+            ..self.clone()
+        }
+    }
+
+    fn info(&self, error: impl Into<Value>) -> Op {
+        Op {
+            kind: OpType::Info,
+            error: Some(error.into()),
+            ..self.clone()
+        }
+    }
+}
+
+/// The completion to record for `invocation` given what the client said:
+/// an error becomes `fail` or `info` carrying its message.
+pub fn completion(invocation: &Op, result: Result<Op, ClientError>) -> Op {
+    match result {
+        Ok(op) => op,
+        Err(e) if e.outcome() == OpType::Fail => invocation.fail(e.to_string()),
+        Err(e) => invocation.info(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn errors_complete_as_fail_only_when_certain() {
+        let inv = Op::new(3, OpType::Invoke, "write", json!([1, 2]));
+        let f = completion(&inv, Err(ClientError::Fail("refused".into())));
+        assert_eq!((f.kind, f.error), (OpType::Fail, Some(json!("refused"))));
+        let i = completion(&inv, Err(ClientError::Unknown("reset".into())));
+        assert_eq!(
+            (i.kind, i.process, i.f.as_str()),
+            (OpType::Info, inv.process, "write")
+        );
+        assert_eq!(completion(&inv, Ok(inv.ok(json!(1)))).value, json!(1));
+    }
+}
