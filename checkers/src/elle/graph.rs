@@ -1,0 +1,163 @@
+//! The transaction dependency graph: one petgraph node per transaction,
+//! edges labelled with a bit set of relations (Adya's ww, wr, rw, plus
+//! Elle's process and real-time orders), and its strongly connected
+//! components (Tarjan). Follows Elle's `elle.graph` and `elle.txn`.
+
+use super::txn::Txns;
+use crate::history::Outcome;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One relation between two transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rel {
+    /// Write-write: the second overwrote (appended after) the first.
+    Ww,
+    /// Write-read: the second read the first's write.
+    Wr,
+    /// Read-write (anti-dependency): the second overwrote what the first read.
+    Rw,
+    /// The same process ran the first, then the second.
+    Process,
+    /// The first completed before the second was invoked.
+    Realtime,
+}
+
+impl Rel {
+    /// All relations, in bit order.
+    pub const ALL: [Rel; 5] = [Rel::Ww, Rel::Wr, Rel::Rw, Rel::Process, Rel::Realtime];
+
+    /// This relation's bit in a [`Rels`] set.
+    pub const fn bit(self) -> Rels {
+        1 << self as u8
+    }
+
+    /// The short name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rel::Ww => "ww",
+            Rel::Wr => "wr",
+            Rel::Rw => "rw",
+            Rel::Process => "process",
+            Rel::Realtime => "realtime",
+        }
+    }
+}
+
+impl fmt::Display for Rel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of relations, one bit per [`Rel`].
+pub type Rels = u8;
+/// ww, wr and rw: the data dependencies.
+pub const DATA: Rels = Rel::Ww.bit() | Rel::Wr.bit() | Rel::Rw.bit();
+
+/// Dependency edges collected before the graph is built; duplicates merge.
+#[derive(Default)]
+pub struct EdgeList(Vec<(u32, u32, Rels)>);
+
+impl EdgeList {
+    /// Adds `from -rel-> to`; self-edges are dropped (Elle's graphs never
+    /// hold them).
+    pub fn add(&mut self, from: u32, to: u32, rel: Rel) {
+        if from != to {
+            self.0.push((from, to, rel.bit()));
+        }
+    }
+
+    /// Builds the graph over `n` transactions.
+    pub fn build(mut self, n: usize) -> DiGraph<(), Rels, u32> {
+        self.0.sort_unstable_by_key(|&(a, b, _)| (a, b));
+        let mut g = DiGraph::with_capacity(n, self.0.len());
+        for _ in 0..n {
+            g.add_node(());
+        }
+        let mut i = 0;
+        while i < self.0.len() {
+            let (a, b, mut rels) = self.0[i];
+            i += 1;
+            while i < self.0.len() && self.0[i].0 == a && self.0[i].1 == b {
+                rels |= self.0[i].2;
+                i += 1;
+            }
+            g.add_edge(NodeIndex::new(a as usize), NodeIndex::new(b as usize), rels);
+        }
+        g
+    }
+}
+
+/// Whether a txn belongs in the graph: it took effect or may have.
+pub fn in_graph(outcome: Outcome) -> bool {
+    outcome != Outcome::Fail
+}
+
+/// Process order: each process's consecutive graph txns. A process that
+/// crashed continues as a new id, so the chain ends at its `info` txn.
+pub fn process_edges(t: &Txns, edges: &mut EdgeList) {
+    let mut last: std::collections::HashMap<u64, u32> = Default::default();
+    for (i, txn) in t.txns.iter().enumerate() {
+        if !in_graph(txn.outcome) {
+            continue;
+        }
+        if let Some(prev) = last.insert(txn.process, i as u32) {
+            edges.add(prev, i as u32, Rel::Process);
+        }
+    }
+}
+
+/// Real-time order, transitively reduced as Elle does: sweep the history;
+/// every txn invoked sees the current frontier of completed txns as
+/// predecessors; a txn that completes replaces its own predecessors in the
+/// frontier, since they reach anything after it through it.
+pub fn realtime_edges(t: &Txns, history_len: usize, edges: &mut EdgeList) {
+    // What happens at each history position: an invoke or a completion of txn i.
+    let mut at: Vec<(usize, u32, bool)> = Vec::with_capacity(t.txns.len() * 2);
+    for (i, txn) in t.txns.iter().enumerate() {
+        if !in_graph(txn.outcome) {
+            continue;
+        }
+        at.push((txn.invoke, i as u32, true));
+        if let (Outcome::Ok, Some(c)) = (txn.outcome, txn.complete) {
+            at.push((c, i as u32, false));
+        }
+    }
+    at.sort_unstable();
+    debug_assert!(at.last().map_or(true, |a| a.0 < history_len.max(1)));
+    let mut frontier: Vec<u32> = Vec::new();
+    let mut preds: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    for (_, i, is_invoke) in at {
+        if is_invoke {
+            for &p in &frontier {
+                edges.add(p, i, Rel::Realtime);
+            }
+            preds.insert(i, frontier.clone());
+        } else {
+            let before = preds.remove(&i).unwrap_or_default();
+            frontier.retain(|f| !before.contains(f));
+            frontier.push(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_edges_merge_their_relations() {
+        let mut e = EdgeList::default();
+        e.add(0, 1, Rel::Ww);
+        e.add(0, 1, Rel::Realtime);
+        e.add(1, 1, Rel::Wr);
+        e.add(1, 0, Rel::Rw);
+        let g = e.build(2);
+        assert_eq!(g.edge_count(), 2);
+        let w = g.edges_connecting(NodeIndex::new(0), NodeIndex::new(1)).next().unwrap();
+        assert_eq!(*w.weight(), Rel::Ww.bit() | Rel::Realtime.bit());
+    }
+}

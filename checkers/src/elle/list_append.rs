@@ -1,0 +1,337 @@
+//! List-append inference (Elle's `elle.list-append`): every appended value
+//! is unique per key, so a read of a list reveals the whole version history
+//! of its key up to that point. From the longest read of each key we get its
+//! version order (every other read must be a prefix of it, else
+//! `incompatible-order`), then ww edges between consecutive appends, wr
+//! edges from the writer of a read's last element, and rw edges from a
+//! reader to the writer of the element right after its read. Non-cycle
+//! anomalies found on the way: duplicate elements, G1a (a read of a failed
+//! txn's append), G1b (a read ending in an append its writer followed with
+//! another), garbage reads, internal inconsistency, and lost updates.
+
+use super::explain::{Anomaly, Evidence, TxnRef};
+use super::graph::{in_graph, EdgeList, Rel};
+use super::txn::{Arg, FxMap, MopF, Txns, Val};
+use super::Found;
+use crate::history::{History, HistoryError, HistoryErrorKind, Outcome};
+
+const NONE: u32 = u32::MAX;
+
+/// Who appended what: (key, value) -> (txn, is that txn's last append to key).
+type Appends = FxMap<(u32, Val), (u32, bool)>;
+
+/// One read of a key: the txn, whether it is external (no earlier append to
+/// the key in that txn), and the list.
+#[derive(Clone, Copy)]
+struct Read {
+    txn: u32,
+    external: bool,
+    start: u32,
+    len: u32,
+}
+
+/// What the inference learned, kept to explain edges afterwards.
+pub struct ListAppend {
+    appends: Appends,
+    /// Per key: the version order.
+    order: Vec<Vec<Val>>,
+    /// Per key: the writer of each version-order element (`NONE`: unknown).
+    writer_at: Vec<Vec<u32>>,
+}
+
+/// Infers edges and non-cycle anomalies from `t`.
+pub fn analyze(h: &History, t: &Txns, edges: &mut EdgeList, found: &mut Found) -> Result<ListAppend, HistoryError> {
+    let appends = index_appends(h, t)?;
+    let reads = reads_by_key(t);
+    let mut la = ListAppend { appends, order: Vec::new(), writer_at: Vec::new() };
+    for (key, key_reads) in reads.iter().enumerate() {
+        la.infer_key(h, t, key as u32, key_reads, edges, found);
+    }
+    internal(h, t, found);
+    lost_updates(h, t, &la, found);
+    Ok(la)
+}
+
+fn index_appends(h: &History, t: &Txns) -> Result<Appends, HistoryError> {
+    let mut appends = Appends::default();
+    appends.reserve(t.mops.len());
+    for (i, txn) in t.txns.iter().enumerate() {
+        let mops = t.mops_of(i);
+        for (j, m) in mops.iter().enumerate() {
+            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else { continue };
+            let last = !mops[j + 1..].iter().any(|n| n.f == MopF::Append && n.key == m.key);
+            if let Some(&(other, _)) = appends.get(&(m.key, v)) {
+                let at = t.txns[other as usize].value_pos();
+                let msg = format!(
+                    "value {} appended to key {} twice (also at index {}); list-append needs unique values per key",
+                    t.json(v),
+                    t.key_json(m.key),
+                    h.ops[at].index
+                );
+                return Err(h.error_at(txn.value_pos(), HistoryErrorKind::BadValue(msg)));
+            }
+            appends.insert((m.key, v), (i as u32, last));
+        }
+    }
+    Ok(appends)
+}
+
+fn reads_by_key(t: &Txns) -> Vec<Vec<Read>> {
+    let mut reads: Vec<Vec<Read>> = vec![Vec::new(); t.keys.len()];
+    for (i, txn) in t.txns.iter().enumerate() {
+        if txn.outcome != Outcome::Ok {
+            continue;
+        }
+        let mops = t.mops_of(i);
+        for (j, m) in mops.iter().enumerate() {
+            let Arg::List { start, len } = m.arg else { continue };
+            let external = !mops[..j].iter().any(|n| n.f == MopF::Append && n.key == m.key);
+            reads[m.key as usize].push(Read { txn: i as u32, external, start, len });
+        }
+    }
+    reads
+}
+
+impl ListAppend {
+    fn infer_key(&mut self, h: &History, t: &Txns, key: u32, reads: &[Read], edges: &mut EdgeList, found: &mut Found) {
+        let longest = reads.iter().max_by_key(|r| r.len).copied();
+        let order: Vec<Val> = longest.map_or(Vec::new(), |r| list(t, r).to_vec());
+        let mut compatible = vec![true; reads.len()];
+        for (i, r) in reads.iter().enumerate() {
+            if !order.starts_with(list(t, *r)) {
+                compatible[i] = false;
+                if let Some(l) = longest {
+                    found.add_once("incompatible-order", key, || incompatible(h, t, key, l, *r));
+                }
+                self.check_elements(h, t, key, *r, found);
+            }
+        }
+        let writer_at: Vec<u32> = order.iter().map(|v| self.appends.get(&(key, *v)).map_or(NONE, |w| w.0)).collect();
+        self.check_order(h, t, key, reads, &order, &writer_at, found);
+        for w in writer_at.windows(2) {
+            if w[0] != NONE && w[1] != NONE && graph_txn(t, w[0]) && graph_txn(t, w[1]) {
+                edges.add(w[0], w[1], Rel::Ww);
+            }
+        }
+        for (r, _) in reads.iter().zip(&compatible).filter(|(r, &c)| c && r.external) {
+            read_edges(t, r, &writer_at, edges);
+        }
+        for r in reads {
+            self.check_intermediate(h, t, key, *r, found);
+        }
+        self.order.push(order);
+        self.writer_at.push(writer_at);
+    }
+
+    /// Duplicates, garbage and aborted reads along the version order, each
+    /// blamed on the first read that includes it.
+    #[allow(clippy::too_many_arguments)]
+    fn check_order(&self, h: &History, t: &Txns, key: u32, reads: &[Read], order: &[Val], writer_at: &[u32], found: &mut Found) {
+        let mut by_len: Vec<Read> = reads.to_vec();
+        by_len.sort_unstable_by_key(|r| r.len);
+        let mut next = 0;
+        let mut seen: FxMap<Val, usize> = FxMap::default();
+        seen.reserve(order.len());
+        for (pos, v) in order.iter().enumerate() {
+            while next < by_len.len() && by_len[next].len as usize <= pos {
+                next += 1;
+            }
+            let Some(&r) = by_len.get(next) else { continue };
+            if seen.insert(*v, pos).is_some() {
+                found.add("duplicate-elements", duplicate(h, t, key, r, *v));
+            }
+            self.check_element(h, t, key, r, *v, writer_at[pos], found);
+        }
+    }
+
+    /// The same element checks for a read that is not on the version order.
+    fn check_elements(&self, h: &History, t: &Txns, key: u32, r: Read, found: &mut Found) {
+        let mut seen: FxMap<Val, ()> = FxMap::default();
+        for &v in list(t, r) {
+            if seen.insert(v, ()).is_some() {
+                found.add("duplicate-elements", duplicate(h, t, key, r, v));
+            }
+            let w = self.appends.get(&(key, v)).map_or(NONE, |w| w.0);
+            self.check_element(h, t, key, r, v, w, found);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_element(&self, h: &History, t: &Txns, key: u32, r: Read, v: Val, writer: u32, found: &mut Found) {
+        let failed = writer != NONE && t.txns[writer as usize].outcome == Outcome::Fail;
+        if writer != NONE && !failed {
+            return;
+        }
+        let (kj, rj) = (t.key_json(key), t.list_json(list(t, r)));
+        let reader = TxnRef::new(h, t, r.txn as usize);
+        if failed {
+            let writer = TxnRef::new(h, t, writer as usize);
+            found.add("G1a", Anomaly::DirtyRead { reader, writer, key: kj, value: t.json(v), read: rj });
+        } else {
+            found.add("garbage-read", Anomaly::GarbageRead { reader, key: kj, value: t.json(v), read: rj });
+        }
+    }
+
+    /// G1b: a read by another txn ending in an append its writer followed
+    /// with another append to the same key.
+    fn check_intermediate(&self, h: &History, t: &Txns, key: u32, r: Read, found: &mut Found) {
+        let Some(&last) = list(t, r).last() else { return };
+        let Some(&(w, is_last)) = self.appends.get(&(key, last)) else { return };
+        if is_last || w == r.txn || t.txns[w as usize].outcome == Outcome::Fail {
+            return;
+        }
+        let reader = TxnRef::new(h, t, r.txn as usize);
+        let writer = TxnRef::new(h, t, w as usize);
+        let (kj, rj) = (t.key_json(key), t.list_json(list(t, r)));
+        found.add("G1b", Anomaly::DirtyRead { reader, writer, key: kj, value: t.json(last), read: rj });
+    }
+
+    /// Evidence for `from -rel-> to`, looked up after the search.
+    pub fn explain(&self, t: &Txns, from: u32, to: u32, rel: Rel) -> Option<Evidence> {
+        match rel {
+            Rel::Ww => self.explain_ww(t, from, to),
+            Rel::Wr => self.explain_read(t, to, |k, len| len > 0 && self.writer_at[k][len - 1] == from)
+                .map(|(k, l)| Evidence::Wr { key: t.key_json(k), value: t.json(l[l.len() - 1]), read: t.list_json(l) }),
+            Rel::Rw => self
+                .explain_read(t, from, |k, len| self.writer_at[k].get(len) == Some(&to))
+                .map(|(k, l)| Evidence::Rw {
+                    key: t.key_json(k),
+                    read: t.list_json(l),
+                    value: t.json(self.order[k as usize][l.len()]),
+                }),
+            Rel::Process | Rel::Realtime => None,
+        }
+    }
+
+    fn explain_ww(&self, t: &Txns, from: u32, to: u32) -> Option<Evidence> {
+        for m in t.mops_of(from as usize) {
+            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else { continue };
+            let k = m.key as usize;
+            let Some(pos) = self.order[k].iter().position(|x| *x == v) else { continue };
+            if self.writer_at[k].get(pos + 1) == Some(&to) {
+                let next = t.json(self.order[k][pos + 1]);
+                return Some(Evidence::Ww { key: t.key_json(m.key), value: t.json(v), next });
+            }
+        }
+        None
+    }
+
+    /// The first external read of `txn` matching `pred(key, len)`.
+    fn explain_read<'a>(&self, t: &'a Txns, txn: u32, pred: impl Fn(usize, usize) -> bool) -> Option<(u32, &'a [Val])> {
+        let mops = t.mops_of(txn as usize);
+        mops.iter().enumerate().find_map(|(j, m)| {
+            let l = t.list(m.arg)?;
+            let external = !mops[..j].iter().any(|n| n.f == MopF::Append && n.key == m.key);
+            (external && self.order[m.key as usize].starts_with(l) && pred(m.key as usize, l.len())).then_some((m.key, l))
+        })
+    }
+}
+
+fn list(t: &Txns, r: Read) -> &[Val] {
+    &t.lists[r.start as usize..(r.start + r.len) as usize]
+}
+
+fn graph_txn(t: &Txns, i: u32) -> bool {
+    in_graph(t.txns[i as usize].outcome)
+}
+
+fn read_edges(t: &Txns, r: &Read, writer_at: &[u32], edges: &mut EdgeList) {
+    let len = r.len as usize;
+    if len > 0 {
+        let w = writer_at[len - 1];
+        if w != NONE && graph_txn(t, w) {
+            edges.add(w, r.txn, Rel::Wr);
+        }
+    }
+    if let Some(&w) = writer_at.get(len) {
+        if w != NONE && graph_txn(t, w) {
+            edges.add(r.txn, w, Rel::Rw);
+        }
+    }
+}
+
+fn incompatible(h: &History, t: &Txns, key: u32, a: Read, b: Read) -> Anomaly {
+    Anomaly::IncompatibleOrder {
+        key: t.key_json(key),
+        first: TxnRef::new(h, t, a.txn as usize),
+        first_read: t.list_json(list(t, a)),
+        second: TxnRef::new(h, t, b.txn as usize),
+        second_read: t.list_json(list(t, b)),
+    }
+}
+
+fn duplicate(h: &History, t: &Txns, key: u32, r: Read, v: Val) -> Anomaly {
+    Anomaly::DuplicateElements {
+        reader: TxnRef::new(h, t, r.txn as usize),
+        key: t.key_json(key),
+        value: t.json(v),
+        read: t.list_json(list(t, r)),
+    }
+}
+
+/// Internal consistency: each read must agree with the txn's own earlier
+/// micro-ops on that key (the previous read plus later appends; with no
+/// previous read, it must end with the appends so far).
+fn internal(h: &History, t: &Txns, found: &mut Found) {
+    for (i, txn) in t.txns.iter().enumerate() {
+        if txn.outcome != Outcome::Ok {
+            continue;
+        }
+        let mops = t.mops_of(i);
+        for (j, m) in mops.iter().enumerate() {
+            let Some(read) = t.list(m.arg) else { continue };
+            let mut prior: Option<&[Val]> = None;
+            let mut appended: Vec<Val> = Vec::new();
+            for n in mops[..j].iter().filter(|n| n.key == m.key) {
+                match (n.f, n.arg) {
+                    (MopF::Read, a @ Arg::List { .. }) => {
+                        prior = t.list(a);
+                        appended.clear();
+                    }
+                    (MopF::Append, Arg::Val(v)) => appended.push(v),
+                    _ => {}
+                }
+            }
+            let ok = match prior {
+                Some(p) => read.len() == p.len() + appended.len() && read.starts_with(p) && read.ends_with(&appended),
+                None => read.ends_with(&appended),
+            };
+            if !ok {
+                let mut expected: Vec<serde_json::Value> = Vec::new();
+                if prior.is_none() {
+                    expected.push(serde_json::Value::from("..."));
+                }
+                expected.extend(prior.unwrap_or(&[]).iter().chain(&appended).map(|&v| t.json(v)));
+                let txn_ref = TxnRef::new(h, t, i);
+                found.add("internal", Anomaly::Internal { txn: txn_ref, mop: j, expected: expected.into(), read: t.list_json(read) });
+            }
+        }
+    }
+}
+
+/// Lost update: two or more committed txns read the same version of a key
+/// (as their first micro-op on it) and then appended to it.
+fn lost_updates(h: &History, t: &Txns, la: &ListAppend, found: &mut Found) {
+    let mut cases: Vec<(u32, u32, u32)> = Vec::new();
+    for (i, txn) in t.txns.iter().enumerate() {
+        if txn.outcome != Outcome::Ok {
+            continue;
+        }
+        let mops = t.mops_of(i);
+        for (j, m) in mops.iter().enumerate() {
+            let Some(l) = t.list(m.arg) else { continue };
+            let first_on_key = !mops[..j].iter().any(|n| n.key == m.key);
+            let writes_later = mops[j + 1..].iter().any(|n| n.f == MopF::Append && n.key == m.key);
+            if first_on_key && writes_later && la.order[m.key as usize].starts_with(l) {
+                cases.push((m.key, l.len() as u32, i as u32));
+            }
+        }
+    }
+    cases.sort_unstable();
+    for group in cases.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1).filter(|g| g.len() > 1) {
+        let (key, len) = (group[0].0, group[0].1 as usize);
+        let read = t.list_json(&la.order[key as usize][..len]);
+        let txns = group.iter().map(|c| TxnRef::new(h, t, c.2 as usize)).collect();
+        found.add("lost-update", Anomaly::LostUpdate { key: t.key_json(key), read, txns });
+    }
+}

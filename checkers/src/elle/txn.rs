@@ -1,0 +1,338 @@
+//! Transactions as Elle sees them: a history's client operations parsed
+//! once into compact micro-ops (`[append k v]`, `[w k v]`, `[r k v]`) with
+//! keys and values interned, so that inference works on integers and never
+//! clones JSON in its hot loops (Elle's `elle.txn` op model).
+
+use super::Workload;
+use crate::history::{History, HistoryError, HistoryErrorKind, Outcome, Process};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A key or value: integers stay integers, anything else is interned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Val {
+    /// A JSON integer.
+    Int(i64),
+    /// Any other JSON value, by its index in [`Txns::syms`].
+    Sym(u32),
+}
+
+/// What a micro-op does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MopF {
+    /// `[append k v]` (list-append).
+    Append,
+    /// `[w k v]` (rw-register).
+    Write,
+    /// `[r k v]`: a list (list-append) or a value (rw-register).
+    Read,
+}
+
+/// A read's or write's argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// A single value (append, write, register read).
+    Val(Val),
+    /// Unknown or initial: a read not filled in, or a register read of nil.
+    Nil,
+    /// A list read: `len` values from `start` in [`Txns::lists`].
+    List { start: u32, len: u32 },
+}
+
+/// One micro-op: `key` indexes [`Txns::keys`].
+#[derive(Clone, Copy, Debug)]
+pub struct Mop {
+    /// The function.
+    pub f: MopF,
+    /// The key's dense id.
+    pub key: u32,
+    /// The value written or read.
+    pub arg: Arg,
+}
+
+/// One transaction: a client operation of the history.
+#[derive(Clone, Debug)]
+pub struct Txn {
+    /// Position of the invocation in the history.
+    pub invoke: usize,
+    /// Position of the completion, if any.
+    pub complete: Option<usize>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The logical process.
+    pub process: u64,
+    /// Its micro-ops, a range of [`Txns::mops`].
+    pub mops: (u32, u32),
+}
+
+impl Txn {
+    /// The position whose value holds this txn's micro-ops: the completion
+    /// for `ok` (reads filled in), else the invocation.
+    pub fn value_pos(&self) -> usize {
+        match (self.outcome, self.complete) {
+            (Outcome::Ok, Some(c)) => c,
+            _ => self.invoke,
+        }
+    }
+}
+
+/// The parsed transactions of a history, with their interning tables.
+#[derive(Debug, Default)]
+pub struct Txns {
+    /// Transactions in invocation order.
+    pub txns: Vec<Txn>,
+    /// All micro-ops, each txn's contiguous.
+    pub mops: Vec<Mop>,
+    /// All list-read elements, each read's contiguous.
+    pub lists: Vec<Val>,
+    /// Keys by dense id.
+    pub keys: Vec<Val>,
+    /// Interned non-integer values.
+    pub syms: Vec<Value>,
+    key_ids: FxMap<Val, u32>,
+    sym_ids: HashMap<String, u32>,
+}
+
+impl Txns {
+    /// Parses every client operation of `history` as a transaction of
+    /// `workload`. Errors name the file and line of the bad op.
+    pub fn parse(history: &History, workload: Workload) -> Result<Txns, HistoryError> {
+        let mut t = Txns::default();
+        for o in history.operations()? {
+            let inv = &history.ops[o.invoke];
+            let Process::Client(process) = inv.process else {
+                continue;
+            };
+            let mut txn = Txn {
+                invoke: o.invoke,
+                complete: o.complete,
+                outcome: o.outcome,
+                process,
+                mops: (0, 0),
+            };
+            let pos = txn.value_pos();
+            let start = t.mops.len() as u32;
+            t.parse_value(&history.ops[pos].value, workload)
+                .map_err(|msg| history.error_at(pos, HistoryErrorKind::BadValue(msg)))?;
+            txn.mops = (start, t.mops.len() as u32);
+            t.txns.push(txn);
+        }
+        Ok(t)
+    }
+
+    /// The micro-ops of txn `i`.
+    pub fn mops_of(&self, i: usize) -> &[Mop] {
+        let (a, b) = self.txns[i].mops;
+        &self.mops[a as usize..b as usize]
+    }
+
+    /// The elements of a list read.
+    pub fn list(&self, arg: Arg) -> Option<&[Val]> {
+        match arg {
+            Arg::List { start, len } => Some(&self.lists[start as usize..(start + len) as usize]),
+            _ => None,
+        }
+    }
+
+    /// A value back as JSON, for explanations.
+    pub fn json(&self, v: Val) -> Value {
+        match v {
+            Val::Int(i) => Value::from(i),
+            Val::Sym(s) => self.syms[s as usize].clone(),
+        }
+    }
+
+    /// A key back as JSON.
+    pub fn key_json(&self, k: u32) -> Value {
+        self.json(self.keys[k as usize])
+    }
+
+    /// A list back as JSON.
+    pub fn list_json(&self, vals: &[Val]) -> Value {
+        Value::Array(vals.iter().map(|&v| self.json(v)).collect())
+    }
+
+    /// A micro-op's argument back as JSON.
+    pub fn arg_json(&self, arg: Arg) -> Value {
+        match arg {
+            Arg::Val(v) => self.json(v),
+            Arg::Nil => Value::Null,
+            Arg::List { .. } => self.list_json(self.list(arg).unwrap_or(&[])),
+        }
+    }
+
+    fn parse_value(&mut self, value: &Value, workload: Workload) -> Result<(), String> {
+        let Value::Array(mops) = value else {
+            return Err(format!("txn value {value} is not a list of micro-ops"));
+        };
+        for (i, mop) in mops.iter().enumerate() {
+            self.parse_mop(mop, workload)
+                .map_err(|why| format!("txn micro-op {} {mop}: {why}", i + 1))?;
+        }
+        Ok(())
+    }
+
+    fn parse_mop(&mut self, mop: &Value, workload: Workload) -> Result<(), String> {
+        let parts = match mop {
+            Value::Array(p) if p.len() == 3 => p,
+            _ => return Err("expected [f key value]".into()),
+        };
+        let f = parts[0].as_str().map(|s| s.trim_start_matches(':'));
+        let f = match (f, workload) {
+            (Some("append"), Workload::ListAppend) => MopF::Append,
+            (Some("w"), Workload::RwRegister) => MopF::Write,
+            (Some("r"), _) => MopF::Read,
+            (Some(other), _) => {
+                return Err(format!("unknown function {other:?} for {workload}"));
+            }
+            (None, _) => return Err("function is not a string".into()),
+        };
+        if parts[1].is_null() {
+            return Err("key is nil".into());
+        }
+        let kv = self.atom(&parts[1]);
+        let key = self.key_id(kv);
+        let arg = self.parse_arg(f, &parts[2], workload)?;
+        self.mops.push(Mop { f, key, arg });
+        Ok(())
+    }
+
+    fn parse_arg(&mut self, f: MopF, v: &Value, workload: Workload) -> Result<Arg, String> {
+        match (f, v) {
+            (MopF::Append | MopF::Write, Value::Null) => Err("writes nil".into()),
+            (MopF::Append | MopF::Write, v) => Ok(Arg::Val(self.atom(v))),
+            (MopF::Read, Value::Null) => Ok(Arg::Nil),
+            (MopF::Read, Value::Array(items)) if workload == Workload::ListAppend => {
+                let start = self.lists.len() as u32;
+                for item in items {
+                    let a = self.atom(item);
+                    self.lists.push(a);
+                }
+                let len = items.len() as u32;
+                Ok(Arg::List { start, len })
+            }
+            (MopF::Read, _) if workload == Workload::ListAppend => {
+                Err("a list-append read must be nil or a list".into())
+            }
+            (MopF::Read, v) => Ok(Arg::Val(self.atom(v))),
+        }
+    }
+
+    fn atom(&mut self, v: &Value) -> Val {
+        if let Some(i) = v.as_i64() {
+            return Val::Int(i);
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let next = self.syms.len() as u32;
+        let id = *self.sym_ids.entry(text).or_insert(next);
+        if id == next {
+            self.syms.push(v.clone());
+        }
+        Val::Sym(id)
+    }
+
+    fn key_id(&mut self, k: Val) -> u32 {
+        let next = self.keys.len() as u32;
+        let id = *self.key_ids.entry(k).or_insert(next);
+        if id == next {
+            self.keys.push(k);
+        }
+        id
+    }
+}
+
+/// A hash map keyed by small integers, with a multiply-rotate hasher
+/// (the Fx hash of rustc): our keys are ids, not attacker-chosen text.
+pub type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The Fx hasher: fast for integers, not DoS-resistant.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Op, OpType};
+    use serde_json::json;
+
+    fn hist(ops: Vec<Op>) -> History {
+        let mut h = History::new("t.jsonl");
+        for (i, op) in ops.into_iter().enumerate() {
+            h.push(op, i as u32 + 1);
+        }
+        h
+    }
+
+    #[test]
+    fn ok_txns_take_the_completion_value() {
+        let h = hist(vec![
+            Op::new(0, OpType::Invoke, "txn", json!([["append", 5, 3], ["r", 5, null]])),
+            Op::new(0, OpType::Ok, "txn", json!([["append", 5, 3], ["r", 5, [1, 3]]])),
+        ]);
+        let t = Txns::parse(&h, Workload::ListAppend).unwrap();
+        let mops = t.mops_of(0);
+        assert_eq!(mops.len(), 2);
+        assert_eq!(mops[0].arg, Arg::Val(Val::Int(3)));
+        assert_eq!(t.list(mops[1].arg).unwrap(), &[Val::Int(1), Val::Int(3)]);
+        assert_eq!(t.key_json(mops[1].key), json!(5));
+    }
+
+    #[test]
+    fn a_malformed_mop_names_file_line_and_mop() {
+        let h = hist(vec![
+            Op::new(0, OpType::Invoke, "txn", json!([["append", 5, 3]])),
+            Op::new(0, OpType::Ok, "txn", json!([["append", 5, 3], ["r", 5, 7]])),
+        ]);
+        let e = Txns::parse(&h, Workload::ListAppend).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.jsonl:2: txn micro-op 2 [\"r\",5,7]: a list-append read must be nil or a list"
+        );
+        let h = hist(vec![Op::new(0, OpType::Invoke, "txn", json!([["w", 5, 3]]))]);
+        let e = Txns::parse(&h, Workload::ListAppend).unwrap_err();
+        assert!(e.to_string().starts_with("t.jsonl:1: txn micro-op 1"), "{e}");
+    }
+
+    #[test]
+    fn string_keys_and_values_are_interned() {
+        let h = hist(vec![
+            Op::new(0, OpType::Invoke, "txn", json!([["w", "x", "a"], ["r", "x", "a"]])),
+            Op::new(0, OpType::Ok, "txn", json!([["w", "x", "a"], ["r", "x", "a"]])),
+        ]);
+        let t = Txns::parse(&h, Workload::RwRegister).unwrap();
+        let m = t.mops_of(0);
+        assert_eq!(m[0].key, m[1].key);
+        assert_eq!(m[0].arg, m[1].arg);
+        assert_eq!(t.arg_json(m[0].arg), json!("a"));
+    }
+}
