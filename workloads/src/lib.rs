@@ -6,7 +6,9 @@
 pub mod client;
 pub mod generator;
 pub mod nemesis;
+pub mod workload;
 
 pub use client::{Client, ClientError, Complete};
 pub use generator::{Context, Generator, Next, Template};
 pub use nemesis::{Nemesis, NemesisError};
+pub use workload::{by_name, CheckerSpec, Options, Workload, WorkloadError};

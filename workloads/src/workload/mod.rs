@@ -1,0 +1,202 @@
+//! Workloads: what a test asks of the system, as an op vocabulary, a
+//! client generator built from options, and the checkers that judge the
+//! history (Jepsen's `jepsen.tests.*` workload maps of `:generator` and
+//! `:checker`).
+
+mod list_append;
+mod register;
+
+pub use list_append::ListAppend;
+pub use register::Register;
+
+use crate::generator::{boxed, stagger, BoxGen, Generator};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The workload options of a test spec; each workload reads those it needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// Total ops per second over all client threads (`None`: as fast as
+    /// the clients answer).
+    pub rate: Option<f64>,
+    /// register: client threads working on one key at a time.
+    pub threads_per_key: usize,
+    /// register: ops on a key before its threads move to the next key.
+    pub ops_per_key: u64,
+    /// register: written values are drawn from `0..value_range`.
+    pub value_range: u64,
+    /// list-append: keys in use at any time.
+    pub key_count: usize,
+    /// list-append: micro-ops per transaction, at least 1.
+    pub min_txn_len: usize,
+    /// list-append: micro-ops per transaction, at most.
+    pub max_txn_len: usize,
+    /// list-append: appends to a key before it is retired for a fresh one.
+    pub max_writes_per_key: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rate: None,
+            threads_per_key: 2,
+            ops_per_key: 200,
+            value_range: 5,
+            key_count: 5,
+            min_txn_len: 1,
+            max_txn_len: 4,
+            max_writes_per_key: 32,
+        }
+    }
+}
+
+/// Options that make no sense.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum WorkloadError {
+    /// No workload has that name.
+    #[error("unknown workload {name:?} (known: {known})")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// An option is out of range.
+    #[error("workload option {option}: {reason}")]
+    BadOption {
+        /// The option's name.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Options {
+    /// Checks the ranges every workload relies on.
+    pub fn validate(&self) -> Result<(), WorkloadError> {
+        let bad = |option, reason: &str| {
+            Err(WorkloadError::BadOption {
+                option,
+                reason: reason.to_string(),
+            })
+        };
+        match self {
+            Options { rate: Some(r), .. } if !(r.is_finite() && *r > 0.0) => {
+                bad("rate", "must be a positive number of ops per second")
+            }
+            Options {
+                threads_per_key: 0, ..
+            } => bad("threads_per_key", "must be at least 1"),
+            Options { value_range: 0, .. } => bad("value_range", "must be at least 1"),
+            Options { key_count: 0, .. } => bad("key_count", "must be at least 1"),
+            Options { min_txn_len: 0, .. } => bad("min_txn_len", "must be at least 1"),
+            o if o.max_txn_len < o.min_txn_len => {
+                bad("max_txn_len", "must be at least min_txn_len")
+            }
+            Options {
+                max_writes_per_key: 0,
+                ..
+            } => bad("max_writes_per_key", "must be at least 1"),
+            _ => Ok(()),
+        }
+    }
+
+    /// `gen` at the configured total rate, if any.
+    pub fn paced(&self, gen: impl Generator + 'static) -> BoxGen {
+        match self.rate {
+            Some(rate) => boxed(stagger(Duration::from_secs_f64(1.0 / rate), gen)),
+            None => boxed(gen),
+        }
+    }
+}
+
+/// A checker a workload wants run on its history, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckerSpec {
+    /// The checker: `linearizable`, `elle-list-append`, `stats`, ...
+    pub name: String,
+    /// The model, for checkers that take one (`cas-register`).
+    pub model: Option<String>,
+    /// True when values are `[key, value]` tuples to check key by key.
+    pub per_key: bool,
+}
+
+impl CheckerSpec {
+    /// The checker `name` with no model, over the whole history.
+    pub fn plain(name: &str) -> Self {
+        CheckerSpec {
+            name: name.to_string(),
+            model: None,
+            per_key: false,
+        }
+    }
+}
+
+/// What a test does to the system.
+pub trait Workload: Send + Sync {
+    /// Its name on the command line.
+    fn name(&self) -> &'static str;
+
+    /// The `f`s its ops use.
+    fn vocabulary(&self) -> &'static [&'static str];
+
+    /// The client generator (already routed to client threads); endless
+    /// unless the options bound it: the run adds time limits and faults.
+    fn generator(&self, opts: &Options) -> Result<BoxGen, WorkloadError>;
+
+    /// The checkers for its histories.
+    fn checkers(&self) -> Vec<CheckerSpec>;
+}
+
+/// The names [`by_name`] knows.
+pub const NAMES: &[&str] = &["register", "list-append"];
+
+/// The workload called `name`.
+pub fn by_name(name: &str) -> Result<Box<dyn Workload>, WorkloadError> {
+    match name {
+        "register" => Ok(Box::new(Register)),
+        "list-append" => Ok(Box::new(ListAppend)),
+        _ => Err(WorkloadError::Unknown {
+            name: name.to_string(),
+            known: NAMES.join(", "),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_are_found_by_name_and_typos_are_named() {
+        for name in NAMES {
+            assert_eq!(by_name(name).unwrap().name(), *name);
+        }
+        let e = by_name("regster").err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "unknown workload \"regster\" (known: register, list-append)"
+        );
+    }
+
+    #[test]
+    fn options_out_of_range_are_refused() {
+        assert!(Options::default().validate().is_ok());
+        let o = Options {
+            max_txn_len: 0,
+            ..Options::default()
+        };
+        assert_eq!(
+            o.validate().unwrap_err().to_string(),
+            "workload option max_txn_len: must be at least min_txn_len"
+        );
+        let o = Options {
+            rate: Some(0.0),
+            ..Options::default()
+        };
+        assert!(o.validate().is_err());
+        let typo = serde_json::from_str::<Options>(r#"{"ops_per_kye": 3}"#);
+        assert!(typo.is_err());
+    }
+}
