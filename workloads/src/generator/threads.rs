@@ -7,12 +7,15 @@ use super::{BoxGen, Context, Generator, Next, ThreadSet, Workers};
 use checkers::Op;
 use std::sync::Arc;
 
+/// A caller's choice of threads: `keep(thread, workers)`.
+type Keep = Arc<dyn Fn(usize, &Workers) -> bool + Send + Sync>;
+
 /// Which threads a generator may use.
 #[derive(Clone)]
 enum Threads {
     Clients,
     Nemesis,
-    Custom(Arc<dyn Fn(usize, &Workers) -> bool + Send + Sync>),
+    Custom(Keep),
 }
 
 impl Threads {
