@@ -136,13 +136,13 @@ fn step_text(s: &Step) -> String {
     };
     match evidence {
         Evidence::Ww { key, value, next } => format!(
-            "T{a} < T{b} (ww): T{a} wrote {value} to key {key} and T{b} wrote {next} right after it in key {key}'s version order"
+            "T{a} < T{b} (ww): T{a} wrote {value} to key {key} and T{b} wrote {next} after it in key {key}'s version order"
         ),
         Evidence::Wr { key, value, read } => format!(
             "T{a} < T{b} (wr): T{b} read key {key} = {read}, which holds T{a}'s write of {value} as the latest version"
         ),
         Evidence::Rw { key, read, value } => format!(
-            "T{a} < T{b} (rw): T{a} read key {key} = {read} without T{b}'s write of {value}, and {value} is the next version in key {key}'s version order"
+            "T{a} < T{b} (rw): T{a} read key {key} = {read} without T{b}'s write of {value}, and {value} comes after that state in key {key}'s version order"
         ),
         Evidence::Process { process } => {
             format!("T{a} < T{b} (process): process {process} ran T{a}, then T{b}")

@@ -37,13 +37,22 @@ pub struct ListAppend {
     order: Vec<Vec<Val>>,
     /// Per key: the writer of each version-order element (`NONE`: unknown).
     writer_at: Vec<Vec<u32>>,
+    /// Per key: committed appends no read observed, with their writers.
+    /// Reads are prefixes of the order, so these all come after it.
+    unobserved: Vec<Vec<(Val, u32)>>,
 }
 
 /// Infers edges and non-cycle anomalies from `t`.
 pub fn analyze(h: &History, t: &Txns, edges: &mut EdgeList, found: &mut Found) -> Result<ListAppend, HistoryError> {
     let appends = index_appends(h, t)?;
     let reads = reads_by_key(t);
-    let mut la = ListAppend { appends, order: Vec::new(), writer_at: Vec::new() };
+    let mut unobserved = vec![Vec::new(); t.keys.len()];
+    for (&(k, v), &(w, _)) in &appends {
+        if t.txns[w as usize].outcome == Outcome::Ok {
+            unobserved[k as usize].push((v, w));
+        }
+    }
+    let mut la = ListAppend { appends, order: Vec::new(), writer_at: Vec::new(), unobserved };
     for (key, key_reads) in reads.iter().enumerate() {
         la.infer_key(h, t, key as u32, key_reads, edges, found);
     }
@@ -116,11 +125,31 @@ impl ListAppend {
         for (r, _) in reads.iter().zip(&compatible).filter(|(r, &c)| c && r.external) {
             read_edges(t, r, &writer_at, edges);
         }
+        self.unobserved_edges(t, key, reads, &order, &writer_at, edges);
         for r in reads {
             self.check_intermediate(h, t, key, *r, found);
         }
         self.order.push(order);
         self.writer_at.push(writer_at);
+    }
+
+    /// Committed appends that no read saw come after every observed one:
+    /// ww from the last observed writer, rw from every read of the whole order.
+    #[allow(clippy::too_many_arguments)]
+    fn unobserved_edges(&mut self, t: &Txns, key: u32, reads: &[Read], order: &[Val], writer_at: &[u32], edges: &mut EdgeList) {
+        let in_order: FxMap<Val, ()> = order.iter().map(|&v| (v, ())).collect();
+        let mut unseen = std::mem::take(&mut self.unobserved[key as usize]);
+        unseen.retain(|(v, _)| !in_order.contains_key(v));
+        unseen.sort_unstable();
+        for &(_, w) in &unseen {
+            if let Some(&last) = writer_at.last().filter(|&&l| l != NONE && graph_txn(t, l)) {
+                edges.add(last, w, Rel::Ww);
+            }
+            for r in reads.iter().filter(|r| r.external && r.len as usize == order.len()) {
+                edges.add(r.txn, w, Rel::Rw);
+            }
+        }
+        self.unobserved[key as usize] = unseen;
     }
 
     /// Duplicates, garbage and aborted reads along the version order, each
@@ -193,14 +222,26 @@ impl ListAppend {
             Rel::Wr => self.explain_read(t, to, |k, len| len > 0 && self.writer_at[k][len - 1] == from)
                 .map(|(k, l)| Evidence::Wr { key: t.key_json(k), value: t.json(l[l.len() - 1]), read: t.list_json(l) }),
             Rel::Rw => self
-                .explain_read(t, from, |k, len| self.writer_at[k].get(len) == Some(&to))
-                .map(|(k, l)| Evidence::Rw {
-                    key: t.key_json(k),
-                    read: t.list_json(l),
-                    value: t.json(self.order[k as usize][l.len()]),
+                .explain_read(t, from, |k, len| self.next_by(k, len, to).is_some())
+                .and_then(|(k, l)| {
+                    let next = self.next_by(k as usize, l.len(), to)?;
+                    Some(Evidence::Rw { key: t.key_json(k), read: t.list_json(l), value: t.json(next) })
                 }),
             Rel::Process | Rel::Realtime => None,
         }
+    }
+
+    /// The value `to` wrote right after the first `len` versions of key `k`.
+    fn next_by(&self, k: usize, len: usize, to: u32) -> Option<Val> {
+        match self.writer_at[k].get(len) {
+            Some(&w) => (w == to).then(|| self.order[k][len]),
+            None => self.unobserved_by(k, to),
+        }
+    }
+
+    /// An append by `to` to key `k` that no read observed.
+    fn unobserved_by(&self, k: usize, to: u32) -> Option<Val> {
+        self.unobserved[k].iter().find(|u| u.1 == to).map(|u| u.0)
     }
 
     fn explain_ww(&self, t: &Txns, from: u32, to: u32) -> Option<Evidence> {
@@ -208,9 +249,13 @@ impl ListAppend {
             let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else { continue };
             let k = m.key as usize;
             let Some(pos) = self.order[k].iter().position(|x| *x == v) else { continue };
-            if self.writer_at[k].get(pos + 1) == Some(&to) {
-                let next = t.json(self.order[k][pos + 1]);
-                return Some(Evidence::Ww { key: t.key_json(m.key), value: t.json(v), next });
+            let next = match self.writer_at[k].get(pos + 1) {
+                Some(&w) if w == to => Some(self.order[k][pos + 1]),
+                None => self.unobserved_by(k, to),
+                Some(_) => None,
+            };
+            if let Some(next) = next {
+                return Some(Evidence::Ww { key: t.key_json(m.key), value: t.json(v), next: t.json(next) });
             }
         }
         None

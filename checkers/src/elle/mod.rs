@@ -29,7 +29,7 @@ mod txn;
 
 pub use explain::{Anomaly, Evidence, Step, TxnRef, Unknown};
 pub use graph::Rel;
-pub use model::{Model, UnknownModel};
+pub use model::{implied_anomalies, prohibited_anomalies, Model, UnknownModel};
 
 use crate::history::{History, HistoryError};
 use crate::Verdict;

@@ -113,7 +113,8 @@ impl Txns {
             };
             let pos = txn.value_pos();
             let start = t.mops.len() as u32;
-            t.parse_value(&history.ops[pos].value, workload)
+            let ok = txn.outcome == Outcome::Ok;
+            t.parse_value(&history.ops[pos].value, workload, ok)
                 .map_err(|msg| history.error_at(pos, HistoryErrorKind::BadValue(msg)))?;
             txn.mops = (start, t.mops.len() as u32);
             t.txns.push(txn);
@@ -162,18 +163,18 @@ impl Txns {
         }
     }
 
-    fn parse_value(&mut self, value: &Value, workload: Workload) -> Result<(), String> {
+    fn parse_value(&mut self, value: &Value, workload: Workload, ok: bool) -> Result<(), String> {
         let Value::Array(mops) = value else {
             return Err(format!("txn value {value} is not a list of micro-ops"));
         };
         for (i, mop) in mops.iter().enumerate() {
-            self.parse_mop(mop, workload)
+            self.parse_mop(mop, workload, ok)
                 .map_err(|why| format!("txn micro-op {} {mop}: {why}", i + 1))?;
         }
         Ok(())
     }
 
-    fn parse_mop(&mut self, mop: &Value, workload: Workload) -> Result<(), String> {
+    fn parse_mop(&mut self, mop: &Value, workload: Workload, ok: bool) -> Result<(), String> {
         let parts = match mop {
             Value::Array(p) if p.len() == 3 => p,
             _ => return Err("expected [f key value]".into()),
@@ -193,7 +194,11 @@ impl Txns {
         }
         let kv = self.atom(&parts[1]);
         let key = self.key_id(kv);
-        let arg = self.parse_arg(f, &parts[2], workload)?;
+        let mut arg = self.parse_arg(f, &parts[2], workload)?;
+        if ok && workload == Workload::ListAppend && arg == Arg::Nil {
+            // Elle's histories record a committed read of a missing key as nil.
+            arg = Arg::List { start: self.lists.len() as u32, len: 0 };
+        }
         self.mops.push(Mop { f, key, arg });
         Ok(())
     }
