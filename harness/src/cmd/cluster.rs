@@ -1,10 +1,140 @@
-//! `temblor cluster up|down|status`: the local cluster.
+//! `temblor cluster up|down|status`: the local cluster of network-namespace
+//! hosts (see `targets::cluster`), reached over SSH like real machines.
+
+use super::UsageError;
+use anyhow::Context;
+use std::path::PathBuf;
+use targets::cluster::{self, Cluster, ClusterError, UpOptions};
 
 /// Manage the local cluster.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Build N nodes (n1..nN): namespaces on a private bridge, one sshd each.
+    Up {
+        /// How many nodes.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// The private /24 that exists only on the bridge.
+        #[arg(long, default_value = cluster::DEFAULT_SUBNET)]
+        subnet: String,
+        /// The bridge's name (nodes' namespaces are <bridge>-nN).
+        #[arg(long, default_value = cluster::DEFAULT_BRIDGE)]
+        bridge: String,
+        /// Where keys, configs and the state file go.
+        #[arg(long, default_value = cluster::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// Remove everything `up` made, as recorded in the state file.
+    Down {
+        /// The cluster's directory.
+        #[arg(long, default_value = cluster::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+    /// Show nodes, addresses, init PIDs and whether sshd answers.
+    Status {
+        /// The cluster's directory.
+        #[arg(long, default_value = cluster::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Also print bring-up time and the latency of a command over an
+        /// open SSH session.
+        #[arg(long)]
+        timings: bool,
+        /// How many commands to time with --timings.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
+}
 
 /// Runs the subcommand; returns the exit code.
-pub fn run(_args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("the local cluster is being built")
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    match args.command {
+        Sub::Up { nodes, subnet, bridge, dir } => up(nodes, &subnet, bridge, dir),
+        Sub::Down { dir } => down(dir),
+        Sub::Status { dir, timings, samples } => status(dir, timings, samples),
+    }
+}
+
+/// Makes errors the user can fix on the command line exit 254.
+fn classify(e: ClusterError) -> anyhow::Error {
+    if e.is_usage() {
+        anyhow::Error::new(UsageError(e.to_string()))
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+fn up(nodes: usize, subnet: &str, bridge: String, dir: PathBuf) -> anyhow::Result<u8> {
+    let subnet = subnet.parse().map_err(|e| UsageError(format!("--subnet {e}")))?;
+    let opts = UpOptions { dir, nodes, bridge, subnet };
+    let cluster = cluster::up(&opts).map_err(classify).context("cluster up")?;
+    let millis = cluster.state().up_millis.unwrap_or(0);
+    println!("{} nodes up in {millis} ms on {} ({})", nodes, opts.bridge, opts.subnet);
+    for node in cluster.nodes() {
+        println!("  {}\t{}", node.name, node.addr);
+    }
+    println!("ssh: ssh -F {} n1", cluster.ssh_config_path().display());
+    Ok(0)
+}
+
+fn down(dir: PathBuf) -> anyhow::Result<u8> {
+    let report = cluster::down(&dir).map_err(classify).context("cluster down")?;
+    if !report.found {
+        println!("no cluster at {}: nothing to remove", dir.display());
+    }
+    for line in &report.removed {
+        println!("removed {line}");
+    }
+    Ok(0)
+}
+
+fn status(dir: PathBuf, timings: bool, samples: usize) -> anyhow::Result<u8> {
+    let cluster = Cluster::open(&dir).map_err(classify).context("cluster status")?;
+    let state = cluster.state();
+    println!("cluster at {}: bridge {}, subnet {}", dir.display(), state.bridge, state.subnet);
+    println!("node\taddress\tinit pid\talive\tsshd");
+    let nodes = cluster::status(&cluster);
+    for n in &nodes {
+        let pid = n.pid.map_or("-".to_string(), |p| p.to_string());
+        println!("{}\t{}\t{pid}\t{}\t{}", n.name, n.addr, yes(n.alive), yes(n.sshd));
+    }
+    if timings {
+        print_timings(&cluster, samples.max(1))?;
+    }
+    let healthy = nodes.iter().all(|n| n.alive && n.sshd);
+    Ok(if healthy { 0 } else { crate::EXIT_ERROR })
+}
+
+fn print_timings(cluster: &Cluster, samples: usize) -> anyhow::Result<()> {
+    match cluster.state().up_millis {
+        Some(ms) => println!("bring-up of {} nodes: {ms} ms", cluster.nodes().len()),
+        None => println!("bring-up: not finished"),
+    }
+    let first = cluster.names().into_iter().next().context("the cluster has no nodes")?;
+    let lat = cluster::exec_latency(cluster, &first, samples).context("timing commands")?;
+    println!(
+        "ssh to {first}: connect {:.1} ms; `true` x{samples} over one session: median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        ms(lat.connect),
+        ms(lat.median()),
+        ms(lat.quantile(0.9)),
+        ms(lat.quantile(1.0)),
+    );
+    Ok(())
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
 }

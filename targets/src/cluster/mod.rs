@@ -70,7 +70,7 @@ pub enum ClusterError {
     #[error("state file {}: {reason}", path.display())]
     State { path: PathBuf, reason: String },
     /// A local file operation failed.
-    #[error("{during} {}: {source}", path.display())]
+    #[error("{during} {}", path.display())]
     Io { during: String, path: PathBuf, source: std::io::Error },
     /// A command on this machine failed.
     #[error(transparent)]

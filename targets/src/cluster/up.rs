@@ -142,7 +142,7 @@ fn build(local: &Local, journal: &mut Journal, opts: &UpOptions) -> Result<(), C
     host::write(&opts.dir.join("known_hosts"), &known_hosts)?;
     host::write(&opts.dir.join("ssh_config"), &host::ssh_config(&opts.dir, &nodes))?;
     let listing: String = nodes.iter().map(|n| format!("{} {}\n", n.name, n.addr)).collect();
-    host::write(&opts.dir.join("nodes"), &listing)?;
+    host::write(&opts.dir.join("nodes.list"), &listing)?;
     let mut children = Vec::new();
     for node in &nodes {
         children.push(start_node(journal, &opts.dir, node)?);

@@ -49,7 +49,7 @@ pub enum RemoteError {
     #[error("{host}: `{cmd}` did not finish within {timeout:?}")]
     Timeout { host: String, cmd: String, timeout: Duration },
     /// No TCP connection could be made.
-    #[error("{host}: cannot connect to {addr}: {source}")]
+    #[error("{host}: cannot connect to {addr}")]
     Unreachable { host: String, addr: String, source: std::io::Error },
     /// The TCP connection did not open within the connect timeout.
     #[error("{host}: no answer from {addr} within {timeout:?} (connect timeout)")]
@@ -67,10 +67,10 @@ pub enum RemoteError {
     #[error("{host}: known_hosts {}: {reason}", path.display())]
     KnownHosts { host: String, path: PathBuf, reason: String },
     /// An SSH protocol step failed.
-    #[error("{host}: ssh {during}: {source}")]
+    #[error("{host}: ssh {during}")]
     Ssh { host: String, during: String, source: ssh2::Error },
     /// A local file or local process could not be used.
-    #[error("{host}: {during} {}: {source}", path.display())]
+    #[error("{host}: {during} {}", path.display())]
     Io { host: String, during: String, path: PathBuf, source: std::io::Error },
     /// The blocking task running the operation panicked or was cancelled.
     #[error("{host}: remote task failed: {reason}")]
