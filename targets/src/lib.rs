@@ -3,7 +3,9 @@
 //! - [`remote`]: the `Remote` trait, `Ssh` and `Local`.
 //! - [`node`]: chores on one node: daemons by pidfile, ports, packages, paths.
 //! - [`cluster`]: the local cluster of namespace hosts (`temblor cluster`).
+//! - [`db`]: the `Db` lifecycle and its optional abilities (kill, pause, ...).
 
 pub mod cluster;
+pub mod db;
 pub mod node;
 pub mod remote;

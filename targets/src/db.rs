@@ -1,0 +1,126 @@
+//! The system under test's lifecycle on a node: the small core trait `Db`
+//! (setup, teardown) and optional abilities as separate traits, asked for at
+//! run time (Jepsen's `db.clj`: `DB`, `Kill`, `Pause`, `Primary`,
+//! `LogFiles`). The nemesis asks a target whether it can kill, pause, find
+//! the leader or skew clocks, and refuses a fault it cannot carry out with a
+//! clear message instead of silently doing nothing.
+//!
+//! Calls are blocking (like [`Remote`]); the harness runs them on tokio's
+//! blocking pool, one node at a time per call.
+
+use crate::node::NodeError;
+use crate::remote::{Remote, RemoteError};
+
+/// Everything a `Db` call needs to know about the node it works on.
+pub struct NodeCtx<'a> {
+    /// This node's name (`n1`, ...).
+    pub node: &'a str,
+    /// Every node of the test, in order, with this one among them.
+    pub nodes: &'a [String],
+    /// How to reach this node.
+    pub remote: &'a dyn Remote,
+}
+
+/// Why a lifecycle step failed on a node.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A node chore (daemon, port, package) failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// A command on the node failed.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    /// The target is not usable as configured (a missing binary, a fault it
+    /// cannot honour here); the message says what to change.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The target answered, but not as expected.
+    #[error("{node}: {what}")]
+    Unhealthy {
+        /// The node.
+        node: String,
+        /// What was wrong.
+        what: String,
+    },
+}
+
+/// A system under test: installs, starts and removes itself on a node.
+pub trait Db: Send + Sync {
+    /// The target's name (`raftkv`, `etcd`, ...).
+    fn name(&self) -> &str;
+
+    /// Installs, configures and starts the system on `ctx.node`, returning
+    /// when it is ready for clients. Called on every node, concurrently.
+    fn setup(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+
+    /// Stops the system and removes its data on `ctx.node`.
+    fn teardown(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+
+    /// The ability to crash and restart the process, if the target has it.
+    fn as_kill(&self) -> Option<&dyn Kill> {
+        None
+    }
+
+    /// The ability to pause and resume the process, if the target has it.
+    fn as_pause(&self) -> Option<&dyn Pause> {
+        None
+    }
+
+    /// The ability to say which nodes lead, if the target has it.
+    fn as_primary(&self) -> Option<&dyn Primary> {
+        None
+    }
+
+    /// The log files to download after the test, if the target has any.
+    fn as_log_files(&self) -> Option<&dyn LogFiles> {
+        None
+    }
+
+    /// How the target's clock can be skewed on these nodes, or why it cannot
+    /// (e.g. a Go binary on the local cluster, which libfaketime does not
+    /// reach): `Err` carries the message the run prints when it refuses a
+    /// clock fault.
+    fn clock(&self) -> Result<&dyn Clock, String> {
+        Err(format!(
+            "{} does not support clock faults on these nodes",
+            self.name()
+        ))
+    }
+}
+
+/// Crash (SIGKILL) and restart the process.
+pub trait Kill: Send + Sync {
+    /// Kills the process on the node, at once, without a chance to clean up.
+    fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+    /// Starts the process again on the node (with its existing data).
+    fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+}
+
+/// Pause (SIGSTOP) and resume (SIGCONT) the process.
+pub trait Pause: Send + Sync {
+    /// Stops the process from running.
+    fn pause(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+    /// Lets it run again.
+    fn resume(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+}
+
+/// Which nodes currently lead.
+pub trait Primary: Send + Sync {
+    /// The nodes that believe they lead, as seen from `ctx.node` (callers
+    /// ask every node and take the union; several can answer during a
+    /// partition).
+    fn is_primary(&self, ctx: &NodeCtx<'_>) -> Result<bool, DbError>;
+}
+
+/// Files worth downloading into the run's folder after a test.
+pub trait LogFiles: Send + Sync {
+    /// Absolute paths on the node.
+    fn log_files(&self, ctx: &NodeCtx<'_>) -> Vec<String>;
+}
+
+/// Skews the wall clock the target sees on a node.
+pub trait Clock: Send + Sync {
+    /// Sets the node's clock offset (relative to the true time) in
+    /// milliseconds; 0 resets it.
+    fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError>;
+}
