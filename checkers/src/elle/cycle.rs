@@ -37,8 +37,20 @@ pub struct Spec {
     nonadjacent: bool,
 }
 
-const fn spec(name: &'static str, seed: Rel, allowed: Rels, rw: RwCount, nonadjacent: bool) -> Spec {
-    Spec { name, seed, allowed, rw, nonadjacent }
+const fn spec(
+    name: &'static str,
+    seed: Rel,
+    allowed: Rels,
+    rw: RwCount,
+    nonadjacent: bool,
+) -> Spec {
+    Spec {
+        name,
+        seed,
+        allowed,
+        rw,
+        nonadjacent,
+    }
 }
 
 impl Spec {
@@ -70,7 +82,13 @@ pub const SPECS: &[Spec] = {
         spec("G0-realtime", Realtime, WW | RT, Zero, false),
         spec("G1c-realtime", Realtime, WWR | RT, Zero, false),
         spec("G-single-realtime", Realtime, DATA | RT, One, false),
-        spec("G-nonadjacent-realtime", Realtime, DATA | RT, AtLeastTwo, true),
+        spec(
+            "G-nonadjacent-realtime",
+            Realtime,
+            DATA | RT,
+            AtLeastTwo,
+            true,
+        ),
         spec("G2-item-realtime", Realtime, DATA | RT, AtLeastTwo, false),
     ]
 };
@@ -112,7 +130,12 @@ pub fn classify(rels: &[Rel]) -> String {
 
 /// Searches the component `members` of `g` for each of `specs`, giving
 /// the whole search `budget`.
-pub fn search_scc(g: &DiGraph<(), Rels, u32>, members: &[NodeIndex<u32>], specs: &[Spec], budget: Duration) -> SccOutcome {
+pub fn search_scc(
+    g: &DiGraph<(), Rels, u32>,
+    members: &[NodeIndex<u32>],
+    specs: &[Spec],
+    budget: Duration,
+) -> SccOutcome {
     let local = Local::new(g, members);
     let deadline = Instant::now() + budget;
     let mut out = SccOutcome::default();
@@ -129,7 +152,10 @@ pub fn search_scc(g: &DiGraph<(), Rels, u32>, members: &[NodeIndex<u32>], specs:
         match local.find(spec, now + slice) {
             Ok(Some(c)) => {
                 let rels: Vec<Rel> = c.iter().map(|e| e.2).collect();
-                let cycle = c.iter().map(|&(a, b, r)| (local.global[a as usize], local.global[b as usize], r)).collect();
+                let cycle = c
+                    .iter()
+                    .map(|&(a, b, r)| (local.global[a as usize], local.global[b as usize], r))
+                    .collect();
                 out.cycles.push((classify(&rels), cycle));
             }
             Ok(None) => {}
@@ -153,7 +179,11 @@ struct Local {
 
 impl Local {
     fn new(g: &DiGraph<(), Rels, u32>, members: &[NodeIndex<u32>]) -> Local {
-        let index: HashMap<NodeIndex<u32>, u32> = members.iter().enumerate().map(|(i, &n)| (n, i as u32)).collect();
+        let index: HashMap<NodeIndex<u32>, u32> = members
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (n, i as u32))
+            .collect();
         let mut lg = DiGraph::with_capacity(members.len(), members.len() * 4);
         for _ in members {
             lg.add_node(());
@@ -161,11 +191,18 @@ impl Local {
         for &n in members {
             for e in g.edges(n) {
                 if let Some(&to) = index.get(&e.target()) {
-                    lg.add_edge(NodeIndex::new(index[&n] as usize), NodeIndex::new(to as usize), *e.weight());
+                    lg.add_edge(
+                        NodeIndex::new(index[&n] as usize),
+                        NodeIndex::new(to as usize),
+                        *e.weight(),
+                    );
                 }
             }
         }
-        Local { g: lg, global: members.iter().map(|n| n.index() as u32).collect() }
+        Local {
+            g: lg,
+            global: members.iter().map(|n| n.index() as u32).collect(),
+        }
     }
 
     /// The shortest cycle of `spec` through the first seed target that has
@@ -189,7 +226,9 @@ impl Local {
             let seeds: Vec<u32> = self
                 .g
                 .edges_directed(v, Direction::Incoming)
-                .filter(|e| e.weight() & spec.seed.bit() != 0 && comp[e.source().index()] == comp[v.index()])
+                .filter(|e| {
+                    e.weight() & spec.seed.bit() != 0 && comp[e.source().index()] == comp[v.index()]
+                })
                 .map(|e| e.source().index() as u32)
                 .collect();
             if seeds.is_empty() {
@@ -227,7 +266,15 @@ impl Bfs {
 
     /// From `start`, the shortest path back to one of `seeds` (each has a
     /// seed edge into `start`) that makes an accepted cycle.
-    fn run(&mut self, l: &Local, spec: &Spec, comp: &[u32], start: u32, seeds: &[u32], deadline: Instant) -> Result<Option<Cycle>, Timeout> {
+    fn run(
+        &mut self,
+        l: &Local,
+        spec: &Spec,
+        comp: &[u32],
+        start: u32,
+        seeds: &[u32],
+        deadline: Instant,
+    ) -> Result<Option<Cycle>, Timeout> {
         self.round += 1;
         let round = self.round;
         for &s in seeds {
@@ -255,7 +302,9 @@ impl Bfs {
                     if e.weight() & rel.bit() == 0 {
                         continue;
                     }
-                    let Some(s2) = step(spec, s, rel) else { continue };
+                    let Some(s2) = step(spec, s, rel) else {
+                        continue;
+                    };
                     let slot = w as usize * STATES + s2 as usize;
                     if self.stamp[slot] != round {
                         self.stamp[slot] = round;

@@ -44,7 +44,13 @@ impl TxnRef {
 
 impl fmt::Display for TxnRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "txn #{} (process {}, {}", self.index, self.process, self.outcome_str())?;
+        write!(
+            f,
+            "txn #{} (process {}, {}",
+            self.index,
+            self.process,
+            self.outcome_str()
+        )?;
         if let Some(l) = self.line {
             write!(f, ", line {l}")?;
         }
@@ -68,12 +74,24 @@ impl TxnRef {
 pub enum Evidence {
     /// `from` wrote `value` to `key` and `to` wrote `next`, right after it
     /// in the key's version order.
-    Ww { key: Value, value: Value, next: Value },
+    Ww {
+        key: Value,
+        value: Value,
+        next: Value,
+    },
     /// `to` read `read` from `key`, which is (or ends with) `from`'s `value`.
-    Wr { key: Value, value: Value, read: Value },
+    Wr {
+        key: Value,
+        value: Value,
+        read: Value,
+    },
     /// `from` read `read` from `key`, and `to` wrote `value`, the next
     /// version after that read.
-    Rw { key: Value, read: Value, value: Value },
+    Rw {
+        key: Value,
+        read: Value,
+        value: Value,
+    },
     /// The same process ran both, one after the other.
     Process { process: u64 },
     /// `from` completed (history index) before `to` was invoked.
@@ -103,17 +121,48 @@ pub enum Anomaly {
     Cycle { steps: Vec<Step> },
     /// `reader` saw `value` in `key`, written by `writer`: an aborted txn
     /// (G1a), or one that wrote more to the key afterwards (G1b).
-    DirtyRead { reader: TxnRef, writer: TxnRef, key: Value, value: Value, read: Value },
+    DirtyRead {
+        reader: TxnRef,
+        writer: TxnRef,
+        key: Value,
+        value: Value,
+        read: Value,
+    },
     /// `reader` saw `value` in `key`, which no transaction wrote.
-    GarbageRead { reader: TxnRef, key: Value, value: Value, read: Value },
+    GarbageRead {
+        reader: TxnRef,
+        key: Value,
+        value: Value,
+        read: Value,
+    },
     /// A txn's read disagrees with its own earlier micro-ops.
-    Internal { txn: TxnRef, mop: usize, expected: Value, read: Value },
+    Internal {
+        txn: TxnRef,
+        mop: usize,
+        expected: Value,
+        read: Value,
+    },
     /// `read` of `key` holds `value` more than once.
-    DuplicateElements { reader: TxnRef, key: Value, value: Value, read: Value },
+    DuplicateElements {
+        reader: TxnRef,
+        key: Value,
+        value: Value,
+        read: Value,
+    },
     /// Two reads of `key` that no single version order explains.
-    IncompatibleOrder { key: Value, first: TxnRef, first_read: Value, second: TxnRef, second_read: Value },
+    IncompatibleOrder {
+        key: Value,
+        first: TxnRef,
+        first_read: Value,
+        second: TxnRef,
+        second_read: Value,
+    },
     /// Several committed txns read the same version of `key` and all wrote it.
-    LostUpdate { key: Value, read: Value, txns: Vec<TxnRef> },
+    LostUpdate {
+        key: Value,
+        read: Value,
+        txns: Vec<TxnRef>,
+    },
     /// rw-register: the inferred version order of `key` is cyclic.
     CyclicVersions { key: Value, values: Vec<Value> },
 }
@@ -167,43 +216,87 @@ impl Anomaly {
                     let _ = writeln!(out, "  {}", step_text(s));
                 }
                 if let Some(first) = steps.first() {
-                    let _ = writeln!(out, "  so T{} < T{}: a cycle", first.from.index, first.from.index);
+                    let _ = writeln!(
+                        out,
+                        "  so T{} < T{}: a cycle",
+                        first.from.index, first.from.index
+                    );
                 }
             }
-            Anomaly::DirtyRead { reader, writer, key, value, read } => {
+            Anomaly::DirtyRead {
+                reader,
+                writer,
+                key,
+                value,
+                read,
+            } => {
                 let _ = writeln!(
                     out,
                     "  {reader} read key {key} = {read}, including {value} written by {writer}"
                 );
             }
-            Anomaly::GarbageRead { reader, key, value, read } => {
-                let _ = writeln!(out, "  {reader} read key {key} = {read}; no txn wrote {value}");
+            Anomaly::GarbageRead {
+                reader,
+                key,
+                value,
+                read,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  {reader} read key {key} = {read}; no txn wrote {value}"
+                );
             }
-            Anomaly::Internal { txn, mop, expected, read } => {
+            Anomaly::Internal {
+                txn,
+                mop,
+                expected,
+                read,
+            } => {
                 let _ = writeln!(
                     out,
                     "  {txn}: micro-op {} read {read}, but its own earlier micro-ops imply {expected}",
                     mop + 1
                 );
             }
-            Anomaly::DuplicateElements { reader, key, value, read } => {
-                let _ = writeln!(out, "  {reader} read key {key} = {read}, which holds {value} more than once");
+            Anomaly::DuplicateElements {
+                reader,
+                key,
+                value,
+                read,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  {reader} read key {key} = {read}, which holds {value} more than once"
+                );
             }
-            Anomaly::IncompatibleOrder { key, first, first_read, second, second_read } => {
+            Anomaly::IncompatibleOrder {
+                key,
+                first,
+                first_read,
+                second,
+                second_read,
+            } => {
                 let _ = writeln!(
                     out,
                     "  key {key}: {first} read {first_read} and {second} read {second_read}; neither is a prefix of the other"
                 );
             }
             Anomaly::LostUpdate { key, read, txns } => {
-                let _ = writeln!(out, "  key {key}: these txns all read {read} and all wrote the key:");
+                let _ = writeln!(
+                    out,
+                    "  key {key}: these txns all read {read} and all wrote the key:"
+                );
                 for t in txns {
                     let _ = writeln!(out, "    {t}");
                 }
             }
             Anomaly::CyclicVersions { key, values } => {
                 let vs: Vec<String> = values.iter().map(Value::to_string).collect();
-                let _ = writeln!(out, "  key {key}: versions ordered in a cycle: {}", vs.join(" < "));
+                let _ = writeln!(
+                    out,
+                    "  key {key}: versions ordered in a cycle: {}",
+                    vs.join(" < ")
+                );
             }
         }
         out

@@ -157,7 +157,10 @@ mod tests {
         e.add(1, 0, Rel::Rw);
         let g = e.build(2);
         assert_eq!(g.edge_count(), 2);
-        let w = g.edges_connecting(NodeIndex::new(0), NodeIndex::new(1)).next().unwrap();
+        let w = g
+            .edges_connecting(NodeIndex::new(0), NodeIndex::new(1))
+            .next()
+            .unwrap();
         assert_eq!(*w.weight(), Rel::Ww.bit() | Rel::Realtime.bit());
     }
 }

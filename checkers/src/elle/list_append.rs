@@ -4,7 +4,12 @@
 //! version order (every other read must be a prefix of it, else
 //! `incompatible-order`), then ww edges between consecutive appends, wr
 //! edges from the writer of a read's last element, and rw edges from a
-//! reader to the writer of the element right after its read. Non-cycle
+//! reader to the writer of the element right after its read. Only external
+//! reads (before the txn's own appends to the key) are checked against the
+//! order and give wr/rw edges; a read after the txn's own append may extend
+//! the order (a serializable or snapshot store puts its appends right after
+//! what it read) but, showing a private state, is never an incompatible
+//! order. Committed appends no read observed come after the whole order. Non-cycle
 //! anomalies found on the way: duplicate elements, G1a (a read of a failed
 //! txn's append), G1b (a read ending in an append its writer followed with
 //! another), garbage reads, internal inconsistency, and lost updates.
@@ -43,7 +48,12 @@ pub struct ListAppend {
 }
 
 /// Infers edges and non-cycle anomalies from `t`.
-pub fn analyze(h: &History, t: &Txns, edges: &mut EdgeList, found: &mut Found) -> Result<ListAppend, HistoryError> {
+pub fn analyze(
+    h: &History,
+    t: &Txns,
+    edges: &mut EdgeList,
+    found: &mut Found,
+) -> Result<ListAppend, HistoryError> {
     let appends = index_appends(h, t)?;
     let reads = reads_by_key(t);
     let mut unobserved = vec![Vec::new(); t.keys.len()];
@@ -52,7 +62,12 @@ pub fn analyze(h: &History, t: &Txns, edges: &mut EdgeList, found: &mut Found) -
             unobserved[k as usize].push((v, w));
         }
     }
-    let mut la = ListAppend { appends, order: Vec::new(), writer_at: Vec::new(), unobserved };
+    let mut la = ListAppend {
+        appends,
+        order: Vec::new(),
+        writer_at: Vec::new(),
+        unobserved,
+    };
     for (key, key_reads) in reads.iter().enumerate() {
         la.infer_key(h, t, key as u32, key_reads, edges, found);
     }
@@ -67,8 +82,12 @@ fn index_appends(h: &History, t: &Txns) -> Result<Appends, HistoryError> {
     for (i, txn) in t.txns.iter().enumerate() {
         let mops = t.mops_of(i);
         for (j, m) in mops.iter().enumerate() {
-            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else { continue };
-            let last = !mops[j + 1..].iter().any(|n| n.f == MopF::Append && n.key == m.key);
+            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else {
+                continue;
+            };
+            let last = !mops[j + 1..]
+                .iter()
+                .any(|n| n.f == MopF::Append && n.key == m.key);
             if let Some(&(other, _)) = appends.get(&(m.key, v)) {
                 let at = t.txns[other as usize].value_pos();
                 let msg = format!(
@@ -93,36 +112,74 @@ fn reads_by_key(t: &Txns) -> Vec<Vec<Read>> {
         }
         let mops = t.mops_of(i);
         for (j, m) in mops.iter().enumerate() {
-            let Arg::List { start, len } = m.arg else { continue };
-            let external = !mops[..j].iter().any(|n| n.f == MopF::Append && n.key == m.key);
-            reads[m.key as usize].push(Read { txn: i as u32, external, start, len });
+            let Arg::List { start, len } = m.arg else {
+                continue;
+            };
+            let external = !mops[..j]
+                .iter()
+                .any(|n| n.f == MopF::Append && n.key == m.key);
+            reads[m.key as usize].push(Read {
+                txn: i as u32,
+                external,
+                start,
+                len,
+            });
         }
     }
     reads
 }
 
 impl ListAppend {
-    fn infer_key(&mut self, h: &History, t: &Txns, key: u32, reads: &[Read], edges: &mut EdgeList, found: &mut Found) {
-        let longest = reads.iter().max_by_key(|r| r.len).copied();
-        let order: Vec<Val> = longest.map_or(Vec::new(), |r| list(t, r).to_vec());
+    fn infer_key(
+        &mut self,
+        h: &History,
+        t: &Txns,
+        key: u32,
+        reads: &[Read],
+        edges: &mut EdgeList,
+        found: &mut Found,
+    ) {
+        let longest = reads
+            .iter()
+            .filter(|r| r.external)
+            .max_by_key(|r| r.len)
+            .copied();
+        let mut order: Vec<Val> = longest.map_or(Vec::new(), |r| list(t, r).to_vec());
+        let mut internal: Vec<&Read> = reads.iter().filter(|r| !r.external).collect();
+        internal.sort_unstable_by_key(|r| r.len);
+        for r in internal {
+            let l = list(t, *r);
+            if l.len() > order.len() && l.starts_with(&order) {
+                order = l.to_vec();
+            }
+        }
         let mut compatible = vec![true; reads.len()];
         for (i, r) in reads.iter().enumerate() {
             if !order.starts_with(list(t, *r)) {
                 compatible[i] = false;
+            }
+            if !compatible[i] && r.external {
                 if let Some(l) = longest {
                     found.add_once("incompatible-order", key, || incompatible(h, t, key, l, *r));
                 }
                 self.check_elements(h, t, key, *r, found);
             }
         }
-        let writer_at: Vec<u32> = order.iter().map(|v| self.appends.get(&(key, *v)).map_or(NONE, |w| w.0)).collect();
+        let writer_at: Vec<u32> = order
+            .iter()
+            .map(|v| self.appends.get(&(key, *v)).map_or(NONE, |w| w.0))
+            .collect();
         self.check_order(h, t, key, reads, &order, &writer_at, found);
         for w in writer_at.windows(2) {
             if w[0] != NONE && w[1] != NONE && graph_txn(t, w[0]) && graph_txn(t, w[1]) {
                 edges.add(w[0], w[1], Rel::Ww);
             }
         }
-        for (r, _) in reads.iter().zip(&compatible).filter(|(r, &c)| c && r.external) {
+        for (r, _) in reads
+            .iter()
+            .zip(&compatible)
+            .filter(|(r, &c)| c && r.external)
+        {
             read_edges(t, r, &writer_at, edges);
         }
         self.unobserved_edges(t, key, reads, &order, &writer_at, edges);
@@ -136,7 +193,15 @@ impl ListAppend {
     /// Committed appends that no read saw come after every observed one:
     /// ww from the last observed writer, rw from every read of the whole order.
     #[allow(clippy::too_many_arguments)]
-    fn unobserved_edges(&mut self, t: &Txns, key: u32, reads: &[Read], order: &[Val], writer_at: &[u32], edges: &mut EdgeList) {
+    fn unobserved_edges(
+        &mut self,
+        t: &Txns,
+        key: u32,
+        reads: &[Read],
+        order: &[Val],
+        writer_at: &[u32],
+        edges: &mut EdgeList,
+    ) {
         let in_order: FxMap<Val, ()> = order.iter().map(|&v| (v, ())).collect();
         let mut unseen = std::mem::take(&mut self.unobserved[key as usize]);
         unseen.retain(|(v, _)| !in_order.contains_key(v));
@@ -145,7 +210,10 @@ impl ListAppend {
             if let Some(&last) = writer_at.last().filter(|&&l| l != NONE && graph_txn(t, l)) {
                 edges.add(last, w, Rel::Ww);
             }
-            for r in reads.iter().filter(|r| r.external && r.len as usize == order.len()) {
+            for r in reads
+                .iter()
+                .filter(|r| r.external && r.len as usize == order.len())
+            {
                 edges.add(r.txn, w, Rel::Rw);
             }
         }
@@ -155,7 +223,16 @@ impl ListAppend {
     /// Duplicates, garbage and aborted reads along the version order, each
     /// blamed on the first read that includes it.
     #[allow(clippy::too_many_arguments)]
-    fn check_order(&self, h: &History, t: &Txns, key: u32, reads: &[Read], order: &[Val], writer_at: &[u32], found: &mut Found) {
+    fn check_order(
+        &self,
+        h: &History,
+        t: &Txns,
+        key: u32,
+        reads: &[Read],
+        order: &[Val],
+        writer_at: &[u32],
+        found: &mut Found,
+    ) {
         let mut by_len: Vec<Read> = reads.to_vec();
         by_len.sort_unstable_by_key(|r| r.len);
         let mut next = 0;
@@ -186,7 +263,16 @@ impl ListAppend {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check_element(&self, h: &History, t: &Txns, key: u32, r: Read, v: Val, writer: u32, found: &mut Found) {
+    fn check_element(
+        &self,
+        h: &History,
+        t: &Txns,
+        key: u32,
+        r: Read,
+        v: Val,
+        writer: u32,
+        found: &mut Found,
+    ) {
         let failed = writer != NONE && t.txns[writer as usize].outcome == Outcome::Fail;
         if writer != NONE && !failed {
             return;
@@ -195,37 +281,78 @@ impl ListAppend {
         let reader = TxnRef::new(h, t, r.txn as usize);
         if failed {
             let writer = TxnRef::new(h, t, writer as usize);
-            found.add("G1a", Anomaly::DirtyRead { reader, writer, key: kj, value: t.json(v), read: rj });
+            found.add(
+                "G1a",
+                Anomaly::DirtyRead {
+                    reader,
+                    writer,
+                    key: kj,
+                    value: t.json(v),
+                    read: rj,
+                },
+            );
         } else {
-            found.add("garbage-read", Anomaly::GarbageRead { reader, key: kj, value: t.json(v), read: rj });
+            found.add(
+                "garbage-read",
+                Anomaly::GarbageRead {
+                    reader,
+                    key: kj,
+                    value: t.json(v),
+                    read: rj,
+                },
+            );
         }
     }
 
     /// G1b: a read by another txn ending in an append its writer followed
     /// with another append to the same key.
     fn check_intermediate(&self, h: &History, t: &Txns, key: u32, r: Read, found: &mut Found) {
-        let Some(&last) = list(t, r).last() else { return };
-        let Some(&(w, is_last)) = self.appends.get(&(key, last)) else { return };
+        let Some(&last) = list(t, r).last() else {
+            return;
+        };
+        let Some(&(w, is_last)) = self.appends.get(&(key, last)) else {
+            return;
+        };
         if is_last || w == r.txn || t.txns[w as usize].outcome == Outcome::Fail {
             return;
         }
         let reader = TxnRef::new(h, t, r.txn as usize);
         let writer = TxnRef::new(h, t, w as usize);
         let (kj, rj) = (t.key_json(key), t.list_json(list(t, r)));
-        found.add("G1b", Anomaly::DirtyRead { reader, writer, key: kj, value: t.json(last), read: rj });
+        found.add(
+            "G1b",
+            Anomaly::DirtyRead {
+                reader,
+                writer,
+                key: kj,
+                value: t.json(last),
+                read: rj,
+            },
+        );
     }
 
     /// Evidence for `from -rel-> to`, looked up after the search.
     pub fn explain(&self, t: &Txns, from: u32, to: u32, rel: Rel) -> Option<Evidence> {
         match rel {
             Rel::Ww => self.explain_ww(t, from, to),
-            Rel::Wr => self.explain_read(t, to, |k, len| len > 0 && self.writer_at[k][len - 1] == from)
-                .map(|(k, l)| Evidence::Wr { key: t.key_json(k), value: t.json(l[l.len() - 1]), read: t.list_json(l) }),
+            Rel::Wr => self
+                .explain_read(t, to, |k, len| {
+                    len > 0 && self.writer_at[k][len - 1] == from
+                })
+                .map(|(k, l)| Evidence::Wr {
+                    key: t.key_json(k),
+                    value: t.json(l[l.len() - 1]),
+                    read: t.list_json(l),
+                }),
             Rel::Rw => self
                 .explain_read(t, from, |k, len| self.next_by(k, len, to).is_some())
                 .and_then(|(k, l)| {
                     let next = self.next_by(k as usize, l.len(), to)?;
-                    Some(Evidence::Rw { key: t.key_json(k), read: t.list_json(l), value: t.json(next) })
+                    Some(Evidence::Rw {
+                        key: t.key_json(k),
+                        read: t.list_json(l),
+                        value: t.json(next),
+                    })
                 }),
             Rel::Process | Rel::Realtime => None,
         }
@@ -246,28 +373,44 @@ impl ListAppend {
 
     fn explain_ww(&self, t: &Txns, from: u32, to: u32) -> Option<Evidence> {
         for m in t.mops_of(from as usize) {
-            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else { continue };
+            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else {
+                continue;
+            };
             let k = m.key as usize;
-            let Some(pos) = self.order[k].iter().position(|x| *x == v) else { continue };
+            let Some(pos) = self.order[k].iter().position(|x| *x == v) else {
+                continue;
+            };
             let next = match self.writer_at[k].get(pos + 1) {
                 Some(&w) if w == to => Some(self.order[k][pos + 1]),
                 None => self.unobserved_by(k, to),
                 Some(_) => None,
             };
             if let Some(next) = next {
-                return Some(Evidence::Ww { key: t.key_json(m.key), value: t.json(v), next: t.json(next) });
+                return Some(Evidence::Ww {
+                    key: t.key_json(m.key),
+                    value: t.json(v),
+                    next: t.json(next),
+                });
             }
         }
         None
     }
 
     /// The first external read of `txn` matching `pred(key, len)`.
-    fn explain_read<'a>(&self, t: &'a Txns, txn: u32, pred: impl Fn(usize, usize) -> bool) -> Option<(u32, &'a [Val])> {
+    fn explain_read<'a>(
+        &self,
+        t: &'a Txns,
+        txn: u32,
+        pred: impl Fn(usize, usize) -> bool,
+    ) -> Option<(u32, &'a [Val])> {
         let mops = t.mops_of(txn as usize);
         mops.iter().enumerate().find_map(|(j, m)| {
             let l = t.list(m.arg)?;
-            let external = !mops[..j].iter().any(|n| n.f == MopF::Append && n.key == m.key);
-            (external && self.order[m.key as usize].starts_with(l) && pred(m.key as usize, l.len())).then_some((m.key, l))
+            let external = !mops[..j]
+                .iter()
+                .any(|n| n.f == MopF::Append && n.key == m.key);
+            (external && self.order[m.key as usize].starts_with(l) && pred(m.key as usize, l.len()))
+                .then_some((m.key, l))
         })
     }
 }
@@ -338,7 +481,11 @@ fn internal(h: &History, t: &Txns, found: &mut Found) {
                 }
             }
             let ok = match prior {
-                Some(p) => read.len() == p.len() + appended.len() && read.starts_with(p) && read.ends_with(&appended),
+                Some(p) => {
+                    read.len() == p.len() + appended.len()
+                        && read.starts_with(p)
+                        && read.ends_with(&appended)
+                }
                 None => read.ends_with(&appended),
             };
             if !ok {
@@ -346,9 +493,23 @@ fn internal(h: &History, t: &Txns, found: &mut Found) {
                 if prior.is_none() {
                     expected.push(serde_json::Value::from("..."));
                 }
-                expected.extend(prior.unwrap_or(&[]).iter().chain(&appended).map(|&v| t.json(v)));
+                expected.extend(
+                    prior
+                        .unwrap_or(&[])
+                        .iter()
+                        .chain(&appended)
+                        .map(|&v| t.json(v)),
+                );
                 let txn_ref = TxnRef::new(h, t, i);
-                found.add("internal", Anomaly::Internal { txn: txn_ref, mop: j, expected: expected.into(), read: t.list_json(read) });
+                found.add(
+                    "internal",
+                    Anomaly::Internal {
+                        txn: txn_ref,
+                        mop: j,
+                        expected: expected.into(),
+                        read: t.list_json(read),
+                    },
+                );
             }
         }
     }
@@ -366,17 +527,32 @@ fn lost_updates(h: &History, t: &Txns, la: &ListAppend, found: &mut Found) {
         for (j, m) in mops.iter().enumerate() {
             let Some(l) = t.list(m.arg) else { continue };
             let first_on_key = !mops[..j].iter().any(|n| n.key == m.key);
-            let writes_later = mops[j + 1..].iter().any(|n| n.f == MopF::Append && n.key == m.key);
+            let writes_later = mops[j + 1..]
+                .iter()
+                .any(|n| n.f == MopF::Append && n.key == m.key);
             if first_on_key && writes_later && la.order[m.key as usize].starts_with(l) {
                 cases.push((m.key, l.len() as u32, i as u32));
             }
         }
     }
     cases.sort_unstable();
-    for group in cases.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1).filter(|g| g.len() > 1) {
+    for group in cases
+        .chunk_by(|a, b| a.0 == b.0 && a.1 == b.1)
+        .filter(|g| g.len() > 1)
+    {
         let (key, len) = (group[0].0, group[0].1 as usize);
         let read = t.list_json(&la.order[key as usize][..len]);
-        let txns = group.iter().map(|c| TxnRef::new(h, t, c.2 as usize)).collect();
-        found.add("lost-update", Anomaly::LostUpdate { key: t.key_json(key), read, txns });
+        let txns = group
+            .iter()
+            .map(|c| TxnRef::new(h, t, c.2 as usize))
+            .collect();
+        found.add(
+            "lost-update",
+            Anomaly::LostUpdate {
+                key: t.key_json(key),
+                read,
+                txns,
+            },
+        );
     }
 }

@@ -179,12 +179,20 @@ enum Analysis {
 pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, HistoryError> {
     let t = Txns::parse(history, opts.workload)?;
     let prohibited = model::prohibited_anomalies(&opts.models);
-    let specs: Vec<cycle::Spec> = cycle::SPECS.iter().filter(|s| prohibited.contains(s.name)).copied().collect();
+    let specs: Vec<cycle::Spec> = cycle::SPECS
+        .iter()
+        .filter(|s| prohibited.contains(s.name))
+        .copied()
+        .collect();
     let mut edges = graph::EdgeList::default();
     let mut found = Found::default();
     let analysis = match opts.workload {
-        Workload::ListAppend => Analysis::ListAppend(list_append::analyze(history, &t, &mut edges, &mut found)?),
-        Workload::RwRegister => Analysis::RwRegister(rw_register::analyze(history, &t, opts, &mut edges, &mut found)?),
+        Workload::ListAppend => {
+            Analysis::ListAppend(list_append::analyze(history, &t, &mut edges, &mut found)?)
+        }
+        Workload::RwRegister => Analysis::RwRegister(rw_register::analyze(
+            history, &t, opts, &mut edges, &mut found,
+        )?),
     };
     if specs.iter().any(|s| s.name.ends_with("-process")) {
         graph::process_edges(&t, &mut edges);
@@ -193,7 +201,10 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, Histor
         graph::realtime_edges(&t, history.len(), &mut edges);
     }
     let g = edges.build(t.txns.len());
-    let sccs: Vec<Vec<NodeIndex<u32>>> = petgraph::algo::tarjan_scc(&g).into_iter().filter(|c| c.len() > 1).collect();
+    let sccs: Vec<Vec<NodeIndex<u32>>> = petgraph::algo::tarjan_scc(&g)
+        .into_iter()
+        .filter(|c| c.len() > 1)
+        .collect();
     let mut unknown = Vec::new();
     for scc in &sccs {
         let out = cycle::search_scc(&g, scc, &specs, opts.cycle_search_timeout);
@@ -202,7 +213,11 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, Histor
         }
         if !out.timed_out.is_empty() {
             let anomaly_types = out.timed_out.iter().map(|s| s.to_string()).collect();
-            unknown.push(Unknown { reason: "cycle-search-timeout".into(), anomaly_types, scc_size: scc.len() });
+            unknown.push(Unknown {
+                reason: "cycle-search-timeout".into(),
+                anomaly_types,
+                scc_size: scc.len(),
+            });
         }
     }
     let stats = Stats {
@@ -223,14 +238,26 @@ fn conclude(
 ) -> ElleResult {
     let anomaly_types: Vec<String> = anomalies.keys().cloned().collect();
     let (not, also_not) = model::boundary(anomaly_types.iter().map(String::as_str));
-    let verdict = if anomaly_types.iter().any(|a| prohibited.contains(a.as_str())) {
+    let verdict = if anomaly_types
+        .iter()
+        .any(|a| prohibited.contains(a.as_str()))
+    {
         Verdict::Invalid
     } else if !unknown.is_empty() {
         Verdict::Unknown
     } else {
         Verdict::Valid
     };
-    ElleResult { verdict, models: opts.models.clone(), anomaly_types, anomalies, not, also_not, unknown, stats }
+    ElleResult {
+        verdict,
+        models: opts.models.clone(),
+        anomaly_types,
+        anomalies,
+        not,
+        also_not,
+        unknown,
+        stats,
+    }
 }
 
 fn explain_cycle(h: &History, t: &Txns, analysis: &Analysis, cycle: &cycle::Cycle) -> Anomaly {
@@ -238,17 +265,27 @@ fn explain_cycle(h: &History, t: &Txns, analysis: &Analysis, cycle: &cycle::Cycl
         .iter()
         .map(|&(a, b, rel)| {
             let evidence = match rel {
-                Rel::Process => Some(Evidence::Process { process: t.txns[a as usize].process }),
+                Rel::Process => Some(Evidence::Process {
+                    process: t.txns[a as usize].process,
+                }),
                 Rel::Realtime => {
                     let done = t.txns[a as usize].complete.map_or(0, |c| h.ops[c].index);
-                    Some(Evidence::Realtime { completed: done, invoked: h.ops[t.txns[b as usize].invoke].index })
+                    Some(Evidence::Realtime {
+                        completed: done,
+                        invoked: h.ops[t.txns[b as usize].invoke].index,
+                    })
                 }
                 _ => match analysis {
                     Analysis::ListAppend(la) => la.explain(t, a, b, rel),
                     Analysis::RwRegister(rr) => rr.explain(t, a, b, rel),
                 },
             };
-            Step { from: TxnRef::new(h, t, a as usize), to: TxnRef::new(h, t, b as usize), rel, evidence }
+            Step {
+                from: TxnRef::new(h, t, a as usize),
+                to: TxnRef::new(h, t, b as usize),
+                rel,
+                evidence,
+            }
         })
         .collect();
     Anomaly::Cycle { steps }
@@ -265,7 +302,13 @@ impl ElleResult {
             let _ = writeln!(out, "also not: {}", names(&self.also_not));
         }
         for u in &self.unknown {
-            let _ = writeln!(out, "unknown: {} in a component of {} txns while searching {}", u.reason, u.scc_size, u.anomaly_types.join(", "));
+            let _ = writeln!(
+                out,
+                "unknown: {} in a component of {} txns while searching {}",
+                u.reason,
+                u.scc_size,
+                u.anomaly_types.join(", ")
+            );
         }
         for (name, list) in &self.anomalies {
             for a in list {

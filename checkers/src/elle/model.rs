@@ -78,12 +78,41 @@ const ALIASES: &[(&str, Model)] = &[
 const IMPLIES: &[(Model, &[Model])] = {
     use Model::*;
     &[
-        (StrictSerializable, &[Serializable, SnapshotIsolation, StrongSnapshotIsolation, StrongSessionSerializable]),
-        (StrongSessionSerializable, &[Serializable, StrongSessionSnapshotIsolation]),
-        (Serializable, &[RepeatableRead, SnapshotIsolation, UpdateSerializable]),
-        (StrongSnapshotIsolation, &[StrongSessionSnapshotIsolation, StrongReadCommitted]),
-        (StrongSessionSnapshotIsolation, &[SnapshotIsolation, StrongSessionReadCommitted]),
-        (SnapshotIsolation, &[ForwardConsistentView, MonotonicAtomicView, MonotonicSnapshotRead, ParallelSnapshotIsolation, Prefix]),
+        (
+            StrictSerializable,
+            &[
+                Serializable,
+                SnapshotIsolation,
+                StrongSnapshotIsolation,
+                StrongSessionSerializable,
+            ],
+        ),
+        (
+            StrongSessionSerializable,
+            &[Serializable, StrongSessionSnapshotIsolation],
+        ),
+        (
+            Serializable,
+            &[RepeatableRead, SnapshotIsolation, UpdateSerializable],
+        ),
+        (
+            StrongSnapshotIsolation,
+            &[StrongSessionSnapshotIsolation, StrongReadCommitted],
+        ),
+        (
+            StrongSessionSnapshotIsolation,
+            &[SnapshotIsolation, StrongSessionReadCommitted],
+        ),
+        (
+            SnapshotIsolation,
+            &[
+                ForwardConsistentView,
+                MonotonicAtomicView,
+                MonotonicSnapshotRead,
+                ParallelSnapshotIsolation,
+                Prefix,
+            ],
+        ),
         (RepeatableRead, &[CursorStability, MonotonicAtomicView]),
         (UpdateSerializable, &[ForwardConsistentView]),
         (ForwardConsistentView, &[ConsistentView]),
@@ -96,8 +125,14 @@ const IMPLIES: &[(Model, &[Model])] = {
         (Prefix, &[CausalCerone]),
         (CausalCerone, &[ReadAtomic]),
         (ReadAtomic, &[MonotonicAtomicView]),
-        (StrongReadCommitted, &[StrongSessionReadCommitted, StrongReadUncommitted]),
-        (StrongSessionReadCommitted, &[ReadCommitted, StrongSessionReadUncommitted]),
+        (
+            StrongReadCommitted,
+            &[StrongSessionReadCommitted, StrongReadUncommitted],
+        ),
+        (
+            StrongSessionReadCommitted,
+            &[ReadCommitted, StrongSessionReadUncommitted],
+        ),
         (ReadCommitted, &[ReadUncommitted]),
         (StrongReadUncommitted, &[StrongSessionReadUncommitted]),
         (StrongSessionReadUncommitted, &[ReadUncommitted]),
@@ -111,8 +146,14 @@ const PROSCRIBES: &[(Model, &[&str])] = {
         (StrictSerializable, &["G1", "G1c-realtime", "G2-realtime"]),
         (StrongSessionSerializable, &["G1-process", "G2-process"]),
         (Serializable, &["G1", "G2", "internal"]),
-        (StrongSnapshotIsolation, &["internal", "G1-realtime", "G-nonadjacent-realtime"]),
-        (StrongSessionSnapshotIsolation, &["internal", "G1-process", "G-nonadjacent-process"]),
+        (
+            StrongSnapshotIsolation,
+            &["internal", "G1-realtime", "G-nonadjacent-realtime"],
+        ),
+        (
+            StrongSessionSnapshotIsolation,
+            &["internal", "G1-process", "G-nonadjacent-process"],
+        ),
         (SnapshotIsolation, &["internal", "G1", "G-nonadjacent"]),
         (RepeatableRead, &["G1", "G2-item", "lost-update"]),
         (ForwardConsistentView, &["G1", "GSIb"]),
@@ -130,7 +171,10 @@ const PROSCRIBES: &[(Model, &[&str])] = {
         (ReadCommitted, &["G1"]),
         (StrongReadUncommitted, &["G0-realtime"]),
         (StrongSessionReadUncommitted, &["G0-process"]),
-        (ReadUncommitted, &["G0", "duplicate-elements", "cyclic-versions"]),
+        (
+            ReadUncommitted,
+            &["G0", "duplicate-elements", "cyclic-versions"],
+        ),
     ]
 };
 
@@ -148,11 +192,27 @@ const ANOMALY_IMPLIES: &[(&str, &[&str])] = &[
     ("G1c-realtime", &["G1-realtime"]),
     ("G1", &["G1-process"]),
     ("G1-process", &["G1-realtime"]),
-    ("G-single", &["G-nonadjacent", "GSIb", "G-single-process", "G2-item"]),
-    ("G-single-process", &["G-nonadjacent-process", "G-single-realtime", "G2-item-process"]),
-    ("G-single-realtime", &["G-nonadjacent-realtime", "G2-item-realtime"]),
+    (
+        "G-single",
+        &["G-nonadjacent", "GSIb", "G-single-process", "G2-item"],
+    ),
+    (
+        "G-single-process",
+        &[
+            "G-nonadjacent-process",
+            "G-single-realtime",
+            "G2-item-process",
+        ],
+    ),
+    (
+        "G-single-realtime",
+        &["G-nonadjacent-realtime", "G2-item-realtime"],
+    ),
     ("G-nonadjacent", &["G2", "G-nonadjacent-process"]),
-    ("G-nonadjacent-process", &["G2-process", "G-nonadjacent-realtime"]),
+    (
+        "G-nonadjacent-process",
+        &["G2-process", "G-nonadjacent-realtime"],
+    ),
     ("G-nonadjacent-realtime", &["G2-realtime"]),
     ("G2-item", &["G2", "G2-item-process"]),
     ("G2-item-process", &["G2-process", "G2-item-realtime"]),
@@ -209,7 +269,10 @@ impl<'de> Deserialize<'de> for Model {
 }
 
 /// Breadth-first closure of `start` under `next`.
-fn closure<T: Copy + Ord>(start: impl IntoIterator<Item = T>, next: impl Fn(T) -> Vec<T>) -> BTreeSet<T> {
+fn closure<T: Copy + Ord>(
+    start: impl IntoIterator<Item = T>,
+    next: impl Fn(T) -> Vec<T>,
+) -> BTreeSet<T> {
     let mut seen = BTreeSet::new();
     let mut todo: Vec<T> = start.into_iter().collect();
     while let Some(x) = todo.pop() {
@@ -221,17 +284,29 @@ fn closure<T: Copy + Ord>(start: impl IntoIterator<Item = T>, next: impl Fn(T) -
 }
 
 fn weaker(m: Model) -> Vec<Model> {
-    IMPLIES.iter().filter(|(s, _)| *s == m).flat_map(|(_, w)| w.iter().copied()).collect()
+    IMPLIES
+        .iter()
+        .filter(|(s, _)| *s == m)
+        .flat_map(|(_, w)| w.iter().copied())
+        .collect()
 }
 
 fn stronger(m: Model) -> Vec<Model> {
-    IMPLIES.iter().filter(|(_, w)| w.contains(&m)).map(|(s, _)| *s).collect()
+    IMPLIES
+        .iter()
+        .filter(|(_, w)| w.contains(&m))
+        .map(|(s, _)| *s)
+        .collect()
 }
 
 /// Every anomaly implied by `anomalies`, themselves included.
 pub fn implied_anomalies<'a>(anomalies: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
     closure(anomalies, |a| {
-        ANOMALY_IMPLIES.iter().filter(|(x, _)| *x == a).flat_map(|(_, ys)| ys.iter().copied()).collect()
+        ANOMALY_IMPLIES
+            .iter()
+            .filter(|(x, _)| *x == a)
+            .flat_map(|(_, ys)| ys.iter().copied())
+            .collect()
     })
 }
 
@@ -239,11 +314,18 @@ pub fn implied_anomalies<'a>(anomalies: impl IntoIterator<Item = &'a str>) -> BT
 /// including anomalies that imply a forbidden one.
 pub fn prohibited_anomalies(models: &[Model]) -> BTreeSet<&'static str> {
     let all_models = closure(models.iter().copied(), weaker);
-    let direct = all_models
-        .iter()
-        .flat_map(|m| PROSCRIBES.iter().filter(move |(p, _)| p == m).flat_map(|(_, a)| a.iter().copied()));
+    let direct = all_models.iter().flat_map(|m| {
+        PROSCRIBES
+            .iter()
+            .filter(move |(p, _)| p == m)
+            .flat_map(|(_, a)| a.iter().copied())
+    });
     closure(direct, |a| {
-        ANOMALY_IMPLIES.iter().filter(|(_, ys)| ys.contains(&a)).map(|(x, _)| *x).collect()
+        ANOMALY_IMPLIES
+            .iter()
+            .filter(|(_, ys)| ys.contains(&a))
+            .map(|(x, _)| *x)
+            .collect()
     })
 }
 
@@ -258,7 +340,9 @@ pub fn boundary<'a>(anomalies: impl IntoIterator<Item = &'a str>) -> (Vec<Model>
     let impossible = closure(direct, stronger);
     let (mut not, mut also) = (Vec::new(), Vec::new());
     for &m in &impossible {
-        let covered = closure(weaker(m), weaker).iter().any(|w| impossible.contains(w));
+        let covered = closure(weaker(m), weaker)
+            .iter()
+            .any(|w| impossible.contains(w));
         if covered {
             also.push(m);
         } else {
@@ -274,10 +358,16 @@ mod tests {
 
     #[test]
     fn names_and_aliases_parse() {
-        assert_eq!("strict-serializable".parse::<Model>().unwrap(), Model::StrictSerializable);
+        assert_eq!(
+            "strict-serializable".parse::<Model>().unwrap(),
+            Model::StrictSerializable
+        );
         assert_eq!(":PL-3".parse::<Model>().unwrap(), Model::Serializable);
         let e = "sequential-ish".parse::<Model>().unwrap_err().to_string();
-        assert!(e.starts_with("unknown consistency model \"sequential-ish\""), "{e}");
+        assert!(
+            e.starts_with("unknown consistency model \"sequential-ish\""),
+            "{e}"
+        );
         for m in Model::ALL {
             assert_eq!(m.name().parse::<Model>().unwrap(), *m);
         }
@@ -304,7 +394,9 @@ mod tests {
     fn g1a_rules_out_read_committed() {
         let (not, _) = boundary(["G1a"]);
         assert!(not.contains(&Model::ReadCommitted), "{not:?}");
-        assert!(boundary(["G2-item-realtime"]).0.contains(&Model::StrictSerializable));
+        assert!(boundary(["G2-item-realtime"])
+            .0
+            .contains(&Model::StrictSerializable));
     }
 
     #[test]

@@ -37,10 +37,20 @@ pub struct RwRegister {
 }
 
 /// Infers edges and non-cycle anomalies from `t`.
-pub fn analyze(h: &History, t: &Txns, opts: &ElleOptions, edges: &mut EdgeList, found: &mut Found) -> Result<RwRegister, HistoryError> {
+pub fn analyze(
+    h: &History,
+    t: &Txns,
+    opts: &ElleOptions,
+    edges: &mut EdgeList,
+    found: &mut Found,
+) -> Result<RwRegister, HistoryError> {
     let writes = index_writes(h, t)?;
     let access: Vec<Vec<(u32, Access)>> = (0..t.txns.len()).map(|i| accesses(t, i)).collect();
-    let mut rr = RwRegister { writes, versions: vec![Vec::new(); t.keys.len()], access };
+    let mut rr = RwRegister {
+        writes,
+        versions: vec![Vec::new(); t.keys.len()],
+        access,
+    };
     rr.read_checks(h, t, found);
     rr.txn_versions();
     if opts.infer_realtime_versions || opts.infer_process_versions {
@@ -59,8 +69,12 @@ fn index_writes(h: &History, t: &Txns) -> Result<FxMap<(u32, Val), (u32, bool)>,
     for (i, txn) in t.txns.iter().enumerate() {
         let mops = t.mops_of(i);
         for (j, m) in mops.iter().enumerate() {
-            let (MopF::Write, Arg::Val(v)) = (m.f, m.arg) else { continue };
-            let last = !mops[j + 1..].iter().any(|n| n.f == MopF::Write && n.key == m.key);
+            let (MopF::Write, Arg::Val(v)) = (m.f, m.arg) else {
+                continue;
+            };
+            let last = !mops[j + 1..]
+                .iter()
+                .any(|n| n.f == MopF::Write && n.key == m.key);
             if writes.insert((m.key, v), (i as u32, last)).is_some() {
                 let msg = format!(
                     "value {} written to key {} twice; rw-register needs unique written values per key",
@@ -89,8 +103,12 @@ fn accesses(t: &Txns, i: usize) -> Vec<(u32, Access)> {
         let a = &mut out[slot].1;
         match (m.f, m.arg) {
             (MopF::Write, Arg::Val(v)) => a.write = Some(v),
-            (MopF::Read, Arg::Val(v)) if ok && a.write.is_none() && a.read.is_none() => a.read = Some(Some(v)),
-            (MopF::Read, Arg::Nil) if ok && a.write.is_none() && a.read.is_none() => a.read = Some(None),
+            (MopF::Read, Arg::Val(v)) if ok && a.write.is_none() && a.read.is_none() => {
+                a.read = Some(Some(v))
+            }
+            (MopF::Read, Arg::Nil) if ok && a.write.is_none() && a.read.is_none() => {
+                a.read = Some(None)
+            }
             _ => {}
         }
     }
@@ -114,7 +132,15 @@ impl RwRegister {
                 if let Some(prev) = before {
                     if prev.arg != m.arg {
                         let txn_ref = TxnRef::new(h, t, i);
-                        found.add("internal", Anomaly::Internal { txn: txn_ref, mop: j, expected: t.arg_json(prev.arg), read: t.arg_json(m.arg) });
+                        found.add(
+                            "internal",
+                            Anomaly::Internal {
+                                txn: txn_ref,
+                                mop: j,
+                                expected: t.arg_json(prev.arg),
+                                read: t.arg_json(m.arg),
+                            },
+                        );
                     }
                 }
             }
@@ -126,7 +152,15 @@ impl RwRegister {
         let (kj, vj) = (t.key_json(key), t.json(v));
         let reader = || TxnRef::new(h, t, i);
         match self.writes.get(&(key, v)) {
-            None => found.add("garbage-read", Anomaly::GarbageRead { reader: reader(), key: kj, value: vj.clone(), read: vj }),
+            None => found.add(
+                "garbage-read",
+                Anomaly::GarbageRead {
+                    reader: reader(),
+                    key: kj,
+                    value: vj.clone(),
+                    read: vj,
+                },
+            ),
             Some(&(w, last)) if w as usize != i => {
                 let kind = match (t.txns[w as usize].outcome, last) {
                     (Outcome::Fail, _) => "G1a",
@@ -134,7 +168,16 @@ impl RwRegister {
                     _ => return,
                 };
                 let writer = TxnRef::new(h, t, w as usize);
-                found.add(kind, Anomaly::DirtyRead { reader: reader(), writer, key: kj, value: vj.clone(), read: vj });
+                found.add(
+                    kind,
+                    Anomaly::DirtyRead {
+                        reader: reader(),
+                        writer,
+                        key: kj,
+                        value: vj.clone(),
+                        read: vj,
+                    },
+                );
             }
             Some(_) => {}
         }
@@ -168,7 +211,9 @@ impl RwRegister {
         for e in g.raw_edges() {
             let (a, b) = (e.source().index(), e.target().index());
             for &(k, acc_a) in &self.access[a] {
-                let Some(&(_, acc_b)) = self.access[b].iter().find(|x| x.0 == k) else { continue };
+                let Some(&(_, acc_b)) = self.access[b].iter().find(|x| x.0 == k) else {
+                    continue;
+                };
                 if let (Some(x), Some(y)) = (last(&acc_a), first(&acc_b)) {
                     if x != y {
                         self.versions[k as usize].push((x, y));
@@ -199,7 +244,15 @@ impl RwRegister {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn key_edges(&mut self, t: &Txns, key: u32, finals: &[Val], readers: &FxMap<Ver, Vec<u32>>, edges: &mut EdgeList, found: &mut Found) {
+    fn key_edges(
+        &mut self,
+        t: &Txns,
+        key: u32,
+        finals: &[Val],
+        readers: &FxMap<Ver, Vec<u32>>,
+        edges: &mut EdgeList,
+        found: &mut Found,
+    ) {
         let vs = &mut self.versions[key as usize];
         let has_pred: FxMap<Val, ()> = vs.iter().filter_map(|&(_, b)| b.map(|b| (b, ()))).collect();
         for &v in finals {
@@ -211,11 +264,24 @@ impl RwRegister {
         vs.dedup();
         let g: DiGraphMap<Ver, ()> = DiGraphMap::from_edges(vs.iter().copied());
         if let Some(cycle) = tarjan_scc(&g).into_iter().find(|c| c.len() > 1) {
-            let values = cycle.iter().map(|v| v.map_or(serde_json::Value::Null, |v| t.json(v))).collect();
-            found.add("cyclic-versions", Anomaly::CyclicVersions { key: t.key_json(key), values });
+            let values = cycle
+                .iter()
+                .map(|v| v.map_or(serde_json::Value::Null, |v| t.json(v)))
+                .collect();
+            found.add(
+                "cyclic-versions",
+                Anomaly::CyclicVersions {
+                    key: t.key_json(key),
+                    values,
+                },
+            );
             return;
         }
-        let writer = |v: Ver| v.and_then(|v| self.writes.get(&(key, v))).map(|w| w.0).filter(|&w| in_graph(t.txns[w as usize].outcome));
+        let writer = |v: Ver| {
+            v.and_then(|v| self.writes.get(&(key, v)))
+                .map(|w| w.0)
+                .filter(|&w| in_graph(t.txns[w as usize].outcome))
+        };
         for &(u, v) in vs.iter() {
             let Some(wv) = writer(v) else { continue };
             if let Some(wu) = writer(u) {
@@ -239,18 +305,43 @@ impl RwRegister {
         let acc = |i: u32| &self.access[i as usize];
         let j = |v: Ver| v.map_or(serde_json::Value::Null, |v| t.json(v));
         for &(k, a) in acc(from) {
-            let Some(&(_, b)) = acc(to).iter().find(|x| x.0 == k) else { continue };
+            let Some(&(_, b)) = acc(to).iter().find(|x| x.0 == k) else {
+                continue;
+            };
             let vs = &self.versions[k as usize];
             let key = t.key_json(k);
             match (rel, a, b) {
-                (Rel::Ww, Access { write: Some(x), .. }, Access { write: Some(y), .. }) if vs.binary_search(&(Some(x), Some(y))).is_ok() => {
-                    return Some(Evidence::Ww { key, value: t.json(x), next: t.json(y) });
+                (Rel::Ww, Access { write: Some(x), .. }, Access { write: Some(y), .. })
+                    if vs.binary_search(&(Some(x), Some(y))).is_ok() =>
+                {
+                    return Some(Evidence::Ww {
+                        key,
+                        value: t.json(x),
+                        next: t.json(y),
+                    });
                 }
-                (Rel::Wr, Access { write: Some(x), .. }, Access { read: Some(Some(y)), .. }) if x == y => {
-                    return Some(Evidence::Wr { key, value: t.json(x), read: t.json(y) });
+                (
+                    Rel::Wr,
+                    Access { write: Some(x), .. },
+                    Access {
+                        read: Some(Some(y)),
+                        ..
+                    },
+                ) if x == y => {
+                    return Some(Evidence::Wr {
+                        key,
+                        value: t.json(x),
+                        read: t.json(y),
+                    });
                 }
-                (Rel::Rw, Access { read: Some(x), .. }, Access { write: Some(y), .. }) if vs.binary_search(&(x, Some(y))).is_ok() => {
-                    return Some(Evidence::Rw { key, read: j(x), value: t.json(y) });
+                (Rel::Rw, Access { read: Some(x), .. }, Access { write: Some(y), .. })
+                    if vs.binary_search(&(x, Some(y))).is_ok() =>
+                {
+                    return Some(Evidence::Rw {
+                        key,
+                        read: j(x),
+                        value: t.json(y),
+                    });
                 }
                 _ => {}
             }
@@ -271,9 +362,22 @@ fn lost_updates(h: &History, t: &Txns, rr: &RwRegister, found: &mut Found) {
         }
     }
     cases.sort_unstable();
-    for group in cases.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1).filter(|g| g.len() > 1) {
+    for group in cases
+        .chunk_by(|a, b| a.0 == b.0 && a.1 == b.1)
+        .filter(|g| g.len() > 1)
+    {
         let read = group[0].1.map_or(serde_json::Value::Null, |v| t.json(v));
-        let txns = group.iter().map(|c| TxnRef::new(h, t, c.2 as usize)).collect();
-        found.add("lost-update", Anomaly::LostUpdate { key: t.key_json(group[0].0), read, txns });
+        let txns = group
+            .iter()
+            .map(|c| TxnRef::new(h, t, c.2 as usize))
+            .collect();
+        found.add(
+            "lost-update",
+            Anomaly::LostUpdate {
+                key: t.key_json(group[0].0),
+                read,
+                txns,
+            },
+        );
     }
 }

@@ -197,7 +197,10 @@ impl Txns {
         let mut arg = self.parse_arg(f, &parts[2], workload)?;
         if ok && workload == Workload::ListAppend && arg == Arg::Nil {
             // Elle's histories record a committed read of a missing key as nil.
-            arg = Arg::List { start: self.lists.len() as u32, len: 0 };
+            arg = Arg::List {
+                start: self.lists.len() as u32,
+                len: 0,
+            };
         }
         self.mops.push(Mop { f, key, arg });
         Ok(())
@@ -301,8 +304,18 @@ mod tests {
     #[test]
     fn ok_txns_take_the_completion_value() {
         let h = hist(vec![
-            Op::new(0, OpType::Invoke, "txn", json!([["append", 5, 3], ["r", 5, null]])),
-            Op::new(0, OpType::Ok, "txn", json!([["append", 5, 3], ["r", 5, [1, 3]]])),
+            Op::new(
+                0,
+                OpType::Invoke,
+                "txn",
+                json!([["append", 5, 3], ["r", 5, null]]),
+            ),
+            Op::new(
+                0,
+                OpType::Ok,
+                "txn",
+                json!([["append", 5, 3], ["r", 5, [1, 3]]]),
+            ),
         ]);
         let t = Txns::parse(&h, Workload::ListAppend).unwrap();
         let mops = t.mops_of(0);
@@ -323,16 +336,34 @@ mod tests {
             e.to_string(),
             "t.jsonl:2: txn micro-op 2 [\"r\",5,7]: a list-append read must be nil or a list"
         );
-        let h = hist(vec![Op::new(0, OpType::Invoke, "txn", json!([["w", 5, 3]]))]);
+        let h = hist(vec![Op::new(
+            0,
+            OpType::Invoke,
+            "txn",
+            json!([["w", 5, 3]]),
+        )]);
         let e = Txns::parse(&h, Workload::ListAppend).unwrap_err();
-        assert!(e.to_string().starts_with("t.jsonl:1: txn micro-op 1"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.jsonl:1: txn micro-op 1"),
+            "{e}"
+        );
     }
 
     #[test]
     fn string_keys_and_values_are_interned() {
         let h = hist(vec![
-            Op::new(0, OpType::Invoke, "txn", json!([["w", "x", "a"], ["r", "x", "a"]])),
-            Op::new(0, OpType::Ok, "txn", json!([["w", "x", "a"], ["r", "x", "a"]])),
+            Op::new(
+                0,
+                OpType::Invoke,
+                "txn",
+                json!([["w", "x", "a"], ["r", "x", "a"]]),
+            ),
+            Op::new(
+                0,
+                OpType::Ok,
+                "txn",
+                json!([["w", "x", "a"], ["r", "x", "a"]]),
+            ),
         ]);
         let t = Txns::parse(&h, Workload::RwRegister).unwrap();
         let m = t.mops_of(0);
