@@ -22,10 +22,19 @@ pub enum NodeError {
     Remote(#[from] RemoteError),
     /// The port never accepted a connection.
     #[error("{host}: port {target}:{port} did not accept connections within {waited:?}")]
-    PortClosed { host: String, target: String, port: u16, waited: Duration },
+    PortClosed {
+        host: String,
+        target: String,
+        port: u16,
+        waited: Duration,
+    },
     /// A pidfile held something other than a PID.
     #[error("{host}: pidfile {pidfile} holds {content:?}, not a PID")]
-    BadPidfile { host: String, pidfile: String, content: String },
+    BadPidfile {
+        host: String,
+        pidfile: String,
+        content: String,
+    },
     /// A signal name that is not a plain word.
     #[error("bad signal name {0:?}: use a name like TERM or a number")]
     BadSignal(String),
@@ -41,7 +50,9 @@ pub struct NodePaths {
 impl NodePaths {
     /// Paths for the node named `node`.
     pub fn new(node: &str) -> Self {
-        NodePaths { node: node.to_string() }
+        NodePaths {
+            node: node.to_string(),
+        }
     }
 
     /// `/opt/temblor/<node>`.
@@ -91,7 +102,8 @@ impl Daemon {
 
     /// Appends arguments.
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_string()));
         self
     }
 
@@ -115,8 +127,10 @@ impl Daemon {
     /// The shell command that launches it. Prep steps end with `;`: an `&&`
     /// before the `&` would keep the SSH channel open as long as the daemon.
     fn command(&self) -> Command {
-        let argv: Vec<String> =
-            std::iter::once(&self.program).chain(&self.args).map(|a| escape(a)).collect();
+        let argv: Vec<String> = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| escape(a))
+            .collect();
         let (pid, log) = (escape(&self.pidfile), escape(&self.logfile));
         let script = format!(
             "mkdir -p \"$(dirname {pid})\" \"$(dirname {log})\"; \
@@ -224,11 +238,20 @@ pub enum Probe {
 
 /// Tries once, from the node, to open a TCP connection to `target:port`
 /// (bash's `/dev/tcp`, so it needs bash and coreutils `timeout`).
-pub fn probe_port(remote: &dyn Remote, target: &str, port: u16, limit: Duration) -> Result<Probe, NodeError> {
+pub fn probe_port(
+    remote: &dyn Remote,
+    target: &str,
+    port: u16,
+    limit: Duration,
+) -> Result<Probe, NodeError> {
     let secs = format!("{:.1}", limit.as_secs_f64().max(0.1));
     let inner = format!("exec 3<>/dev/tcp/{target}/{port}");
     let script = format!("timeout {secs} bash -c {} 2>/dev/null", escape(&inner));
-    let out = remote.exec(&Command::shell(&script).unchecked().timeout(limit + Duration::from_secs(10)))?;
+    let out = remote.exec(
+        &Command::shell(&script)
+            .unchecked()
+            .timeout(limit + Duration::from_secs(10)),
+    )?;
     Ok(match out.status {
         0 => Probe::Open,
         124 => Probe::TimedOut,
@@ -237,7 +260,12 @@ pub fn probe_port(remote: &dyn Remote, target: &str, port: u16, limit: Duration)
 }
 
 /// Waits, probing from the node, until `target:port` accepts connections.
-pub fn await_port(remote: &dyn Remote, target: &str, port: u16, limit: Duration) -> Result<(), NodeError> {
+pub fn await_port(
+    remote: &dyn Remote,
+    target: &str,
+    port: u16,
+    limit: Duration,
+) -> Result<(), NodeError> {
     let started = Instant::now();
     while started.elapsed() < limit {
         if probe_port(remote, target, port, Duration::from_secs(1))? == Probe::Open {
@@ -258,7 +286,12 @@ pub fn await_port_from_here(addr: SocketAddr, limit: Duration) -> Result<(), Nod
     let started = Instant::now();
     loop {
         let left = limit.saturating_sub(started.elapsed());
-        if TcpStream::connect_timeout(&addr, left.clamp(Duration::from_millis(10), Duration::from_secs(1))).is_ok() {
+        if TcpStream::connect_timeout(
+            &addr,
+            left.clamp(Duration::from_millis(10), Duration::from_secs(1)),
+        )
+        .is_ok()
+        {
             return Ok(());
         }
         if started.elapsed() >= limit {
@@ -281,8 +314,12 @@ pub fn install_packages(remote: &dyn Remote, packages: &[&str]) -> Result<Vec<St
         .map(|p| format!("dpkg -s {0} >/dev/null 2>&1 || echo {0}", escape(p)))
         .collect::<Vec<_>>()
         .join("; ");
-    let missing: Vec<String> =
-        remote.exec(&Command::shell(&check))?.stdout.split_whitespace().map(str::to_string).collect();
+    let missing: Vec<String> = remote
+        .exec(&Command::shell(&check))?
+        .stdout
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     if missing.is_empty() {
         return Ok(missing);
     }
@@ -293,7 +330,10 @@ pub fn install_packages(remote: &dyn Remote, packages: &[&str]) -> Result<Vec<St
         .sudo()
         .timeout(Duration::from_secs(900));
     if remote.exec(&install).is_err() {
-        let update = Command::new("apt-get").arg("update").sudo().timeout(Duration::from_secs(300));
+        let update = Command::new("apt-get")
+            .arg("update")
+            .sudo()
+            .timeout(Duration::from_secs(300));
         remote.exec(&update)?;
         remote.exec(&install)?;
     }
@@ -302,8 +342,14 @@ pub fn install_packages(remote: &dyn Remote, packages: &[&str]) -> Result<Vec<St
 
 /// Uploads the executable `local` to `remote_path` (creating its directory)
 /// and makes it executable.
-pub fn upload_binary(remote: &dyn Remote, local: &Path, remote_path: &str) -> Result<(), NodeError> {
-    let dir = Path::new(remote_path).parent().map_or("/".into(), |p| p.display().to_string());
+pub fn upload_binary(
+    remote: &dyn Remote,
+    local: &Path,
+    remote_path: &str,
+) -> Result<(), NodeError> {
+    let dir = Path::new(remote_path)
+        .parent()
+        .map_or("/".into(), |p| p.display().to_string());
     remote.exec(&Command::new("mkdir").arg("-p").arg(&dir).sudo())?;
     remote.upload(local, remote_path)?;
     remote.exec(&Command::new("chmod").arg("755").arg(remote_path).sudo())?;
@@ -340,13 +386,23 @@ mod tests {
         let dir = scratch("daemon");
         let local = Local::new();
         let pidfile = format!("{dir}/sleep.pid");
-        let d = Daemon::new("sleep", &pidfile, &format!("{dir}/sleep.log")).args(["30"]).cd("/");
-        let Started::New(pid) = start(&local, &d).unwrap() else { panic!("not started") };
+        let d = Daemon::new("sleep", &pidfile, &format!("{dir}/sleep.log"))
+            .args(["30"])
+            .cd("/");
+        let Started::New(pid) = start(&local, &d).unwrap() else {
+            panic!("not started")
+        };
         assert_eq!(running_pid(&local, &pidfile).unwrap(), Some(pid));
         assert_eq!(start(&local, &d).unwrap(), Started::AlreadyRunning(pid));
-        assert_eq!(stop(&local, &pidfile, Duration::from_secs(2)).unwrap(), Stopped::Terminated);
+        assert_eq!(
+            stop(&local, &pidfile, Duration::from_secs(2)).unwrap(),
+            Stopped::Terminated
+        );
         assert!(!is_running(&local, &pidfile).unwrap());
-        assert_eq!(stop(&local, &pidfile, Duration::from_secs(1)).unwrap(), Stopped::NotRunning);
+        assert_eq!(
+            stop(&local, &pidfile, Duration::from_secs(1)).unwrap(),
+            Stopped::NotRunning
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -359,7 +415,10 @@ mod tests {
             .args(["-c", "trap '' TERM; exec sleep 30"]);
         start(&local, &d).unwrap();
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(stop(&local, &pidfile, Duration::from_millis(300)).unwrap(), Stopped::Killed);
+        assert_eq!(
+            stop(&local, &pidfile, Duration::from_millis(300)).unwrap(),
+            Stopped::Killed
+        );
         assert!(!is_running(&local, &pidfile).unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -375,16 +434,27 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let local = Local::new();
-        assert_eq!(probe_port(&local, "127.0.0.1", port, Duration::from_secs(1)).unwrap(), Probe::Open);
+        assert_eq!(
+            probe_port(&local, "127.0.0.1", port, Duration::from_secs(1)).unwrap(),
+            Probe::Open
+        );
         await_port_from_here(listener.local_addr().unwrap(), Duration::from_secs(1)).unwrap();
         drop(listener);
-        assert_eq!(probe_port(&local, "127.0.0.1", port, Duration::from_secs(1)).unwrap(), Probe::Refused);
+        assert_eq!(
+            probe_port(&local, "127.0.0.1", port, Duration::from_secs(1)).unwrap(),
+            Probe::Refused
+        );
         let err = await_port(&local, "127.0.0.1", port, Duration::from_millis(300)).unwrap_err();
-        assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
     }
 
     #[test]
     fn install_packages_skips_installed_ones() {
-        assert!(install_packages(&Local::new(), &["coreutils"]).unwrap().is_empty());
+        assert!(install_packages(&Local::new(), &["coreutils"])
+            .unwrap()
+            .is_empty());
     }
 }

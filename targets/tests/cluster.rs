@@ -75,17 +75,36 @@ fn with_cluster(tag: u8, nodes: usize, body: impl FnOnce(&Cluster, &UpOptions)) 
 
 fn assert_nothing_left(opts: &UpOptions, state: &State) {
     let sh = |line: &str| Local::new().exec(&Command::shell(line)).unwrap().stdout;
-    assert!(!sh("ip netns list").contains(&opts.bridge), "a namespace remains");
-    assert!(!sh("ip -o link").contains(&opts.bridge), "a link or the bridge remains");
-    assert!(!sh("iptables -w -S FORWARD").contains(&opts.bridge), "the FORWARD rule remains");
-    assert!(!opts.dir.exists(), "the cluster directory (and state file) remains");
+    assert!(
+        !sh("ip netns list").contains(&opts.bridge),
+        "a namespace remains"
+    );
+    assert!(
+        !sh("ip -o link").contains(&opts.bridge),
+        "a link or the bridge remains"
+    );
+    assert!(
+        !sh("iptables -w -S FORWARD").contains(&opts.bridge),
+        "the FORWARD rule remains"
+    );
+    assert!(
+        !opts.dir.exists(),
+        "the cluster directory (and state file) remains"
+    );
     let dir = opts.dir.display().to_string();
-    let sshd_left = sh("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '").contains(&format!("sshd -D -e -f {dir}"));
+    let sshd_left = sh("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '")
+        .contains(&format!("sshd -D -e -f {dir}"));
     assert!(!sshd_left, "a node's sshd still runs");
     for resource in &state.resources {
-        if let cluster::state::Resource::Process { pid, start_time, .. } = resource {
+        if let cluster::state::Resource::Process {
+            pid, start_time, ..
+        } = resource
+        {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            assert!(!stat.contains(&format!(" {start_time} ")) || stat.contains(") Z "), "init {pid} remains");
+            assert!(
+                !stat.contains(&format!(" {start_time} ")) || stat.contains(") Z "),
+                "init {pid} remains"
+            );
         }
     }
 }
@@ -101,7 +120,10 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 fn run(remote: &dyn Remote, line: &str) -> String {
-    remote.exec(&Command::shell(line)).unwrap_or_else(|e| panic!("{line}: {}", chain(&e))).stdout
+    remote
+        .exec(&Command::shell(line))
+        .unwrap_or_else(|e| panic!("{line}: {}", chain(&e)))
+        .stdout
 }
 
 #[test]
@@ -110,14 +132,21 @@ fn nodes_behave_like_separate_hosts() {
         return;
     }
     with_cluster(1, 3, |cluster, _| {
-        let ssh: Vec<Ssh> = cluster.names().iter().map(|n| cluster.ssh(n).unwrap()).collect();
+        let ssh: Vec<Ssh> = cluster
+            .names()
+            .iter()
+            .map(|n| cluster.ssh(n).unwrap())
+            .collect();
         for (remote, name) in ssh.iter().zip(cluster.names()) {
             assert_eq!(run(remote, "hostname").trim(), name);
             let cap_eff = run(remote, "grep CapEff /proc/self/status");
             let bits = u64::from_str_radix(cap_eff.split_whitespace().nth(1).unwrap(), 16).unwrap();
             assert_eq!(bits & (1 << 25), 0, "{name} keeps CAP_SYS_TIME");
         }
-        assert_eq!(run(&ssh[0], "getent hosts n3").split_whitespace().next(), Some("10.78.1.13"));
+        assert_eq!(
+            run(&ssh[0], "getent hosts n3").split_whitespace().next(),
+            Some("10.78.1.13")
+        );
         files_round_trip(&ssh[0], &cluster.dir().join("scratch"));
         daemon_lives_only_on_its_node(&ssh);
         reused_session_survives_a_dropped_connection(&ssh[0], cluster);
@@ -136,19 +165,34 @@ fn files_round_trip(n1: &Ssh, scratch: &Path) {
     n1.download(&remote_path, &back).unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), payload);
     let err = n1.download("/nonexistent/file", &back).unwrap_err();
-    assert!(err.to_string().contains("n1") && err.to_string().contains("/nonexistent/file"), "{err}");
+    assert!(
+        err.to_string().contains("n1") && err.to_string().contains("/nonexistent/file"),
+        "{err}"
+    );
 }
 
 fn daemon_lives_only_on_its_node(ssh: &[Ssh]) {
     let paths = NodePaths::new("n2");
     let pidfile = paths.var("sleeper.pid");
     let daemon = Daemon::new("sleep", &pidfile, &paths.var("sleeper.log")).args(["4321"]);
-    let Started::New(pid) = node::start(&ssh[1], &daemon).unwrap() else { panic!("already running") };
+    let Started::New(pid) = node::start(&ssh[1], &daemon).unwrap() else {
+        panic!("already running")
+    };
     assert!(node::is_running(&ssh[1], &pidfile).unwrap());
-    let shows = |r: &Ssh| run(r, "ps -eo pid,args").lines().any(|l| l.contains("sleep 4321"));
+    let shows = |r: &Ssh| {
+        run(r, "ps -eo pid,args")
+            .lines()
+            .any(|l| l.contains("sleep 4321"))
+    };
     assert!(shows(&ssh[1]), "n2's process table lacks pid {pid}");
-    assert!(!shows(&ssh[0]) && !shows(&ssh[2]), "another node sees n2's daemon");
-    assert_eq!(node::stop(&ssh[1], &pidfile, Duration::from_secs(3)).unwrap(), Stopped::Terminated);
+    assert!(
+        !shows(&ssh[0]) && !shows(&ssh[2]),
+        "another node sees n2's daemon"
+    );
+    assert_eq!(
+        node::stop(&ssh[1], &pidfile, Duration::from_secs(3)).unwrap(),
+        Stopped::Terminated
+    );
     assert!(!node::is_running(&ssh[1], &pidfile).unwrap());
     assert!(!shows(&ssh[1]), "the daemon outlived stop");
 }
@@ -161,14 +205,29 @@ fn reused_session_survives_a_dropped_connection(n1: &Ssh, cluster: &Cluster) {
     run(&other, &format!("kill -9 {server}"));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(run(n1, "hostname").trim(), "n1");
-    assert_ne!(run(n1, "echo $PPID").trim(), server, "the old connection was reused");
+    assert_ne!(
+        run(n1, "echo $PPID").trim(),
+        server,
+        "the old connection was reused"
+    );
 }
 
 fn async_remotes_run_concurrently(cluster: &Cluster) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let remotes: Vec<AsyncRemote> = cluster.names().iter().map(|n| AsyncRemote::new(cluster.ssh(n).unwrap())).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let remotes: Vec<AsyncRemote> = cluster
+        .names()
+        .iter()
+        .map(|n| AsyncRemote::new(cluster.ssh(n).unwrap()))
+        .collect();
     let names = rt.block_on(async {
-        let tasks: Vec<_> = remotes.into_iter().map(|r| tokio::spawn(async move { r.exec(Command::new("hostname")).await })).collect();
+        let tasks: Vec<_> = remotes
+            .into_iter()
+            .map(|r| tokio::spawn(async move { r.exec(Command::new("hostname")).await }))
+            .collect();
         let mut names = Vec::new();
         for t in tasks {
             names.push(t.await.unwrap().unwrap().stdout.trim().to_string());
@@ -206,9 +265,16 @@ fn bad_addresses_keys_and_host_keys_fail_clearly() {
         unreachable_address_fails_within_the_connect_timeout(cluster);
         a_wrong_key_names_the_key(cluster);
         unknown_and_changed_host_keys_are_refused(cluster);
-        let clash = UpOptions { dir: opts.dir.with_extension("clash"), bridge: "tmbt9".into(), ..opts.clone() };
+        let clash = UpOptions {
+            dir: opts.dir.with_extension("clash"),
+            bridge: "tmbt9".into(),
+            ..opts.clone()
+        };
         let err = cluster::up(&clash).unwrap_err();
-        assert!(matches!(err, cluster::ClusterError::SubnetInUse { .. }), "{err}");
+        assert!(
+            matches!(err, cluster::ClusterError::SubnetInUse { .. }),
+            "{err}"
+        );
         assert!(!clash.dir.exists());
     });
 }
@@ -220,21 +286,41 @@ fn unreachable_address_fails_within_the_connect_timeout(cluster: &Cluster) {
     cfg.connect_timeout = Duration::from_secs(1);
     let started = Instant::now();
     let err = Ssh::new(cfg).exec(&Command::new("true")).unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(2500), "took {:?}", started.elapsed());
-    assert!(matches!(err, RemoteError::ConnectTimeout { .. } | RemoteError::Unreachable { .. }), "{err}");
-    assert!(err.to_string().starts_with("ghost: ") && err.to_string().contains("10.78.3.250:22"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            RemoteError::ConnectTimeout { .. } | RemoteError::Unreachable { .. }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with("ghost: ") && err.to_string().contains("10.78.3.250:22"),
+        "{err}"
+    );
 }
 
 fn a_wrong_key_names_the_key(cluster: &Cluster) {
     let key = cluster.dir().join("stranger_key");
     let path = key.display().to_string();
-    Local::new().exec(&Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", &path])).unwrap();
+    Local::new()
+        .exec(&Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f", &path]))
+        .unwrap();
     let mut cfg = cluster.ssh_config("n1").unwrap();
     cfg.key = key;
-    let err = Ssh::connect(cfg).err().expect("a stranger's key was accepted");
+    let err = Ssh::connect(cfg)
+        .err()
+        .expect("a stranger's key was accepted");
     let msg = err.to_string();
     assert!(matches!(err, RemoteError::AuthFailed { .. }), "{msg}");
-    assert!(msg.contains("authentication failed") && msg.contains(&path) && msg.starts_with("n1: "), "{msg}");
+    assert!(
+        msg.contains("authentication failed") && msg.contains(&path) && msg.starts_with("n1: "),
+        "{msg}"
+    );
 }
 
 fn unknown_and_changed_host_keys_are_refused(cluster: &Cluster) {
@@ -242,22 +328,51 @@ fn unknown_and_changed_host_keys_are_refused(cluster: &Cluster) {
     std::fs::write(&known, "").unwrap();
     let mut cfg = cluster.ssh_config("n1").unwrap();
     cfg.known_hosts = known.clone();
-    let err = Ssh::connect(cfg.clone()).err().expect("an unknown host key was accepted");
+    let err = Ssh::connect(cfg.clone())
+        .err()
+        .expect("an unknown host key was accepted");
     let msg = err.to_string();
     assert!(matches!(err, RemoteError::HostKeyUnknown { .. }), "{msg}");
-    assert!(msg.contains("SHA256:") && msg.contains("accept") && msg.contains("ssh-keyscan"), "{msg}");
+    assert!(
+        msg.contains("SHA256:") && msg.contains("accept") && msg.contains("ssh-keyscan"),
+        "{msg}"
+    );
 
     // n2's key recorded under n1's address: a changed key.
     let n2_line = std::fs::read_to_string(cluster.known_hosts_path()).unwrap();
-    let n2_key = n2_line.lines().find(|l| l.starts_with("n2,")).unwrap().split_once(' ').unwrap().1.to_string();
-    std::fs::write(&known, format!("{} {n2_key}\n", cluster.addr("n1").unwrap())).unwrap();
-    let err = Ssh::connect(cfg.clone()).err().expect("a changed host key was accepted");
-    assert!(matches!(err, RemoteError::HostKeyMismatch { .. }) && err.to_string().contains("SHA256:"), "{err}");
+    let n2_key = n2_line
+        .lines()
+        .find(|l| l.starts_with("n2,"))
+        .unwrap()
+        .split_once(' ')
+        .unwrap()
+        .1
+        .to_string();
+    std::fs::write(
+        &known,
+        format!("{} {n2_key}\n", cluster.addr("n1").unwrap()),
+    )
+    .unwrap();
+    let err = Ssh::connect(cfg.clone())
+        .err()
+        .expect("a changed host key was accepted");
+    assert!(
+        matches!(err, RemoteError::HostKeyMismatch { .. }) && err.to_string().contains("SHA256:"),
+        "{err}"
+    );
 
     // accept-new records an unknown key; strict checking then passes.
     std::fs::write(&known, "").unwrap();
-    let accepting = targets::remote::SshConfig { host_keys: HostKeyPolicy::AcceptNew, ..cfg.clone() };
-    assert_eq!(run(&Ssh::connect(accepting).unwrap(), "hostname").trim(), "n1");
-    assert!(std::fs::read_to_string(&known).unwrap().contains(&cluster.addr("n1").unwrap().to_string()));
+    let accepting = targets::remote::SshConfig {
+        host_keys: HostKeyPolicy::AcceptNew,
+        ..cfg.clone()
+    };
+    assert_eq!(
+        run(&Ssh::connect(accepting).unwrap(), "hostname").trim(),
+        "n1"
+    );
+    assert!(std::fs::read_to_string(&known)
+        .unwrap()
+        .contains(&cluster.addr("n1").unwrap().to_string()));
     assert_eq!(run(&Ssh::connect(cfg).unwrap(), "hostname").trim(), "n1");
 }

@@ -54,9 +54,18 @@ enum Sub {
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
-        Sub::Up { nodes, subnet, bridge, dir } => up(nodes, &subnet, bridge, dir),
+        Sub::Up {
+            nodes,
+            subnet,
+            bridge,
+            dir,
+        } => up(nodes, &subnet, bridge, dir),
         Sub::Down { dir } => down(dir),
-        Sub::Status { dir, timings, samples } => status(dir, timings, samples),
+        Sub::Status {
+            dir,
+            timings,
+            samples,
+        } => status(dir, timings, samples),
     }
 }
 
@@ -70,11 +79,21 @@ fn classify(e: ClusterError) -> anyhow::Error {
 }
 
 fn up(nodes: usize, subnet: &str, bridge: String, dir: PathBuf) -> anyhow::Result<u8> {
-    let subnet = subnet.parse().map_err(|e| UsageError(format!("--subnet {e}")))?;
-    let opts = UpOptions { dir, nodes, bridge, subnet };
+    let subnet = subnet
+        .parse()
+        .map_err(|e| UsageError(format!("--subnet {e}")))?;
+    let opts = UpOptions {
+        dir,
+        nodes,
+        bridge,
+        subnet,
+    };
     let cluster = cluster::up(&opts).map_err(classify).context("cluster up")?;
     let millis = cluster.state().up_millis.unwrap_or(0);
-    println!("{} nodes up in {millis} ms on {} ({})", nodes, opts.bridge, opts.subnet);
+    println!(
+        "{} nodes up in {millis} ms on {} ({})",
+        nodes, opts.bridge, opts.subnet
+    );
     for node in cluster.nodes() {
         println!("  {}\t{}", node.name, node.addr);
     }
@@ -83,7 +102,9 @@ fn up(nodes: usize, subnet: &str, bridge: String, dir: PathBuf) -> anyhow::Resul
 }
 
 fn down(dir: PathBuf) -> anyhow::Result<u8> {
-    let report = cluster::down(&dir).map_err(classify).context("cluster down")?;
+    let report = cluster::down(&dir)
+        .map_err(classify)
+        .context("cluster down")?;
     if !report.found {
         println!("no cluster at {}: nothing to remove", dir.display());
     }
@@ -94,14 +115,27 @@ fn down(dir: PathBuf) -> anyhow::Result<u8> {
 }
 
 fn status(dir: PathBuf, timings: bool, samples: usize) -> anyhow::Result<u8> {
-    let cluster = Cluster::open(&dir).map_err(classify).context("cluster status")?;
+    let cluster = Cluster::open(&dir)
+        .map_err(classify)
+        .context("cluster status")?;
     let state = cluster.state();
-    println!("cluster at {}: bridge {}, subnet {}", dir.display(), state.bridge, state.subnet);
+    println!(
+        "cluster at {}: bridge {}, subnet {}",
+        dir.display(),
+        state.bridge,
+        state.subnet
+    );
     println!("node\taddress\tinit pid\talive\tsshd");
     let nodes = cluster::status(&cluster);
     for n in &nodes {
         let pid = n.pid.map_or("-".to_string(), |p| p.to_string());
-        println!("{}\t{}\t{pid}\t{}\t{}", n.name, n.addr, yes(n.alive), yes(n.sshd));
+        println!(
+            "{}\t{}\t{pid}\t{}\t{}",
+            n.name,
+            n.addr,
+            yes(n.alive),
+            yes(n.sshd)
+        );
     }
     if timings {
         print_timings(&cluster, samples.max(1))?;
@@ -115,7 +149,11 @@ fn print_timings(cluster: &Cluster, samples: usize) -> anyhow::Result<()> {
         Some(ms) => println!("bring-up of {} nodes: {ms} ms", cluster.nodes().len()),
         None => println!("bring-up: not finished"),
     }
-    let first = cluster.names().into_iter().next().context("the cluster has no nodes")?;
+    let first = cluster
+        .names()
+        .into_iter()
+        .next()
+        .context("the cluster has no nodes")?;
     let lat = cluster::exec_latency(cluster, &first, samples).context("timing commands")?;
     println!(
         "ssh to {first}: connect {:.1} ms; `true` x{samples} over one session: median {:.2} ms, p90 {:.2} ms, max {:.2} ms",

@@ -28,7 +28,10 @@ pub fn down(dir: &Path) -> Result<DownReport, ClusterError> {
         return Ok(DownReport::default());
     };
     let local = Local::new();
-    let mut report = DownReport { removed: Vec::new(), found: true };
+    let mut report = DownReport {
+        removed: Vec::new(),
+        found: true,
+    };
     let mut problems = Vec::new();
     for resource in state.resources.iter().rev() {
         // Keep the state file (in the cluster dir) while anything failed,
@@ -45,7 +48,10 @@ pub fn down(dir: &Path) -> Result<DownReport, ClusterError> {
     if problems.is_empty() {
         Ok(report)
     } else {
-        Err(ClusterError::Teardown { dir: dir.to_path_buf(), problems })
+        Err(ClusterError::Teardown {
+            dir: dir.to_path_buf(),
+            problems,
+        })
     }
 }
 
@@ -63,7 +69,9 @@ fn describe(resource: &Resource) -> String {
 /// Removes one resource; `Ok(false)` when it was already gone.
 fn remove(local: &Local, resource: &Resource) -> Result<bool, ClusterError> {
     match resource {
-        Resource::Process { pid, start_time, .. } => kill_ours(local, *pid, *start_time),
+        Resource::Process {
+            pid, start_time, ..
+        } => kill_ours(local, *pid, *start_time),
         Resource::Netns { name } => remove_netns(local, name),
         Resource::Veth { name } | Resource::Bridge { name } => {
             if !net::link_exists(local, name)? {
@@ -79,7 +87,11 @@ fn remove(local: &Local, resource: &Resource) -> Result<bool, ClusterError> {
                 if !net::forward_rule_present(local, bridge)? {
                     break;
                 }
-                local.exec(&Command::new("iptables").args(["-w", "-D"]).args(net::forward_rule(bridge)))?;
+                local.exec(
+                    &Command::new("iptables")
+                        .args(["-w", "-D"])
+                        .args(net::forward_rule(bridge)),
+                )?;
                 removed = true;
             }
             Ok(removed)
@@ -94,8 +106,13 @@ fn remove_netns(local: &Local, name: &str) -> Result<bool, ClusterError> {
     if !net::netns_list(local)?.iter().any(|n| n == name) {
         return Ok(false);
     }
-    let pids = local.exec(&Command::new("ip").args(["netns", "pids", name]))?.stdout;
-    for pid in pids.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+    let pids = local
+        .exec(&Command::new("ip").args(["netns", "pids", name]))?
+        .stdout;
+    for pid in pids
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+    {
         if let Some(start) = start_time(pid) {
             kill_ours(local, pid, start)?;
         }
@@ -111,7 +128,11 @@ fn kill_ours(local: &Local, pid: u32, start: u64) -> Result<bool, ClusterError> 
     if !alive(pid, start) {
         return Ok(false);
     }
-    local.exec(&Command::new("kill").args(["-KILL", &pid.to_string()]).unchecked())?;
+    local.exec(
+        &Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .unchecked(),
+    )?;
     let killed = Instant::now();
     while alive(pid, start) {
         if killed.elapsed() > DEATH_LIMIT {
@@ -148,7 +169,11 @@ fn stat_fields(pid: u32) -> Option<(String, u64)> {
 }
 
 fn remove_dir(path: &Path, recursive: bool) -> Result<bool, ClusterError> {
-    let result = if recursive { std::fs::remove_dir_all(path) } else { std::fs::remove_dir(path) };
+    let result = if recursive {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_dir(path)
+    };
     match result {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

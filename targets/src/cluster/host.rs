@@ -27,7 +27,9 @@ pub struct HostFiles {
 impl HostFiles {
     /// The files of `node` in cluster directory `cluster`.
     pub fn new(cluster: &Path, node: &str) -> Self {
-        HostFiles { dir: cluster.join("nodes").join(node) }
+        HostFiles {
+            dir: cluster.join("nodes").join(node),
+        }
     }
 
     /// The host's private key; `.pub` beside it.
@@ -56,7 +58,13 @@ impl HostFiles {
 
     /// Writes every file the node needs; `client_pub` is the cluster's
     /// public client key, `hosts` the whole cluster's /etc/hosts.
-    pub fn write(&self, local: &Local, node: &NodeRecord, client_pub: &str, hosts: &str) -> Result<(), ClusterError> {
+    pub fn write(
+        &self,
+        local: &Local,
+        node: &NodeRecord,
+        client_pub: &str,
+        hosts: &str,
+    ) -> Result<(), ClusterError> {
         let ssh_dir = self.home().join(".ssh");
         for dir in [&ssh_dir, &self.var()] {
             fs::create_dir_all(dir).map_err(|e| ClusterError::io("create", dir, e))?;
@@ -109,11 +117,15 @@ impl HostFiles {
     /// The node's line in known_hosts: `<name>,<addr> <type> <key>`.
     pub fn known_hosts_line(&self, node: &NodeRecord) -> Result<String, ClusterError> {
         let pub_path = self.host_key().with_extension("pub");
-        let text = fs::read_to_string(&pub_path).map_err(|e| ClusterError::io("read", &pub_path, e))?;
+        let text =
+            fs::read_to_string(&pub_path).map_err(|e| ClusterError::io("read", &pub_path, e))?;
         let mut words = text.split_whitespace();
         match (words.next(), words.next()) {
             (Some(kind), Some(key)) => Ok(format!("{},{} {kind} {key}\n", node.name, node.addr)),
-            _ => Err(ClusterError::State { path: pub_path, reason: "not an OpenSSH public key".into() }),
+            _ => Err(ClusterError::State {
+                path: pub_path,
+                reason: "not an OpenSSH public key".into(),
+            }),
         }
     }
 
@@ -121,12 +133,27 @@ impl HostFiles {
     /// process group so a Ctrl-C on `up` does not reach it. `--kill-child`
     /// makes killing the returned PID end the node's whole PID namespace.
     pub fn spawn_init(&self, node: &NodeRecord) -> Result<Child, ClusterError> {
-        let log = fs::File::create(self.log()).map_err(|e| ClusterError::io("create", &self.log(), e))?;
-        let log2 = log.try_clone().map_err(|e| ClusterError::io("reopen", &self.log(), e))?;
+        let log =
+            fs::File::create(self.log()).map_err(|e| ClusterError::io("create", &self.log(), e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| ClusterError::io("reopen", &self.log(), e))?;
         std::process::Command::new("ip")
             .args(["netns", "exec", &node.netns])
-            .args(["setpriv", "--inh-caps=-sys_time", "--bounding-set=-sys_time"])
-            .args(["unshare", "--uts", "--pid", "--mount", "--fork", "--kill-child", "--mount-proc"])
+            .args([
+                "setpriv",
+                "--inh-caps=-sys_time",
+                "--bounding-set=-sys_time",
+            ])
+            .args([
+                "unshare",
+                "--uts",
+                "--pid",
+                "--mount",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+            ])
             .arg("sh")
             .arg(self.path("init.sh"))
             .process_group(0)
@@ -140,7 +167,8 @@ impl HostFiles {
 
 /// The cluster-wide /etc/hosts every node mounts.
 pub fn hosts_file(nodes: &[NodeRecord]) -> String {
-    let mut text = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    let mut text =
+        String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     for node in nodes {
         text.push_str(&format!("{}\t{}\n", node.addr, node.name));
     }
@@ -165,7 +193,8 @@ pub fn ssh_config(dir: &Path, nodes: &[NodeRecord]) -> String {
 /// Generates an ed25519 key pair at `path` (and `path.pub`).
 pub fn keygen(local: &Local, path: &Path, comment: &str) -> Result<(), ClusterError> {
     let path = path.display().to_string();
-    let cmd = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", &path]);
+    let cmd = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", &path]);
     local.exec(&cmd)?;
     Ok(())
 }
@@ -182,7 +211,11 @@ mod tests {
 
     fn nodes() -> Vec<NodeRecord> {
         (1..=2)
-            .map(|i| NodeRecord { name: format!("n{i}"), addr: Ipv4Addr::new(10, 9, 0, 10 + i), netns: format!("tb-n{i}") })
+            .map(|i| NodeRecord {
+                name: format!("n{i}"),
+                addr: Ipv4Addr::new(10, 9, 0, 10 + i),
+                netns: format!("tb-n{i}"),
+            })
             .collect()
     }
 
@@ -192,18 +225,29 @@ mod tests {
         assert!(hosts.contains("10.9.0.11\tn1\n") && hosts.contains("10.9.0.12\tn2\n"));
         let cfg = ssh_config(Path::new("/c"), &nodes());
         assert!(cfg.contains("Host n2\n  HostName 10.9.0.12\n"));
-        assert!(cfg.contains("IdentityFile /c/id_ed25519") && cfg.contains("UserKnownHostsFile /c/known_hosts"));
+        assert!(
+            cfg.contains("IdentityFile /c/id_ed25519")
+                && cfg.contains("UserKnownHostsFile /c/known_hosts")
+        );
     }
 
     #[test]
     fn sshd_config_is_key_only_and_node_scoped() {
         let files = HostFiles::new(Path::new("/c"), "n1");
         let cfg = files.sshd_config(&nodes()[0]);
-        for line in ["ListenAddress 10.9.0.11", "PasswordAuthentication no", "PermitRootLogin prohibit-password",
-            "HostKey /c/nodes/n1/ssh_host_ed25519_key", "PidFile /c/nodes/n1/sshd.pid", "UseDNS no"] {
+        for line in [
+            "ListenAddress 10.9.0.11",
+            "PasswordAuthentication no",
+            "PermitRootLogin prohibit-password",
+            "HostKey /c/nodes/n1/ssh_host_ed25519_key",
+            "PidFile /c/nodes/n1/sshd.pid",
+            "UseDNS no",
+        ] {
             assert!(cfg.contains(line), "missing {line}");
         }
         let init = files.init_script(&nodes()[0]);
-        assert!(init.starts_with("set -e\nhostname n1\n") && init.contains("exec /usr/sbin/sshd -D"));
+        assert!(
+            init.starts_with("set -e\nhostname n1\n") && init.contains("exec /usr/sbin/sshd -D")
+        );
     }
 }

@@ -46,7 +46,9 @@ pub enum ClusterError {
     #[error("{0}")]
     BadOption(String),
     /// The chosen /24 is already assigned or routed here.
-    #[error("subnet {subnet} is already in use on this machine ({by}); choose another with --subnet")]
+    #[error(
+        "subnet {subnet} is already in use on this machine ({by}); choose another with --subnet"
+    )]
     SubnetInUse { subnet: String, by: String },
     /// A link with the bridge's name exists but is not ours.
     #[error("a link named {name} already exists; choose another bridge name with --bridge")]
@@ -62,7 +64,12 @@ pub enum ClusterError {
     UnknownNode { node: String, dir: PathBuf },
     /// A node did not come up.
     #[error("node {node}: {reason}; the end of {}:\n{log_tail}", log.display())]
-    NodeFailed { node: String, reason: String, log: PathBuf, log_tail: String },
+    NodeFailed {
+        node: String,
+        reason: String,
+        log: PathBuf,
+        log_tail: String,
+    },
     /// `down` could not remove some resources; the state file is kept.
     #[error("could not remove everything the cluster at {} made ({}); fix that and run down again", dir.display(), problems.join("; "))]
     Teardown { dir: PathBuf, problems: Vec<String> },
@@ -71,7 +78,11 @@ pub enum ClusterError {
     State { path: PathBuf, reason: String },
     /// A local file operation failed.
     #[error("{during} {}", path.display())]
-    Io { during: String, path: PathBuf, source: std::io::Error },
+    Io {
+        during: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A command on this machine failed.
     #[error(transparent)]
     Host(#[from] RemoteError),
@@ -82,7 +93,11 @@ pub enum ClusterError {
 
 impl ClusterError {
     pub(crate) fn io(during: &str, path: &Path, source: std::io::Error) -> Self {
-        ClusterError::Io { during: during.to_string(), path: path.to_path_buf(), source }
+        ClusterError::Io {
+            during: during.to_string(),
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     /// Whether the user can fix this by changing the command line.
@@ -110,8 +125,13 @@ impl Cluster {
     /// The cluster whose state file is in `dir`.
     pub fn open(dir: &Path) -> Result<Self, ClusterError> {
         match state::load(dir)? {
-            Some(state) => Ok(Cluster { dir: dir.to_path_buf(), state }),
-            None => Err(ClusterError::NotUp { dir: dir.to_path_buf() }),
+            Some(state) => Ok(Cluster {
+                dir: dir.to_path_buf(),
+                state,
+            }),
+            None => Err(ClusterError::NotUp {
+                dir: dir.to_path_buf(),
+            }),
         }
     }
 
@@ -174,7 +194,10 @@ impl Cluster {
             .nodes
             .iter()
             .find(|n| n.name == node)
-            .ok_or_else(|| ClusterError::UnknownNode { node: node.to_string(), dir: self.dir.clone() })
+            .ok_or_else(|| ClusterError::UnknownNode {
+                node: node.to_string(),
+                dir: self.dir.clone(),
+            })
     }
 }
 

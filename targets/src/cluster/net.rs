@@ -45,8 +45,12 @@ impl FromStr for Subnet {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (addr, len) = s.split_once('/').ok_or(format!("{s:?} is not a CIDR like 10.77.0.0/24"))?;
-        let base: Ipv4Addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+        let (addr, len) = s
+            .split_once('/')
+            .ok_or(format!("{s:?} is not a CIDR like 10.77.0.0/24"))?;
+        let base: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
         if len != "24" {
             return Err(format!("{s}: the local cluster needs a /24"));
         }
@@ -54,7 +58,9 @@ impl FromStr for Subnet {
             return Err(format!("{s}: a /24 ends in .0"));
         }
         if !base.is_private() {
-            return Err(format!("{s}: use a private range (10/8, 172.16/12, 192.168/16)"));
+            return Err(format!(
+                "{s}: use a private range (10/8, 172.16/12, 192.168/16)"
+            ));
         }
         Ok(Subnet { base })
     }
@@ -69,13 +75,15 @@ impl std::fmt::Display for Subnet {
 /// The first line of `ip -o addr` / `ip route` output that uses `subnet`
 /// (a default route does not count).
 pub fn find_use(subnet: &Subnet, addr_lines: &str, route_lines: &str) -> Option<String> {
-    let addrs = addr_lines.lines().filter(|l| l.split_whitespace().nth(3).is_some_and(|w| uses(subnet, w)));
+    let addrs = addr_lines
+        .lines()
+        .filter(|l| l.split_whitespace().nth(3).is_some_and(|w| uses(subnet, w)));
     let routes = route_lines.lines().filter(|l| {
         let mut words = l.split_whitespace();
         let first = words.next().unwrap_or("");
         let prefix = match first {
-            "local" | "broadcast" | "unicast" | "blackhole" | "unreachable" | "prohibit" | "anycast"
-            | "multicast" | "throw" | "nat" => words.next().unwrap_or(""),
+            "local" | "broadcast" | "unicast" | "blackhole" | "unreachable" | "prohibit"
+            | "anycast" | "multicast" | "throw" | "nat" => words.next().unwrap_or(""),
             _ => first,
         };
         uses(subnet, prefix)
@@ -95,23 +103,37 @@ fn uses(subnet: &Subnet, word: &str) -> bool {
 /// Fails when `subnet` is assigned or routed anywhere on this machine.
 pub fn check_free(local: &Local, subnet: &Subnet) -> Result<(), ClusterError> {
     let addrs = local.exec(&Command::shell("ip -o -4 addr show"))?.stdout;
-    let routes = local.exec(&Command::shell("ip -4 route show table all"))?.stdout;
+    let routes = local
+        .exec(&Command::shell("ip -4 route show table all"))?
+        .stdout;
     match find_use(subnet, &addrs, &routes) {
-        Some(line) => Err(ClusterError::SubnetInUse { subnet: subnet.to_string(), by: line }),
+        Some(line) => Err(ClusterError::SubnetInUse {
+            subnet: subnet.to_string(),
+            by: line,
+        }),
         None => Ok(()),
     }
 }
 
 /// Whether a link named `name` exists in the root namespace.
 pub fn link_exists(local: &Local, name: &str) -> Result<bool, ClusterError> {
-    let out = local.exec(&Command::new("ip").args(["link", "show", "dev", name]).unchecked())?;
+    let out = local.exec(
+        &Command::new("ip")
+            .args(["link", "show", "dev", name])
+            .unchecked(),
+    )?;
     Ok(out.success())
 }
 
 /// The names `ip netns list` shows.
 pub fn netns_list(local: &Local) -> Result<Vec<String>, ClusterError> {
     let out = local.exec(&Command::shell("ip netns list"))?;
-    Ok(out.stdout.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect())
+    Ok(out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
 }
 
 /// The iptables arguments of the bridge's FORWARD rule, after `-I`/`-D`/`-C`.
@@ -121,7 +143,10 @@ pub fn forward_rule(bridge: &str) -> [&str; 7] {
 
 /// Whether the bridge's FORWARD rule is present.
 pub fn forward_rule_present(local: &Local, bridge: &str) -> Result<bool, ClusterError> {
-    let check = Command::new("iptables").args(["-w", "-C"]).args(forward_rule(bridge)).unchecked();
+    let check = Command::new("iptables")
+        .args(["-w", "-C"])
+        .args(forward_rule(bridge))
+        .unchecked();
     Ok(local.exec(&check)?.success())
 }
 
@@ -159,7 +184,10 @@ mod tests {
                       local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1\n";
         assert_eq!(find_use(&net(), addrs, routes), None);
         let routes_in_use = format!("{routes}10.0.0.0/8 via 192.0.2.1 dev eth0\n");
-        assert_eq!(find_use(&net(), addrs, &routes_in_use).as_deref(), Some("10.0.0.0/8 via 192.0.2.1 dev eth0"));
+        assert_eq!(
+            find_use(&net(), addrs, &routes_in_use).as_deref(),
+            Some("10.0.0.0/8 via 192.0.2.1 dev eth0")
+        );
         let addrs_in_use = "5: br9    inet 10.77.0.1/24 scope global br9\n";
         assert!(find_use(&net(), addrs_in_use, "").unwrap().contains("br9"));
         let local_route = "local 10.77.0.1 dev br9 table local\n";

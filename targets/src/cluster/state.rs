@@ -42,7 +42,11 @@ pub enum Resource {
     ForwardRule { bridge: String },
     /// A node's init process (unshare; sshd runs under it), with its start
     /// time in clock ticks so a reused PID is never killed.
-    Process { node: String, pid: u32, start_time: u64 },
+    Process {
+        node: String,
+        pid: u32,
+        start_time: u64,
+    },
 }
 
 /// Everything known about one local cluster.
@@ -70,7 +74,10 @@ pub struct Journal {
 impl Journal {
     /// Starts a journal for `state` at `dir`/state.json and saves it.
     pub fn create(dir: &Path, state: State) -> Result<Self, ClusterError> {
-        let journal = Journal { path: dir.join(STATE_FILE), state };
+        let journal = Journal {
+            path: dir.join(STATE_FILE),
+            state,
+        };
         journal.save()?;
         Ok(journal)
     }
@@ -103,7 +110,10 @@ pub fn load(dir: &Path) -> Result<Option<State>, ClusterError> {
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|e| ClusterError::State { path, reason: e.to_string() })
+        .map_err(|e| ClusterError::State {
+            path,
+            reason: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -117,13 +127,25 @@ mod tests {
         let state = State {
             bridge: "tb0".into(),
             subnet: "10.9.9.0/24".into(),
-            nodes: vec![NodeRecord { name: "n1".into(), addr: Ipv4Addr::new(10, 9, 9, 11), netns: "tb0-n1".into() }],
+            nodes: vec![NodeRecord {
+                name: "n1".into(),
+                addr: Ipv4Addr::new(10, 9, 9, 11),
+                netns: "tb0-n1".into(),
+            }],
             resources: Vec::new(),
             up_millis: None,
         };
         let mut journal = Journal::create(&dir, state).unwrap();
-        journal.intend(Resource::Bridge { name: "tb0".into() }).unwrap();
-        journal.intend(Resource::Process { node: "n1".into(), pid: 7, start_time: 9 }).unwrap();
+        journal
+            .intend(Resource::Bridge { name: "tb0".into() })
+            .unwrap();
+        journal
+            .intend(Resource::Process {
+                node: "n1".into(),
+                pid: 7,
+                start_time: 9,
+            })
+            .unwrap();
         let loaded = load(&dir).unwrap().unwrap();
         assert_eq!(loaded, journal.state);
         assert_eq!(loaded.resources.len(), 2);

@@ -30,13 +30,24 @@ pub fn status(cluster: &Cluster) -> Vec<NodeStatus> {
         .iter()
         .map(|node| {
             let process = cluster.state().resources.iter().find_map(|r| match r {
-                Resource::Process { node: n, pid, start_time } if *n == node.name => Some((*pid, *start_time)),
+                Resource::Process {
+                    node: n,
+                    pid,
+                    start_time,
+                } if *n == node.name => Some((*pid, *start_time)),
                 _ => None,
             });
-            let alive = process.is_some_and(|(pid, start)| super::down::start_time(pid) == Some(start));
+            let alive =
+                process.is_some_and(|(pid, start)| super::down::start_time(pid) == Some(start));
             let sock = SocketAddr::from((node.addr, 22));
             let sshd = TcpStream::connect_timeout(&sock, Duration::from_millis(500)).is_ok();
-            NodeStatus { name: node.name.clone(), addr: node.addr, pid: process.map(|p| p.0), alive, sshd }
+            NodeStatus {
+                name: node.name.clone(),
+                addr: node.addr,
+                pid: process.map(|p| p.0),
+                alive,
+                sshd,
+            }
         })
         .collect()
 }
@@ -53,7 +64,10 @@ pub struct Latency {
 impl Latency {
     /// The median sample.
     pub fn median(&self) -> Duration {
-        self.samples.get(self.samples.len() / 2).copied().unwrap_or_default()
+        self.samples
+            .get(self.samples.len() / 2)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// The `q` quantile (0.0 to 1.0) of the samples.
@@ -64,7 +78,11 @@ impl Latency {
 }
 
 /// Runs `true` on `node` `samples` times over one session and times each.
-pub fn exec_latency(cluster: &Cluster, node: &str, samples: usize) -> Result<Latency, ClusterError> {
+pub fn exec_latency(
+    cluster: &Cluster,
+    node: &str,
+    samples: usize,
+) -> Result<Latency, ClusterError> {
     let started = Instant::now();
     let ssh = crate::remote::Ssh::connect(cluster.ssh_config(node)?)?;
     let connect = started.elapsed();
@@ -76,7 +94,10 @@ pub fn exec_latency(cluster: &Cluster, node: &str, samples: usize) -> Result<Lat
         times.push(t.elapsed());
     }
     times.sort();
-    Ok(Latency { connect, samples: times })
+    Ok(Latency {
+        connect,
+        samples: times,
+    })
 }
 
 #[cfg(test)]
@@ -86,10 +107,20 @@ mod tests {
     #[test]
     fn median_and_quantiles_read_sorted_samples() {
         let ms = Duration::from_millis;
-        let lat = Latency { connect: ms(1), samples: vec![ms(1), ms(2), ms(3), ms(4), ms(9)] };
+        let lat = Latency {
+            connect: ms(1),
+            samples: vec![ms(1), ms(2), ms(3), ms(4), ms(9)],
+        };
         assert_eq!(lat.median(), ms(3));
         assert_eq!(lat.quantile(1.0), ms(9));
         assert_eq!(lat.quantile(0.0), ms(1));
-        assert_eq!(Latency { connect: ms(1), samples: vec![] }.median(), Duration::ZERO);
+        assert_eq!(
+            Latency {
+                connect: ms(1),
+                samples: vec![]
+            }
+            .median(),
+            Duration::ZERO
+        );
     }
 }

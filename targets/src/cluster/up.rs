@@ -36,7 +36,9 @@ impl Default for UpOptions {
             dir: PathBuf::from(DEFAULT_DIR),
             nodes: 5,
             bridge: DEFAULT_BRIDGE.to_string(),
-            subnet: DEFAULT_SUBNET.parse().unwrap_or_else(|_| unreachable!("the default subnet parses")),
+            subnet: DEFAULT_SUBNET
+                .parse()
+                .unwrap_or_else(|_| unreachable!("the default subnet parses")),
         }
     }
 }
@@ -49,13 +51,22 @@ impl UpOptions {
         }
         let name_ok = |c: char| c.is_ascii_alphanumeric() || c == '_';
         if self.bridge.is_empty() || self.bridge.len() > 10 || !self.bridge.chars().all(name_ok) {
-            return bad(format!("--bridge {:?}: use 1 to 10 letters, digits or _", self.bridge));
+            return bad(format!(
+                "--bridge {:?}: use 1 to 10 letters, digits or _",
+                self.bridge
+            ));
         }
         if !self.dir.is_absolute() {
-            return bad(format!("--dir {}: give an absolute path", self.dir.display()));
+            return bad(format!(
+                "--dir {}: give an absolute path",
+                self.dir.display()
+            ));
         }
         if let Some(m) = MASKED.iter().find(|m| self.dir.starts_with(m)) {
-            return bad(format!("--dir {}: nodes mount their own {m}; choose a directory outside it", self.dir.display()));
+            return bad(format!(
+                "--dir {}: nodes mount their own {m}; choose a directory outside it",
+                self.dir.display()
+            ));
         }
         Ok(())
     }
@@ -91,7 +102,9 @@ pub fn up(opts: &UpOptions) -> Result<Cluster, ClusterError> {
 
 fn preflight(local: &Local, opts: &UpOptions) -> Result<(), ClusterError> {
     if opts.dir.join(STATE_FILE).exists() {
-        return Err(ClusterError::AlreadyUp { dir: opts.dir.clone() });
+        return Err(ClusterError::AlreadyUp {
+            dir: opts.dir.clone(),
+        });
     }
     if let Ok(mut entries) = std::fs::read_dir(&opts.dir) {
         if entries.next().is_some() {
@@ -102,11 +115,19 @@ fn preflight(local: &Local, opts: &UpOptions) -> Result<(), ClusterError> {
         }
     }
     if net::link_exists(local, &opts.bridge)? {
-        return Err(ClusterError::LinkExists { name: opts.bridge.clone() });
+        return Err(ClusterError::LinkExists {
+            name: opts.bridge.clone(),
+        });
     }
     let namespaces = net::netns_list(local)?;
-    if let Some(ns) = opts.records().into_iter().find(|n| namespaces.contains(&n.netns)) {
-        return Err(ClusterError::LinkExists { name: format!("network namespace {}", ns.netns) });
+    if let Some(ns) = opts
+        .records()
+        .into_iter()
+        .find(|n| namespaces.contains(&n.netns))
+    {
+        return Err(ClusterError::LinkExists {
+            name: format!("network namespace {}", ns.netns),
+        });
     }
     net::check_free(local, &opts.subnet)
 }
@@ -117,7 +138,10 @@ fn begin(opts: &UpOptions) -> Result<Journal, ClusterError> {
         bridge: opts.bridge.clone(),
         subnet: opts.subnet.to_string(),
         nodes: opts.records(),
-        resources: vec![Resource::Dir { path: opts.dir.clone(), recursive: true }],
+        resources: vec![Resource::Dir {
+            path: opts.dir.clone(),
+            recursive: true,
+        }],
         up_millis: None,
     };
     Journal::create(&opts.dir, state)
@@ -140,8 +164,14 @@ fn build(local: &Local, journal: &mut Journal, opts: &UpOptions) -> Result<(), C
         link(local, journal, opts, node)?;
     }
     host::write(&opts.dir.join("known_hosts"), &known_hosts)?;
-    host::write(&opts.dir.join("ssh_config"), &host::ssh_config(&opts.dir, &nodes))?;
-    let listing: String = nodes.iter().map(|n| format!("{} {}\n", n.name, n.addr)).collect();
+    host::write(
+        &opts.dir.join("ssh_config"),
+        &host::ssh_config(&opts.dir, &nodes),
+    )?;
+    let listing: String = nodes
+        .iter()
+        .map(|n| format!("{} {}\n", n.name, n.addr))
+        .collect();
     host::write(&opts.dir.join("nodes.list"), &listing)?;
     let mut children = Vec::new();
     for node in &nodes {
@@ -159,31 +189,67 @@ fn shared_dir(journal: &mut Journal, dir: &Path) -> Result<(), ClusterError> {
     if dir.exists() {
         return Ok(());
     }
-    journal.intend(Resource::Dir { path: dir.to_path_buf(), recursive: false })?;
+    journal.intend(Resource::Dir {
+        path: dir.to_path_buf(),
+        recursive: false,
+    })?;
     std::fs::create_dir_all(dir).map_err(|e| ClusterError::io("create", dir, e))
 }
 
 fn bridge(local: &Local, journal: &mut Journal, opts: &UpOptions) -> Result<(), ClusterError> {
     let br = opts.bridge.as_str();
-    journal.intend(Resource::Bridge { name: br.to_string() })?;
+    journal.intend(Resource::Bridge {
+        name: br.to_string(),
+    })?;
     let cidr = format!("{}/24", opts.subnet.bridge());
     ip(local, &["link", "add", br, "type", "bridge"])?;
     ip(local, &["addr", "add", &cidr, "dev", br])?;
     ip(local, &["link", "set", br, "up"])?;
-    journal.intend(Resource::ForwardRule { bridge: br.to_string() })?;
-    local.exec(&Command::new("iptables").args(["-w", "-I"]).args(net::forward_rule(br)))?;
+    journal.intend(Resource::ForwardRule {
+        bridge: br.to_string(),
+    })?;
+    local.exec(
+        &Command::new("iptables")
+            .args(["-w", "-I"])
+            .args(net::forward_rule(br)),
+    )?;
     Ok(())
 }
 
 /// The node's namespace and its veth pair: `eth0` inside, on the bridge.
-fn link(local: &Local, journal: &mut Journal, opts: &UpOptions, node: &NodeRecord) -> Result<(), ClusterError> {
+fn link(
+    local: &Local,
+    journal: &mut Journal,
+    opts: &UpOptions,
+    node: &NodeRecord,
+) -> Result<(), ClusterError> {
     let ns = node.netns.as_str();
-    journal.intend(Resource::Netns { name: ns.to_string() })?;
+    journal.intend(Resource::Netns {
+        name: ns.to_string(),
+    })?;
     ip(local, &["netns", "add", ns])?;
-    journal.intend(Resource::Veth { name: ns.to_string() })?;
-    ip(local, &["link", "add", ns, "type", "veth", "peer", "name", "eth0", "netns", ns])?;
+    journal.intend(Resource::Veth {
+        name: ns.to_string(),
+    })?;
+    ip(
+        local,
+        &[
+            "link", "add", ns, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ],
+    )?;
     ip(local, &["link", "set", ns, "master", &opts.bridge, "up"])?;
-    ip(local, &["-n", ns, "addr", "add", &format!("{}/24", node.addr), "dev", "eth0"])?;
+    ip(
+        local,
+        &[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{}/24", node.addr),
+            "dev",
+            "eth0",
+        ],
+    )?;
     ip(local, &["-n", ns, "link", "set", "eth0", "up"])?;
     ip(local, &["-n", ns, "link", "set", "lo", "up"])
 }
@@ -192,7 +258,11 @@ fn start_node(journal: &mut Journal, dir: &Path, node: &NodeRecord) -> Result<Ch
     let child = HostFiles::new(dir, &node.name).spawn_init(node)?;
     let pid = child.id();
     let start_time = super::down::start_time(pid).unwrap_or(0);
-    journal.intend(Resource::Process { node: node.name.clone(), pid, start_time })?;
+    journal.intend(Resource::Process {
+        node: node.name.clone(),
+        pid,
+        start_time,
+    })?;
     Ok(child)
 }
 
@@ -203,13 +273,21 @@ fn await_sshd(dir: &Path, node: &NodeRecord, child: &mut Child) -> Result<(), Cl
     let started = Instant::now();
     while started.elapsed() < READY_LIMIT {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(failed(&files, node, format!("its init exited ({status}) before sshd listened")));
+            return Err(failed(
+                &files,
+                node,
+                format!("its init exited ({status}) before sshd listened"),
+            ));
         }
         if node::await_port_from_here(addr, Duration::from_millis(50)).is_ok() {
             return Ok(());
         }
     }
-    Err(failed(&files, node, format!("sshd did not listen on {addr} within {READY_LIMIT:?}")))
+    Err(failed(
+        &files,
+        node,
+        format!("sshd did not listen on {addr} within {READY_LIMIT:?}"),
+    ))
 }
 
 fn failed(files: &HostFiles, node: &NodeRecord, reason: String) -> ClusterError {
@@ -240,10 +318,22 @@ mod tests {
         let ok = UpOptions::default();
         assert!(ok.validate().is_ok());
         let cases = [
-            UpOptions { nodes: 0, ..ok.clone() },
-            UpOptions { bridge: "much-too-long-name".into(), ..ok.clone() },
-            UpOptions { dir: "relative".into(), ..ok.clone() },
-            UpOptions { dir: "/var/lib/temblor/cluster".into(), ..ok.clone() },
+            UpOptions {
+                nodes: 0,
+                ..ok.clone()
+            },
+            UpOptions {
+                bridge: "much-too-long-name".into(),
+                ..ok.clone()
+            },
+            UpOptions {
+                dir: "relative".into(),
+                ..ok.clone()
+            },
+            UpOptions {
+                dir: "/var/lib/temblor/cluster".into(),
+                ..ok.clone()
+            },
         ];
         for opts in cases {
             let err = opts.validate().unwrap_err();
@@ -253,7 +343,11 @@ mod tests {
 
     #[test]
     fn records_name_nodes_and_scope_namespaces_by_bridge() {
-        let opts = UpOptions { nodes: 2, bridge: "tb7".into(), ..UpOptions::default() };
+        let opts = UpOptions {
+            nodes: 2,
+            bridge: "tb7".into(),
+            ..UpOptions::default()
+        };
         let recs = opts.records();
         assert_eq!(recs[1].name, "n2");
         assert_eq!(recs[1].addr.to_string(), "10.77.0.12");

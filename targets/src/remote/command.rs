@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn render_puts_cd_and_env_before_the_body() {
         let cmd = Command::new("echo").arg("a b").cd("/tmp x").env("K", "v w");
-        assert_eq!(cmd.render(true), "cd '/tmp x' || exit 1; export K='v w'; echo 'a b'");
+        assert_eq!(
+            cmd.render(true),
+            "cd '/tmp x' || exit 1; export K='v w'; echo 'a b'"
+        );
     }
 
     #[test]

@@ -26,11 +26,15 @@ pub(crate) fn verify(
         path: path.to_path_buf(),
         reason,
     };
-    let (key, key_type) = session.host_key().ok_or_else(|| fail("server sent no host key".into()))?;
+    let (key, key_type) = session
+        .host_key()
+        .ok_or_else(|| fail("server sent no host key".into()))?;
     let fingerprint = fingerprint(session);
     let mut known = session.known_hosts().map_err(|e| fail(e.to_string()))?;
     if path.exists() {
-        known.read_file(path, KnownHostFileKind::OpenSSH).map_err(|e| fail(e.to_string()))?;
+        known
+            .read_file(path, KnownHostFileKind::OpenSSH)
+            .map_err(|e| fail(e.to_string()))?;
     }
     match lookup(&known, target, key) {
         CheckResult::Match => Ok(()),
@@ -42,8 +46,12 @@ pub(crate) fn verify(
         }),
         CheckResult::NotFound if policy == HostKeyPolicy::AcceptNew => {
             let name = known_hosts_name(target.addr, target.port);
-            known.add(&name, key, target.host, key_type.into()).map_err(|e| fail(e.to_string()))?;
-            known.write_file(path, KnownHostFileKind::OpenSSH).map_err(|e| fail(e.to_string()))
+            known
+                .add(&name, key, target.host, key_type.into())
+                .map_err(|e| fail(e.to_string()))?;
+            known
+                .write_file(path, KnownHostFileKind::OpenSSH)
+                .map_err(|e| fail(e.to_string()))
         }
         CheckResult::NotFound => Err(RemoteError::HostKeyUnknown {
             host: target.host.to_string(),
@@ -80,7 +88,10 @@ fn known_hosts_name(addr: &str, port: u16) -> String {
 /// The key's fingerprint as OpenSSH prints it: `SHA256:` and unpadded base64.
 pub(crate) fn fingerprint(session: &Session) -> String {
     match session.host_key_hash(HashType::Sha256) {
-        Some(hash) => format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)),
+        Some(hash) => format!(
+            "SHA256:{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(hash)
+        ),
         None => "(no fingerprint)".to_string(),
     }
 }

@@ -22,7 +22,10 @@ pub struct Local {
 impl Local {
     /// This machine, named `localhost` in errors.
     pub fn new() -> Self {
-        Local { name: "localhost".to_string(), is_root: effective_uid() == Some(0) }
+        Local {
+            name: "localhost".to_string(),
+            is_root: effective_uid() == Some(0),
+        }
     }
 }
 
@@ -60,12 +63,16 @@ impl Remote for Local {
     }
 
     fn upload(&self, local: &Path, remote_path: &str) -> Result<(), RemoteError> {
-        std::fs::copy(local, remote_path).map(drop).map_err(|e| self.io("copy", local, e))
+        std::fs::copy(local, remote_path)
+            .map(drop)
+            .map_err(|e| self.io("copy", local, e))
     }
 
     fn download(&self, remote_path: &str, local: &Path) -> Result<(), RemoteError> {
         let from = PathBuf::from(remote_path);
-        std::fs::copy(&from, local).map(drop).map_err(|e| self.io("copy", &from, e))
+        std::fs::copy(&from, local)
+            .map(drop)
+            .map_err(|e| self.io("copy", &from, e))
     }
 }
 
@@ -136,22 +143,34 @@ mod tests {
     #[test]
     fn exec_returns_output_and_checks_status() {
         let local = Local::new();
-        let out = local.exec(&Command::new("printf").arg("%s|%s").args(["a b", "c"])).unwrap();
+        let out = local
+            .exec(&Command::new("printf").arg("%s|%s").args(["a b", "c"]))
+            .unwrap();
         assert_eq!(out.stdout, "a b|c");
         let out = local.exec(&Command::shell("exit 4").unchecked()).unwrap();
         assert_eq!(out.status, 4);
-        let err = local.exec(&Command::shell("echo bad >&2; exit 2")).unwrap_err();
-        assert!(matches!(err, RemoteError::NonZero { status: 2, ref stderr_tail, .. } if stderr_tail == "bad"));
+        let err = local
+            .exec(&Command::shell("echo bad >&2; exit 2"))
+            .unwrap_err();
+        assert!(
+            matches!(err, RemoteError::NonZero { status: 2, ref stderr_tail, .. } if stderr_tail == "bad")
+        );
     }
 
     #[test]
     fn exec_honours_cd_env_and_timeout() {
         let local = Local::new();
-        let out = local.exec(&Command::shell("pwd; echo \"$X\"").cd("/").env("X", "a'b")).unwrap();
+        let out = local
+            .exec(&Command::shell("pwd; echo \"$X\"").cd("/").env("X", "a'b"))
+            .unwrap();
         assert_eq!(out.stdout, "/\na'b\n");
         let started = Instant::now();
         let err = local
-            .exec(&Command::new("sleep").arg("5").timeout(Duration::from_millis(100)))
+            .exec(
+                &Command::new("sleep")
+                    .arg("5")
+                    .timeout(Duration::from_millis(100)),
+            )
             .unwrap_err();
         assert!(matches!(err, RemoteError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(2));

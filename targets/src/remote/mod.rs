@@ -44,34 +44,80 @@ impl Output {
 pub enum RemoteError {
     /// The command ran and exited non-zero.
     #[error("{host}: `{cmd}` exited with status {status}: {stderr_tail}")]
-    NonZero { host: String, cmd: String, status: i32, stderr_tail: String },
+    NonZero {
+        host: String,
+        cmd: String,
+        status: i32,
+        stderr_tail: String,
+    },
     /// The command did not finish in time (it may still be running).
     #[error("{host}: `{cmd}` did not finish within {timeout:?}")]
-    Timeout { host: String, cmd: String, timeout: Duration },
+    Timeout {
+        host: String,
+        cmd: String,
+        timeout: Duration,
+    },
     /// No TCP connection could be made.
     #[error("{host}: cannot connect to {addr}")]
-    Unreachable { host: String, addr: String, source: std::io::Error },
+    Unreachable {
+        host: String,
+        addr: String,
+        source: std::io::Error,
+    },
     /// The TCP connection did not open within the connect timeout.
     #[error("{host}: no answer from {addr} within {timeout:?} (connect timeout)")]
-    ConnectTimeout { host: String, addr: String, timeout: Duration },
+    ConnectTimeout {
+        host: String,
+        addr: String,
+        timeout: Duration,
+    },
     /// The server refused our key.
     #[error("{host}: authentication failed for user {user} with key {}: {reason}", key.display())]
-    AuthFailed { host: String, user: String, key: PathBuf, reason: String },
+    AuthFailed {
+        host: String,
+        user: String,
+        key: PathBuf,
+        reason: String,
+    },
     /// The host's key is not in known_hosts (strict checking).
     #[error("{host}: unknown host key {fingerprint} (not in {}); if that fingerprint is the host's, accept it with HostKeyPolicy::AcceptNew or append it with `ssh-keyscan -p {port} {addr} >> {}`", known_hosts.display(), known_hosts.display())]
-    HostKeyUnknown { host: String, addr: String, port: u16, fingerprint: String, known_hosts: PathBuf },
+    HostKeyUnknown {
+        host: String,
+        addr: String,
+        port: u16,
+        fingerprint: String,
+        known_hosts: PathBuf,
+    },
     /// The host's key differs from the one known_hosts records.
     #[error("{host}: host key {fingerprint} does not match the key recorded in {} (host reinstalled, or someone in the middle); if the change is expected remove the old entry with `ssh-keygen -R {addr} -f {}`", known_hosts.display(), known_hosts.display())]
-    HostKeyMismatch { host: String, addr: String, fingerprint: String, known_hosts: PathBuf },
+    HostKeyMismatch {
+        host: String,
+        addr: String,
+        fingerprint: String,
+        known_hosts: PathBuf,
+    },
     /// The known_hosts file could not be read or written.
     #[error("{host}: known_hosts {}: {reason}", path.display())]
-    KnownHosts { host: String, path: PathBuf, reason: String },
+    KnownHosts {
+        host: String,
+        path: PathBuf,
+        reason: String,
+    },
     /// An SSH protocol step failed.
     #[error("{host}: ssh {during}")]
-    Ssh { host: String, during: String, source: ssh2::Error },
+    Ssh {
+        host: String,
+        during: String,
+        source: ssh2::Error,
+    },
     /// A local file or local process could not be used.
     #[error("{host}: {during} {}", path.display())]
-    Io { host: String, during: String, path: PathBuf, source: std::io::Error },
+    Io {
+        host: String,
+        during: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The blocking task running the operation panicked or was cancelled.
     #[error("{host}: remote task failed: {reason}")]
     Task { host: String, reason: String },
@@ -127,7 +173,9 @@ pub struct AsyncRemote {
 impl AsyncRemote {
     /// Wraps a blocking remote.
     pub fn new(remote: impl Remote + 'static) -> Self {
-        AsyncRemote { inner: Arc::new(remote) }
+        AsyncRemote {
+            inner: Arc::new(remote),
+        }
     }
 
     /// The wrapped remote, for code already off the runtime.
@@ -163,7 +211,10 @@ impl AsyncRemote {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || f(inner.as_ref()))
             .await
-            .map_err(|e| RemoteError::Task { host: self.host().to_string(), reason: e.to_string() })?
+            .map_err(|e| RemoteError::Task {
+                host: self.host().to_string(),
+                reason: e.to_string(),
+            })?
     }
 }
 
@@ -180,9 +231,15 @@ mod tests {
     #[tokio::test]
     async fn async_remote_runs_on_the_blocking_pool() {
         let remote = AsyncRemote::new(Local::new());
-        let out = remote.exec(Command::new("echo").arg("hi there")).await.unwrap();
+        let out = remote
+            .exec(Command::new("echo").arg("hi there"))
+            .await
+            .unwrap();
         assert_eq!(out.stdout, "hi there\n");
-        let err = remote.exec(Command::shell("echo oops >&2; exit 3")).await.unwrap_err();
+        let err = remote
+            .exec(Command::shell("echo oops >&2; exit 3"))
+            .await
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("status 3") && msg.contains("oops"), "{msg}");
     }

@@ -94,7 +94,10 @@ enum Fail {
 impl Ssh {
     /// A remote for `cfg`; nothing is dialled until the first call.
     pub fn new(cfg: SshConfig) -> Self {
-        Ssh { cfg, session: Mutex::new(None) }
+        Ssh {
+            cfg,
+            session: Mutex::new(None),
+        }
     }
 
     /// A remote for `cfg`, connected now so that errors show up here.
@@ -122,7 +125,11 @@ impl Ssh {
         session.set_tcp_stream(tcp);
         session.set_timeout(millis(self.cfg.connect_timeout));
         session.handshake().map_err(|e| ssh_err("handshake", e))?;
-        let target = Target { host: &self.cfg.host, addr: &self.cfg.addr, port: self.cfg.port };
+        let target = Target {
+            host: &self.cfg.host,
+            addr: &self.cfg.addr,
+            port: self.cfg.port,
+        };
         known_hosts::verify(&session, &target, &self.cfg.known_hosts, self.cfg.host_keys)?;
         self.authenticate(&session)?;
         Ok(session)
@@ -213,15 +220,41 @@ impl Ssh {
 
     fn error(&self, fail: Fail, what: &str, timeout: Duration) -> RemoteError {
         let host = self.cfg.host.clone();
-        let timed_out = RemoteError::Timeout { host: host.clone(), cmd: what.to_string(), timeout };
+        let timed_out = RemoteError::Timeout {
+            host: host.clone(),
+            cmd: what.to_string(),
+            timeout,
+        };
         match fail {
-            Fail::Open(e) => RemoteError::Ssh { host, during: "open channel".into(), source: e },
+            Fail::Open(e) => RemoteError::Ssh {
+                host,
+                during: "open channel".into(),
+                source: e,
+            },
             Fail::Run(_, e) | Fail::RemoteFile(_, e) if is_timeout(&e) => timed_out,
-            Fail::Run(during, e) => RemoteError::Ssh { host, during: format!("{during} `{what}`"), source: e },
-            Fail::RemoteFile(path, e) => RemoteError::Ssh { host, during: format!("sftp {path}"), source: e },
+            Fail::Run(during, e) => RemoteError::Ssh {
+                host,
+                during: format!("{during} `{what}`"),
+                source: e,
+            },
+            Fail::RemoteFile(path, e) => RemoteError::Ssh {
+                host,
+                during: format!("sftp {path}"),
+                source: e,
+            },
             Fail::Read(e) if e.kind() == io::ErrorKind::TimedOut => timed_out,
-            Fail::Read(e) => RemoteError::Io { host, during: format!("read output of `{what}` from"), path: PathBuf::from("channel"), source: e },
-            Fail::Local(during, path, e) => RemoteError::Io { host, during: during.into(), path, source: e },
+            Fail::Read(e) => RemoteError::Io {
+                host,
+                during: format!("read output of `{what}` from"),
+                path: PathBuf::from("channel"),
+                source: e,
+            },
+            Fail::Local(during, path, e) => RemoteError::Io {
+                host,
+                during: during.into(),
+                path,
+                source: e,
+            },
         }
     }
 }
@@ -243,11 +276,20 @@ impl Remote for Ssh {
         self.with_session(&what, self.cfg.command_timeout, |s| {
             let local_err = |during, e| Fail::Local(during, local.to_path_buf(), e);
             let mut src = std::fs::File::open(local).map_err(|e| local_err("open", e))?;
-            let mode = src.metadata().map_err(|e| local_err("stat", e))?.permissions().mode();
+            let mode = src
+                .metadata()
+                .map_err(|e| local_err("stat", e))?
+                .permissions()
+                .mode();
             let sftp = s.sftp().map_err(Fail::Open)?;
             let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
             let mut dst = sftp
-                .open_mode(Path::new(remote_path), flags, (mode & 0o777) as i32, OpenType::File)
+                .open_mode(
+                    Path::new(remote_path),
+                    flags,
+                    (mode & 0o777) as i32,
+                    OpenType::File,
+                )
                 .map_err(|e| Fail::RemoteFile(remote_path.to_string(), e))?;
             io::copy(&mut src, &mut dst).map_err(Fail::Read)?;
             Ok(())
@@ -277,9 +319,14 @@ fn run(session: &Session, line: &str) -> Result<Output, Fail> {
     let mut stdout = Vec::new();
     channel.read_to_end(&mut stdout).map_err(Fail::Read)?;
     let mut stderr = Vec::new();
-    channel.stderr().read_to_end(&mut stderr).map_err(Fail::Read)?;
+    channel
+        .stderr()
+        .read_to_end(&mut stderr)
+        .map_err(Fail::Read)?;
     channel.wait_close().map_err(|e| Fail::Run("close", e))?;
-    let mut status = channel.exit_status().map_err(|e| Fail::Run("exit status", e))?;
+    let mut status = channel
+        .exit_status()
+        .map_err(|e| Fail::Run("exit status", e))?;
     let mut stderr = String::from_utf8_lossy(&stderr).into_owned();
     if let Ok(signal) = channel.exit_signal() {
         if let Some(name) = signal.exit_signal {
@@ -287,7 +334,11 @@ fn run(session: &Session, line: &str) -> Result<Output, Fail> {
             stderr.push_str(&format!("\nkilled by SIG{name}"));
         }
     }
-    Ok(Output { status, stdout: String::from_utf8_lossy(&stdout).into_owned(), stderr })
+    Ok(Output {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr,
+    })
 }
 
 fn is_timeout(e: &ssh2::Error) -> bool {
@@ -308,6 +359,10 @@ mod tests {
         cfg.port = 1; // nothing listens on 127.0.0.1:1
         let err = Ssh::new(cfg).exec(&Command::new("true")).unwrap_err();
         assert!(matches!(err, RemoteError::Unreachable { .. }), "{err}");
-        assert!(err.to_string().starts_with("n9: cannot connect to 127.0.0.1:1"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("n9: cannot connect to 127.0.0.1:1"),
+            "{err}"
+        );
     }
 }
