@@ -50,9 +50,11 @@ fn bench(c: &mut Criterion) {
         });
     let huge = shared.join("elle/huge-scc.edn");
     match checkers::format::read_path(&huge, None) {
-        Ok(hh) => g.bench_function("huge-scc.edn", |b| {
-            b.iter(|| check(&hh, &opts).map(|r| r.verdict))
-        }),
+        Ok(hh) => {
+            g.bench_function("huge-scc.edn", |b| {
+                b.iter(|| check(&hh, &opts).map(|r| r.verdict))
+            });
+        }
         Err(e) => eprintln!("skipping huge-scc.edn: {e}"),
     }
     g.finish();

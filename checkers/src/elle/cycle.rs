@@ -109,7 +109,7 @@ pub struct SccOutcome {
 pub fn classify(rels: &[Rel]) -> String {
     let n = rels.len();
     let rw = rels.iter().filter(|&&r| r == Rel::Rw).count();
-    let wr = rels.iter().any(|&r| r == Rel::Wr);
+    let wr = rels.contains(&Rel::Wr);
     let adjacent = (0..n).any(|i| rels[i] == Rel::Rw && rels[(i + 1) % n] == Rel::Rw);
     let base = match rw {
         0 if wr => "G1c",
@@ -287,7 +287,7 @@ impl Bfs {
         self.stamp[start as usize * STATES + s0 as usize] = round;
         while let Some((v, s)) = self.queue.pop_front() {
             self.pops = self.pops.wrapping_add(1);
-            if self.pops % 1024 == 0 && Instant::now() >= deadline {
+            if self.pops & 1023 == 0 && Instant::now() >= deadline {
                 return Err(Timeout);
             }
             if self.is_seed[v as usize] == round && v != start && accepts(spec, s, first_rw) {

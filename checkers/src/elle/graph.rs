@@ -114,7 +114,7 @@ pub fn process_edges(t: &Txns, edges: &mut EdgeList) {
 /// every txn invoked sees the current frontier of completed txns as
 /// predecessors; a txn that completes replaces its own predecessors in the
 /// frontier, since they reach anything after it through it.
-pub fn realtime_edges(t: &Txns, history_len: usize, edges: &mut EdgeList) {
+pub fn realtime_edges(t: &Txns, edges: &mut EdgeList) {
     // What happens at each history position: an invoke or a completion of txn i.
     let mut at: Vec<(usize, u32, bool)> = Vec::with_capacity(t.txns.len() * 2);
     for (i, txn) in t.txns.iter().enumerate() {
@@ -127,7 +127,6 @@ pub fn realtime_edges(t: &Txns, history_len: usize, edges: &mut EdgeList) {
         }
     }
     at.sort_unstable();
-    debug_assert!(at.last().map_or(true, |a| a.0 < history_len.max(1)));
     let mut frontier: Vec<u32> = Vec::new();
     let mut preds: std::collections::HashMap<u32, Vec<u32>> = Default::default();
     for (_, i, is_invoke) in at {

@@ -198,7 +198,7 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, Histor
         graph::process_edges(&t, &mut edges);
     }
     if specs.iter().any(|s| s.name.ends_with("-realtime")) {
-        graph::realtime_edges(&t, history.len(), &mut edges);
+        graph::realtime_edges(&t, &mut edges);
     }
     let g = edges.build(t.txns.len());
     let sccs: Vec<Vec<NodeIndex<u32>>> = petgraph::algo::tarjan_scc(&g)

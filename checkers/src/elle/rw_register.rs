@@ -19,6 +19,9 @@ use petgraph::graphmap::DiGraphMap;
 /// A version of a key: `None` is the initial nil.
 type Ver = Option<Val>;
 
+/// (key, value) -> (writer, is its final write to the key).
+type Writes = FxMap<(u32, Val), (u32, bool)>;
+
 /// Per txn and key: the external read and the final write.
 #[derive(Clone, Copy, Default)]
 struct Access {
@@ -28,8 +31,8 @@ struct Access {
 
 /// What the inference learned, kept to explain edges afterwards.
 pub struct RwRegister {
-    /// (key, value) -> (writer, is its final write to the key).
-    writes: FxMap<(u32, Val), (u32, bool)>,
+    /// Who wrote each value.
+    writes: Writes,
     /// Per key: the version edges, sorted.
     versions: Vec<Vec<(Ver, Ver)>>,
     /// Per txn: its accesses by key.
@@ -64,7 +67,7 @@ pub fn analyze(
     Ok(rr)
 }
 
-fn index_writes(h: &History, t: &Txns) -> Result<FxMap<(u32, Val), (u32, bool)>, HistoryError> {
+fn index_writes(h: &History, t: &Txns) -> Result<Writes, HistoryError> {
     let mut writes = FxMap::default();
     for (i, txn) in t.txns.iter().enumerate() {
         let mops = t.mops_of(i);
@@ -201,7 +204,7 @@ impl RwRegister {
     fn order_versions(&mut self, t: &Txns, realtime: bool) {
         let mut order = EdgeList::default();
         if realtime {
-            super::graph::realtime_edges(t, usize::MAX, &mut order);
+            super::graph::realtime_edges(t, &mut order);
         } else {
             super::graph::process_edges(t, &mut order);
         }

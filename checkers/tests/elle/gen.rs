@@ -274,7 +274,7 @@ impl Sim {
     fn inject(&mut self, fault: Fault) {
         let k = self.pick_key();
         let (p, q) = (1000, 1001);
-        let mut emit = |ops: &mut Vec<Op>, proc: u64, kind: OpType, v: Value| {
+        let emit = |ops: &mut Vec<Op>, proc: u64, kind: OpType, v: Value| {
             ops.push(Op::new(proc, kind, "txn", v))
         };
         match fault {
