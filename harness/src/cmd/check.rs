@@ -1,13 +1,238 @@
-//! `temblor check`: re-analyse a history file or a stored run.
+//! `temblor check`: re-analyse a history file or a stored run, from the
+//! terminal, with a verdict as the exit code (0 valid, 1 invalid, 2
+//! unknown). Linearizability (Knossos/Porcupine style) by default; Elle's
+//! transactional checker with `--workload list-append|rw-register`.
 
-/// Check a history for linearizability.
-#[derive(clap::Args)]
+use super::UsageError;
+use anyhow::Context as _;
+use checkers::elle::{self, ElleOptions};
+use checkers::format::{self, Format};
+use checkers::linear::{self, CheckOptions, ModelKind, ModelSpec, NilReads};
+use checkers::{History, Verdict};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Check a history: linearizability against a model, or transactional
+/// anomalies (Elle) for list-append and rw-register histories.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A history file (JSON Lines, Jepsen EDN, Porcupine kv) or a run directory.
-    pub path: std::path::PathBuf,
+    /// A history file (temblor JSON Lines, Jepsen/Knossos/Elle EDN,
+    /// Porcupine kv), or a run directory holding history.jsonl.
+    pub path: PathBuf,
+
+    /// The file's format; detected from its first bytes when absent.
+    #[arg(long, value_name = "jsonl|edn|porcupine-kv")]
+    pub format: Option<Format>,
+
+    /// The sequential model the history must be linearizable against.
+    #[arg(long, default_value = "cas-register", value_name = "MODEL")]
+    pub model: ModelKind,
+
+    /// The registers' initial value, as JSON (e.g. 0, "x", null).
+    #[arg(long, default_value = "null", value_name = "JSON")]
+    pub initial: String,
+
+    /// How a read of nil is judged: `absent` (legal only while nothing has
+    /// been written) or `wildcard` (Knossos: always legal, an unknown read).
+    #[arg(long, default_value = "absent", value_name = "absent|wildcard")]
+    pub nil_reads: NilReads,
+
+    /// Values are Jepsen's independent `[key, value]` tuples: check every
+    /// key on its own (the register workload writes these).
+    #[arg(long)]
+    pub independent: bool,
+
+    /// kv only: check the whole map as one state instead of key by key
+    /// (slower; P-compositionality makes both agree).
+    #[arg(long)]
+    pub no_split: bool,
+
+    /// Transactional histories: check with Elle for this workload instead
+    /// of checking linearizability.
+    #[arg(long, value_name = "list-append|rw-register")]
+    pub workload: Option<elle::Workload>,
+
+    /// Elle: the consistency models to check, comma-separated (e.g.
+    /// strict-serializable, serializable, snapshot-isolation,
+    /// repeatable-read, read-committed).
+    #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+    pub consistency_models: Vec<elle::Model>,
+
+    /// Give up with "unknown" after this long (e.g. 500ms, 30s, 5m).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub time_limit: Option<Duration>,
+
+    /// Give up with "unknown" when the search holds more than this much
+    /// memory (e.g. 512MiB, 4GiB).
+    #[arg(long, value_parser = parse_bytes, value_name = "SIZE")]
+    pub memory_limit: Option<usize>,
+
+    /// Print the result as JSON (the data the report renders) instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also write the history as CSV to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
-/// Runs the check; returns the exit code.
+/// Runs the check; returns the verdict's exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    anyhow::bail!("check {}: the checker is being built", args.path.display())
+    let path = history_path(&args.path)?;
+    let history = format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(out) = &args.csv {
+        write_csv(&history, out)?;
+    }
+    let (verdict, text, json) = match args.workload {
+        Some(workload) => check_elle(&history, workload, &args)?,
+        None => check_linear(&history, &args)?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+    }
+    Ok(verdict.exit_code() as u8)
+}
+
+/// A history file as given, or `history.jsonl` inside a run directory.
+fn history_path(path: &Path) -> anyhow::Result<PathBuf> {
+    if path.is_dir() {
+        let file = path.join("history.jsonl");
+        if !file.is_file() {
+            return Err(UsageError(format!(
+                "{}: a directory without history.jsonl",
+                path.display()
+            ))
+            .into());
+        }
+        return Ok(file);
+    }
+    if !path.exists() {
+        return Err(UsageError(format!("{}: no such file or directory", path.display())).into());
+    }
+    Ok(path.to_path_buf())
+}
+
+fn check_linear(history: &History, args: &Args) -> anyhow::Result<(Verdict, String, Value)> {
+    let initial: Value = serde_json::from_str(&args.initial)
+        .map_err(|e| UsageError(format!("--initial {:?} is not JSON: {e}", args.initial)))?;
+    let spec = ModelSpec {
+        kind: args.model,
+        initial,
+        nil_reads: args.nil_reads,
+        independent: args.independent,
+        split_keys: !args.no_split,
+    };
+    let opts = CheckOptions {
+        time_limit: args.time_limit,
+        memory_budget: args.memory_limit,
+        ..CheckOptions::default()
+    };
+    let result =
+        linear::check_spec(history, &spec, &opts).map_err(|e| UsageError(e.to_string()))?;
+    Ok((
+        result.verdict,
+        result.to_string(),
+        serde_json::to_value(&result)?,
+    ))
+}
+
+fn check_elle(
+    history: &History,
+    workload: elle::Workload,
+    args: &Args,
+) -> anyhow::Result<(Verdict, String, Value)> {
+    let mut opts = ElleOptions::new(workload);
+    if !args.consistency_models.is_empty() {
+        opts = opts.with_models(&args.consistency_models);
+    }
+    if let Some(limit) = args.time_limit {
+        opts.cycle_search_timeout = limit;
+    }
+    let result = elle::check(history, &opts).map_err(|e| UsageError(e.to_string()))?;
+    Ok((
+        result.verdict,
+        result.render(),
+        serde_json::to_value(&result)?,
+    ))
+}
+
+fn write_csv(history: &History, out: &Path) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    format::write_csv(history, std::io::BufWriter::new(file))
+        .with_context(|| format!("cannot write {}", out.display()))
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 500ms, 30s or 5m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1e3,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Parses `512MiB`, `4GiB`, `100MB`, `1000` (bytes).
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 512MiB or 4GiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use KiB, MiB or GiB)"
+            ))
+        }
+    };
+    Ok((n * scale) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_parse_with_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 days").is_err());
+        assert_eq!(parse_bytes("2KiB"), Ok(2048));
+        assert_eq!(parse_bytes("1GB"), Ok(1_000_000_000));
+        assert!(parse_bytes("lots").is_err());
+    }
 }
