@@ -12,7 +12,7 @@
 pub mod memory;
 mod wrap;
 
-pub use wrap::{Timeout, Validate};
+pub use wrap::{check_completion, Timeout, Validate};
 
 use checkers::{Op, OpType};
 use serde_json::Value;

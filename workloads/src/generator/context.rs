@@ -85,6 +85,11 @@ impl ThreadSet {
         ThreadSet { words }
     }
 
+    /// True when some thread is in both sets.
+    pub fn intersects(&self, other: &ThreadSet) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+    }
+
     /// True when every thread of `self` is in `other`.
     pub fn is_subset(&self, other: &ThreadSet) -> bool {
         self.words

@@ -77,6 +77,12 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
             return Next::Exhausted;
         };
         let g = &mut groups[i];
+        if g.gen.is_some() && !ctx.free_threads().intersects(&g.threads) {
+            // Busy groups cannot yield an op, and a completion will come
+            // before they can: skip them cheaply (the hot path with many
+            // groups).
+            return Next::Pending(None);
+        }
         let mut sub = ctx.restrict(&g.threads);
         let mut fresh = false;
         loop {

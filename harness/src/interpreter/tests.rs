@@ -1,0 +1,224 @@
+//! The interpreter with scripted clients: pairing, crashes and new
+//! processes, stops, deadlines and the nemesis.
+
+use super::*;
+use crate::recorder::Recorder;
+use checkers::{History, OpType, Process};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use workloads::client::memory::MemoryClient;
+use workloads::client::BoxFuture;
+use workloads::generator::{any, clients, from_fn, limit, nemesis, time_limit};
+use workloads::nemesis::{schedule, Fault, NemesisError};
+use workloads::{ClientError, Complete, Template};
+
+fn path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("temblor-interp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn read_history(path: &PathBuf) -> History {
+    let text = std::fs::read_to_string(path).unwrap();
+    let ops = text.lines().map(|l| serde_json::from_str(l).unwrap());
+    History::from_ops(path.display().to_string(), ops)
+}
+
+/// Runs `gen` with `client` on `n` threads; returns the outcome and the
+/// recorded history.
+async fn run_with(
+    name: &str,
+    n: usize,
+    client: Arc<dyn Client>,
+    gen: impl Generator,
+    tweak: impl FnOnce(Interpreter) -> Interpreter,
+) -> (Outcome, History) {
+    let p = path(name);
+    let clock = Clock::start();
+    let rec = Recorder::create(&p, clock).unwrap();
+    let nodes = vec!["n1".to_string(), "n2".to_string()];
+    let interp = tweak(Interpreter::new(n, nodes, 7, client, rec.sender(), clock));
+    let outcome = interp.run(gen).await.unwrap();
+    rec.finish().await.unwrap();
+    (outcome, read_history(&p))
+}
+
+fn reads(n: u64) -> impl Generator {
+    clients(limit(
+        n,
+        from_fn(|_| Template::new("read", json!([0, null]))),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invocation_is_paired_with_its_completion() {
+    let (outcome, h) = run_with(
+        "paired.jsonl",
+        8,
+        Arc::new(MemoryClient::new()),
+        reads(400),
+        |i| i,
+    )
+    .await;
+    assert_eq!((outcome.invoked, outcome.ok), (400, 400));
+    let ops = h.operations().unwrap();
+    assert_eq!(ops.len(), 400);
+    assert!(ops.iter().all(|o| o.complete.is_some()));
+    assert!(h.ops.iter().all(|o| o.node.is_some()));
+    let times: Vec<u64> = h.ops.iter().map(|o| o.time.unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "times go back");
+}
+
+/// Every third op is ambiguous.
+struct Flaky(Arc<AtomicU64>);
+
+impl Client for Flaky {
+    fn open<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
+        let c = Flaky(self.0.clone());
+        Box::pin(async move { Ok(Box::new(c) as Box<dyn Client>) })
+    }
+
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            match n % 3 {
+                2 => Err(ClientError::Unknown("connection reset".into())),
+                _ => Ok(op.ok(json!(1))),
+            }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_op_moves_its_worker_to_a_new_process() {
+    let client = Arc::new(Flaky(Arc::new(AtomicU64::new(0))));
+    let (outcome, h) = run_with("flaky.jsonl", 3, client, reads(30), |i| i).await;
+    assert_eq!((outcome.ok, outcome.info), (20, 10));
+    h.operations().unwrap();
+    let crashed: Vec<&Op> = h.ops.iter().filter(|o| o.kind == OpType::Info).collect();
+    assert!(crashed
+        .iter()
+        .all(|o| o.error == Some(json!("connection reset"))));
+    for c in crashed {
+        let later = h.ops[c.index as usize + 1..].iter();
+        assert!(
+            later.filter(|o| o.process == c.process).count() == 0,
+            "process {} reused",
+            c.process
+        );
+    }
+    let max = h.ops.iter().filter_map(|o| match o.process {
+        Process::Client(p) => Some(p),
+        Process::Nemesis => None,
+    });
+    assert!(max.max().unwrap() >= 3, "no new process ids");
+}
+
+/// Never answers.
+struct Stuck;
+
+impl Client for Stuck {
+    fn open<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
+        Box::pin(async { Ok(Box::new(Stuck) as Box<dyn Client>) })
+    }
+
+    fn invoke<'a>(&'a mut self, _: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_completes_outstanding_ops_as_info() {
+    let shutdown = Shutdown::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        trigger.trigger();
+    });
+    let (outcome, h) = run_with("stop.jsonl", 4, Arc::new(Stuck), reads(100), |i| {
+        i.shutdown(shutdown)
+    })
+    .await;
+    assert!(outcome.interrupted);
+    assert_eq!((outcome.invoked, outcome.info), (4, 4));
+    let ops = h.operations().unwrap();
+    assert!(ops.iter().all(|o| o.complete.is_some()));
+    assert!(h
+        .ops
+        .iter()
+        .filter(|o| o.kind == OpType::Info)
+        .all(|o| o.error == Some(json!("interrupted"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_stops_an_endless_run() {
+    let endless = clients(from_fn(|_| Template::new("read", json!([0, null]))));
+    let (outcome, h) = run_with("deadline.jsonl", 2, Arc::new(Stuck), endless, |i| {
+        i.deadline(Duration::from_millis(100))
+    })
+    .await;
+    assert!(outcome.interrupted);
+    assert_eq!(h.len(), 4);
+}
+
+/// Counts its faults.
+struct Recording(Arc<AtomicU64>);
+
+impl Nemesis for Recording {
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, NemesisError>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move { Ok(op.ok(json!("done"))) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nemesis_ops_go_to_the_nemesis_and_are_info_on_both_ends() {
+    let faults = Arc::new(AtomicU64::new(0));
+    let fault = Fault {
+        start: Template::new("start-partition", json!(null)),
+        stop: Template::new("stop-partition", json!(null)),
+    };
+    let gen = time_limit(
+        Duration::from_millis(300),
+        any(vec![
+            Box::new(clients(from_fn(|_| {
+                Template::new("read", json!([0, null]))
+            }))),
+            Box::new(nemesis(schedule(Duration::from_millis(40), vec![fault]))),
+        ]),
+    );
+    let nem = Box::new(Recording(faults.clone()));
+    let (_, h) = run_with(
+        "nemesis.jsonl",
+        2,
+        Arc::new(MemoryClient::new()),
+        gen,
+        |i| i.nemesis(nem),
+    )
+    .await;
+    let nem_ops: Vec<&Op> = h.ops.iter().filter(|o| o.is_nemesis()).collect();
+    assert!(nem_ops.len() >= 4, "{} nemesis records", nem_ops.len());
+    assert!(nem_ops.iter().all(|o| o.kind == OpType::Info));
+    assert_eq!(faults.load(Ordering::Relaxed) * 2, nem_ops.len() as u64);
+    assert_eq!(nem_ops[0].f, "start-partition");
+    assert_eq!(nem_ops[1].value, json!("done"));
+    h.operations().unwrap();
+}
+
+#[tokio::test]
+async fn no_threads_is_a_config_error() {
+    let rec = Recorder::create(&path("none.jsonl"), Clock::start()).unwrap();
+    let i = Interpreter::new(
+        0,
+        vec!["n1".into()],
+        1,
+        Arc::new(Stuck),
+        rec.sender(),
+        Clock::start(),
+    );
+    assert!(matches!(
+        i.run(reads(1)).await,
+        Err(InterpreterError::Config(_))
+    ));
+}

@@ -1,0 +1,97 @@
+//! Workers: one tokio task per thread, performing one op at a time. A
+//! client worker opens its client lazily and reopens it when its thread
+//! moves to a new process (after an `info`), as Jepsen's `ClientWorker`
+//! does; the nemesis worker hands fault ops to the [`Nemesis`].
+
+use checkers::{Op, Process};
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use workloads::client::{check_completion, completion};
+use workloads::{Client, ClientError, Complete, Nemesis};
+
+/// A finished op and the thread that ran it.
+pub(crate) type Done = (usize, Op);
+
+/// A client worker's fixed parts.
+pub(crate) struct ClientWorker {
+    pub thread: usize,
+    pub node: String,
+    pub template: Arc<dyn Client>,
+    pub done: mpsc::UnboundedSender<Done>,
+    pub stop: watch::Receiver<bool>,
+}
+
+impl ClientWorker {
+    /// Performs each op sent until the channel closes.
+    pub async fn run(mut self, mut ops: mpsc::Receiver<Op>) {
+        let mut client: Option<(Process, Box<dyn Client>)> = None;
+        while let Some(op) = ops.recv().await {
+            if client.as_ref().is_some_and(|(p, _)| *p != op.process) {
+                close(&mut client).await;
+            }
+            let result = match &mut client {
+                Some((_, c)) => self.invoke(c, &op).await,
+                None => match self.template.open(&self.node).await {
+                    Ok(c) => {
+                        self.invoke(client.insert((op.process, c)).1.as_mut(), &op)
+                            .await
+                    }
+                    Err(e) => Err(ClientError::Fail(format!("open {}: {e}", self.node))),
+                },
+            };
+            if self
+                .done
+                .send((self.thread, completion(&op, result)))
+                .is_err()
+            {
+                break;
+            }
+        }
+        close(&mut client).await;
+    }
+
+    /// Invokes `op`, cut short as `info` when the run is stopped, and
+    /// checked to be a completion of `op`.
+    async fn invoke(&mut self, c: &mut dyn Client, op: &Op) -> Result<Op, ClientError> {
+        let interrupted = self.stop.wait_for(|stop| *stop);
+        let done = tokio::select! {
+            biased;
+            done = c.invoke(op) => done?,
+            _ = interrupted => return Err(ClientError::Unknown("interrupted".into())),
+        };
+        check_completion(op, &done).map(|()| done)
+    }
+}
+
+async fn close(client: &mut Option<(Process, Box<dyn Client>)>) {
+    if let Some((_, mut c)) = client.take() {
+        // A client that fails to close leaves nothing to record.
+        let _ = c.close().await;
+    }
+}
+
+/// Performs fault ops until the channel closes. A fault op runs to its
+/// end even when the run is stopped, so what is in effect stays known.
+pub(crate) async fn run_nemesis(
+    thread: usize,
+    mut nemesis: Option<Box<dyn Nemesis>>,
+    mut ops: mpsc::Receiver<Op>,
+    done: mpsc::UnboundedSender<Done>,
+) {
+    while let Some(op) = ops.recv().await {
+        let finished = match nemesis.as_mut() {
+            None => op.info("no nemesis in this run"),
+            Some(n) => match n.invoke(&op).await {
+                Ok(mut d) => {
+                    d.process = Process::Nemesis;
+                    d.kind = checkers::OpType::Info;
+                    d
+                }
+                Err(e) => op.info(e.to_string()),
+            },
+        };
+        if done.send((thread, finished)).is_err() {
+            break;
+        }
+    }
+}

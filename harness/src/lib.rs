@@ -1,0 +1,7 @@
+//! The temblor controller as a library: what the `temblor` binary runs.
+//! The generator interpreter (workers and nemesis driven by a generator)
+//! and the history recorder live here; the CLI is the binary's own
+//! (`main.rs`, `cmd/`).
+
+pub mod interpreter;
+pub mod recorder;
