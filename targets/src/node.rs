@@ -8,6 +8,27 @@
 //! signal and is-running touch exactly that process. On the local cluster
 //! nodes share one filesystem, so every path a target writes carries the
 //! node's name.
+//!
+//! A target's `Db::setup` on a local-cluster node looks like this:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use targets::cluster::Cluster;
+//! use targets::node::{self, Daemon, NodePaths};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cluster = Cluster::open("/var/lib/temblor-cluster".as_ref())?;
+//! let n1 = cluster.ssh("n1")?;
+//! let paths = NodePaths::new("n1");
+//! node::upload_binary(&n1, "target/release/raftkv".as_ref(), &paths.opt("raftkv"))?;
+//! let daemon = Daemon::new(&paths.opt("raftkv"), &paths.var("raftkv.pid"), &paths.var("raftkv.log"))
+//!     .args(["--id", "n1", "--data", &paths.var("data")]);
+//! node::start(&n1, &daemon)?;
+//! node::await_port(&n1, "n1", 8080, Duration::from_secs(10))?;
+//! node::stop(&n1, daemon.pidfile(), Duration::from_secs(5))?;
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::remote::{escape, Command, Remote, RemoteError};
 use std::net::{SocketAddr, TcpStream};

@@ -376,3 +376,85 @@ fn unknown_and_changed_host_keys_are_refused(cluster: &Cluster) {
         .contains(&cluster.addr("n1").unwrap().to_string()));
     assert_eq!(run(&Ssh::connect(cfg).unwrap(), "hostname").trim(), "n1");
 }
+
+/// A controller that died mid-`up` leaves a journal whose last intents were
+/// never carried out; `down` removes what exists (killing what runs in the
+/// namespaces) and skips the rest.
+#[test]
+fn down_after_a_crash_mid_up_removes_what_exists() {
+    use cluster::state::{Journal, Resource};
+    if !can_run() {
+        return;
+    }
+    let opts = options(4, 2);
+    let _guard = Guard(opts.dir.clone());
+    std::fs::create_dir_all(&opts.dir).unwrap();
+    let (br, ns1) = (opts.bridge.clone(), format!("{}-n1", opts.bridge));
+    let state = State {
+        bridge: br.clone(),
+        subnet: opts.subnet.to_string(),
+        nodes: Vec::new(),
+        resources: vec![Resource::Dir {
+            path: opts.dir.clone(),
+            recursive: true,
+        }],
+        up_millis: None,
+    };
+    let mut journal = Journal::create(&opts.dir, state).unwrap();
+    let sh = |line: &str| run(&Local::new(), line);
+    journal
+        .intend(Resource::Bridge { name: br.clone() })
+        .unwrap();
+    sh(&format!("ip link add {br} type bridge"));
+    journal
+        .intend(Resource::ForwardRule { bridge: br.clone() })
+        .unwrap();
+    sh(&format!("iptables -w -I FORWARD -i {br} -o {br} -j ACCEPT"));
+    journal
+        .intend(Resource::Netns { name: ns1.clone() })
+        .unwrap();
+    sh(&format!("ip netns add {ns1}"));
+    let mut stray = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns1, "sleep", "60"])
+        .spawn()
+        .unwrap();
+    // The crash: these were journaled but never made.
+    journal
+        .intend(Resource::Veth { name: ns1.clone() })
+        .unwrap();
+    journal
+        .intend(Resource::Netns {
+            name: format!("{br}-n2"),
+        })
+        .unwrap();
+
+    let report = cluster::down(&opts.dir).unwrap_or_else(|e| panic!("down: {}", chain(&e)));
+    let expected = [
+        format!("netns {ns1}"),
+        format!("iptables FORWARD rule for {br}"),
+        format!("bridge {br}"),
+    ];
+    for line in &expected {
+        assert!(
+            report.removed.contains(line),
+            "{line} not removed: {:?}",
+            report.removed
+        );
+    }
+    assert_eq!(
+        report.removed.len(),
+        expected.len() + 1,
+        "{:?}",
+        report.removed
+    );
+    let waited = Instant::now();
+    while stray.try_wait().unwrap().is_none() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "the process in {ns1} survived down"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_nothing_left(&opts, &journal.state);
+    assert!(!cluster::down(&opts.dir).unwrap().found);
+}

@@ -203,19 +203,45 @@ impl Cluster {
 
 /// Fails unless this process has CAP_NET_ADMIN and CAP_SYS_ADMIN.
 pub(crate) fn check_privileges() -> Result<(), ClusterError> {
+    let path = Path::new("/proc/self/status");
+    let status = std::fs::read_to_string(path).map_err(|e| ClusterError::io("read", path, e))?;
+    if has_admin_caps(&status) {
+        Ok(())
+    } else {
+        Err(ClusterError::NotPrivileged)
+    }
+}
+
+/// Whether a `/proc/<pid>/status` text shows both capabilities effective.
+fn has_admin_caps(status: &str) -> bool {
     const CAP_NET_ADMIN: u32 = 12;
     const CAP_SYS_ADMIN: u32 = 21;
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| ClusterError::io("read", Path::new("/proc/self/status"), e))?;
     let caps = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
         .unwrap_or(0);
-    let has = |bit: u32| caps & (1 << bit) != 0;
-    if has(CAP_NET_ADMIN) && has(CAP_SYS_ADMIN) {
-        Ok(())
-    } else {
-        Err(ClusterError::NotPrivileged)
+    caps & (1 << CAP_NET_ADMIN) != 0 && caps & (1 << CAP_SYS_ADMIN) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn privileges_need_both_capabilities() {
+        assert!(has_admin_caps(
+            "Name:\ttemblor\nCapEff:\t000001ffffffffff\n"
+        ));
+        assert!(has_admin_caps("CapEff:\t0000000000201000\n"));
+        assert!(
+            !has_admin_caps("CapEff:\t0000000000001000\n"),
+            "CAP_NET_ADMIN alone"
+        );
+        assert!(!has_admin_caps("CapEff:\t0000000000000000\n"));
+        assert!(!has_admin_caps("no caps line"));
+        assert!(ClusterError::NotPrivileged
+            .to_string()
+            .contains("needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN)"));
     }
 }

@@ -17,6 +17,12 @@ const READY_LIMIT: Duration = Duration::from_secs(10);
 /// live under them, or sshd would not find its files.
 const MASKED: [&str; 4] = ["/var/lib/temblor", "/root", "/dev/shm", "/etc/hosts"];
 
+/// Machine-wide directories the nodes need: sshd's privilege-separation
+/// directory and the mount point of each node's /var/lib/temblor. `up`
+/// creates them when missing and `down` leaves them: another cluster may be
+/// using them, and removing a mount point would unmount it in its nodes.
+const SHARED_DIRS: [&str; 2] = ["/run/sshd", "/var/lib/temblor"];
+
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
@@ -148,8 +154,8 @@ fn begin(opts: &UpOptions) -> Result<Journal, ClusterError> {
 }
 
 fn build(local: &Local, journal: &mut Journal, opts: &UpOptions) -> Result<(), ClusterError> {
-    for dir in ["/run/sshd", "/var/lib/temblor"] {
-        shared_dir(journal, Path::new(dir))?;
+    for dir in SHARED_DIRS {
+        std::fs::create_dir_all(dir).map_err(|e| ClusterError::io("create", Path::new(dir), e))?;
     }
     host::keygen(local, &opts.dir.join("id_ed25519"), "temblor-cluster")?;
     bridge(local, journal, opts)?;
@@ -181,19 +187,6 @@ fn build(local: &Local, journal: &mut Journal, opts: &UpOptions) -> Result<(), C
         await_sshd(&opts.dir, node, child)?;
     }
     Ok(())
-}
-
-/// Creates a machine-wide directory the nodes need, if missing; `down`
-/// removes it only if it is then empty.
-fn shared_dir(journal: &mut Journal, dir: &Path) -> Result<(), ClusterError> {
-    if dir.exists() {
-        return Ok(());
-    }
-    journal.intend(Resource::Dir {
-        path: dir.to_path_buf(),
-        recursive: false,
-    })?;
-    std::fs::create_dir_all(dir).map_err(|e| ClusterError::io("create", dir, e))
 }
 
 fn bridge(local: &Local, journal: &mut Journal, opts: &UpOptions) -> Result<(), ClusterError> {
