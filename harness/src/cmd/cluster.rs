@@ -156,8 +156,9 @@ fn print_timings(cluster: &Cluster, samples: usize) -> anyhow::Result<()> {
         .context("the cluster has no nodes")?;
     let lat = cluster::exec_latency(cluster, &first, samples).context("timing commands")?;
     println!(
-        "ssh to {first}: connect {:.1} ms; `true` x{samples} over one session: median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        "ssh to {first}: connect {:.1} ms; `true` x{samples} over one session: min {:.2} ms, median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
         ms(lat.connect),
+        ms(lat.quantile(0.0)),
         ms(lat.median()),
         ms(lat.quantile(0.9)),
         ms(lat.quantile(1.0)),
