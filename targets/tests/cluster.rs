@@ -149,6 +149,8 @@ fn nodes_behave_like_separate_hosts() {
         );
         files_round_trip(&ssh[0], &cluster.dir().join("scratch"));
         daemon_lives_only_on_its_node(&ssh);
+        binaries_are_per_node(&ssh);
+        a_slow_command_times_out_and_the_next_one_runs(&ssh[2]);
         reused_session_survives_a_dropped_connection(&ssh[0], cluster);
         async_remotes_run_concurrently(cluster);
     });
@@ -195,6 +197,45 @@ fn daemon_lives_only_on_its_node(ssh: &[Ssh]) {
     );
     assert!(!node::is_running(&ssh[1], &pidfile).unwrap());
     assert!(!shows(&ssh[1]), "the daemon outlived stop");
+}
+
+/// A binary uploaded to n1's /opt/temblor exists on n1 only: not on n2,
+/// not on the machine itself.
+fn binaries_are_per_node(ssh: &[Ssh]) {
+    let target = NodePaths::new("n1").opt("bin/echo-copy");
+    node::upload_binary(&ssh[0], Path::new("/bin/echo"), &target).unwrap();
+    assert_eq!(run(&ssh[0], &format!("{target} uploaded")), "uploaded\n");
+    let probe = format!("test -e {target}");
+    assert!(
+        !ssh[1]
+            .exec(&Command::shell(&probe).unchecked())
+            .unwrap()
+            .success(),
+        "n2 sees n1's binary"
+    );
+    assert!(!Path::new(&target).exists(), "the machine sees n1's binary");
+}
+
+fn a_slow_command_times_out_and_the_next_one_runs(n3: &Ssh) {
+    let started = Instant::now();
+    let err = n3
+        .exec(
+            &Command::new("sleep")
+                .arg("5")
+                .timeout(Duration::from_millis(300)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, RemoteError::Timeout { .. }), "{err}");
+    assert!(
+        err.to_string().starts_with("n3: `sleep 5` did not finish"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run(n3, "hostname").trim(), "n3");
 }
 
 /// Kills the sshd process serving one session from another session; the

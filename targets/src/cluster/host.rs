@@ -1,7 +1,8 @@
 //! What turns a network namespace into a host: its files (sshd config and
 //! host key, /etc/hosts, a home for root, an init script) and its init
 //! process, which enters fresh UTS, PID and mount namespaces, mounts the
-//! node's own /root, /dev/shm, /var/lib/temblor and /etc/hosts, drops
+//! node's own /root, /dev/shm, /var/lib/temblor, /opt/temblor and
+//! /etc/hosts, drops
 //! CAP_SYS_TIME, and becomes sshd.
 //!
 //! The per-node namespaces follow what containers do (unshare(1),
@@ -47,6 +48,11 @@ impl HostFiles {
         self.dir.join("var")
     }
 
+    /// What the node sees as /opt/temblor.
+    pub fn opt(&self) -> PathBuf {
+        self.dir.join("opt")
+    }
+
     /// sshd's and the init script's log.
     pub fn log(&self) -> PathBuf {
         self.dir.join("init.log")
@@ -66,7 +72,7 @@ impl HostFiles {
         hosts: &str,
     ) -> Result<(), ClusterError> {
         let ssh_dir = self.home().join(".ssh");
-        for dir in [&ssh_dir, &self.var()] {
+        for dir in [&ssh_dir, &self.var(), &self.opt()] {
             fs::create_dir_all(dir).map_err(|e| ClusterError::io("create", dir, e))?;
         }
         // sshd's StrictModes wants root's home and ~/.ssh private.
@@ -104,11 +110,12 @@ impl HostFiles {
         format!(
             "set -e\nhostname {name}\nmount --bind {home} /root\n\
              mount -t tmpfs -o mode=1777,size=256m tmpfs /dev/shm\n\
-             mount --bind {var} /var/lib/temblor\nmount --bind {hosts} /etc/hosts\n\
+             mount --bind {var} /var/lib/temblor\nmount --bind {opt} /opt/temblor\nmount --bind {hosts} /etc/hosts\n\
              exec /usr/sbin/sshd -D -e -f {config}\n",
             name = node.name,
             home = q(self.home()),
             var = q(self.var()),
+            opt = q(self.opt()),
             hosts = q(self.path("hosts")),
             config = q(self.path("sshd_config")),
         )

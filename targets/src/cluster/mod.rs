@@ -3,7 +3,8 @@
 //!
 //! Each node is a network namespace on a private bridge, with its own UTS,
 //! PID and mount namespaces (hostname, process table, /root, /dev/shm,
-//! /var/lib/temblor, /etc/hosts) and its own sshd with key-only root login.
+//! /var/lib/temblor, /opt/temblor, /etc/hosts) and its own sshd with
+//! key-only root login.
 //! [`up`] builds it and records everything in an intent log ([`state`]),
 //! [`down`] removes exactly that, and [`Cluster`] is the handle the harness
 //! uses: node names, addresses, and an [`Ssh`] remote per node. Mininet

@@ -15,13 +15,20 @@ use std::time::{Duration, Instant};
 const READY_LIMIT: Duration = Duration::from_secs(10);
 /// Directories nodes mount their own copies over: the cluster dir cannot
 /// live under them, or sshd would not find its files.
-const MASKED: [&str; 4] = ["/var/lib/temblor", "/root", "/dev/shm", "/etc/hosts"];
+const MASKED: [&str; 5] = [
+    "/var/lib/temblor",
+    "/opt/temblor",
+    "/root",
+    "/dev/shm",
+    "/etc/hosts",
+];
 
 /// Machine-wide directories the nodes need: sshd's privilege-separation
-/// directory and the mount point of each node's /var/lib/temblor. `up`
+/// directory and the mount points of each node's /var/lib/temblor and
+/// /opt/temblor (so nodes of different clusters never share files). `up`
 /// creates them when missing and `down` leaves them: another cluster may be
 /// using them, and removing a mount point would unmount it in its nodes.
-const SHARED_DIRS: [&str; 2] = ["/run/sshd", "/var/lib/temblor"];
+const SHARED_DIRS: [&str; 3] = ["/run/sshd", "/var/lib/temblor", "/opt/temblor"];
 
 /// What to build.
 #[derive(Debug, Clone)]
