@@ -4,4 +4,5 @@
 //! (`main.rs`, `cmd/`).
 
 pub mod interpreter;
+pub mod nemesis;
 pub mod recorder;

@@ -1,0 +1,80 @@
+//! Clock faults through the target's `Clock` ability: bump (jump a random
+//! subset of nodes by a random offset), strobe (flip an offset on and off
+//! quickly), reset (offset 0 everywhere). Jepsen's `nemesis/time.clj` sets
+//! the system clock; on the local cluster nodes share the kernel's clock,
+//! so targets that honour libfaketime get a per-node offset file instead
+//! (the target's `Clock` decides which). Offsets set are recorded in the
+//! op's value.
+
+use super::Faults;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use targets::db::DbError;
+use workloads::NemesisError;
+
+/// How many times a strobe flips, and how long between flips.
+const STROBE_FLIPS: u32 = 20;
+const STROBE_PERIOD: Duration = Duration::from_millis(50);
+
+impl Faults {
+    /// Jumps (or strobes) the clocks of a random non-empty subset of nodes.
+    pub(super) async fn skew_clocks(&mut self, f: &str) -> Result<Value, NemesisError> {
+        let max = self.opts.max_clock_skew_ms.max(1);
+        let mut names = self.names();
+        names.shuffle(&mut self.rng);
+        let count = self.rng.gen_range(1..=names.len().max(1));
+        let mut offsets = BTreeMap::new();
+        for name in names.into_iter().take(count) {
+            let magnitude = self.rng.gen_range(max / 10 + 1..=max);
+            let sign = if self.rng.gen_bool(0.5) { 1 } else { -1 };
+            offsets.insert(name, sign * magnitude);
+        }
+        if f == "strobe-clock" {
+            for flip in 0..STROBE_FLIPS {
+                let on = flip % 2 == 0;
+                let now: BTreeMap<String, i64> = offsets
+                    .iter()
+                    .map(|(n, o)| (n.clone(), if on { *o } else { 0 }))
+                    .collect();
+                self.set_offsets(&now).await?;
+                tokio::time::sleep(STROBE_PERIOD).await;
+            }
+        }
+        self.set_offsets(&offsets).await?;
+        Ok(json!({ "offsets_ms": offsets }))
+    }
+
+    /// Puts every node's clock back to the true time.
+    pub(super) async fn reset_clocks(&mut self) -> Result<Value, NemesisError> {
+        if self.db.clock().is_err() {
+            return Ok(Value::Null);
+        }
+        let zeros: BTreeMap<String, i64> = self.names().into_iter().map(|n| (n, 0)).collect();
+        self.set_offsets(&zeros).await?;
+        Ok(json!("reset"))
+    }
+
+    async fn set_offsets(&mut self, offsets: &BTreeMap<String, i64>) -> Result<(), NemesisError> {
+        self.db.clock().map_err(NemesisError)?;
+        let nodes: Vec<String> = offsets.keys().cloned().collect();
+        let shared = std::sync::Arc::new(offsets.clone());
+        self.on_nodes(&nodes, move |db, ctx| {
+            let clock = db.clock().map_err(DbError::Unsupported)?;
+            clock.set_offset_ms(ctx, shared.get(ctx.node).copied().unwrap_or(0))
+        })
+        .await?;
+        self.update(|a| {
+            for (node, offset) in offsets {
+                if *offset == 0 {
+                    a.skewed.remove(node);
+                } else {
+                    a.skewed.insert(node.clone(), *offset);
+                }
+            }
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,292 @@
+//! The nemesis: real faults on real nodes, behind the `Nemesis` trait the
+//! generator interpreter drives (Jepsen's `nemesis.clj` and
+//! `nemesis/combined.clj`).
+//!
+//! Partitions and packet loss are iptables rules in a chain of our own on
+//! each node ([`net`]); kills, pauses and clocks go through the target's
+//! optional abilities (`Kill`, `Pause`, `Clock`, `Primary` in
+//! `targets::db`), and a fault the target cannot honour is refused with
+//! its reason rather than skipped. Every choice (which shape, which nodes,
+//! how far to move a clock) comes from the nemesis's own seeded RNG.
+//!
+//! [`Faults::heal_all`] undoes everything, whatever is recorded as active:
+//! the run calls it at the end, on error and on Ctrl-C, and `temblor heal`
+//! calls it after a controller was killed hard.
+
+mod clock;
+pub mod grudge;
+mod kind;
+pub mod net;
+mod process;
+
+pub use grudge::Shape;
+pub use kind::{FaultKind, Targets};
+
+use checkers::{Op, OpType};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use targets::db::Db;
+use targets::remote::AsyncRemote;
+use workloads::client::BoxFuture;
+use workloads::{Nemesis, NemesisError};
+
+/// The nodes a nemesis works on: name, address, and how to reach it.
+#[derive(Clone)]
+pub struct NodeHandle {
+    /// `n1`, ...
+    pub name: String,
+    /// The address other nodes see its packets come from.
+    pub addr: String,
+    /// A session to it.
+    pub remote: AsyncRemote,
+}
+
+/// What the nemesis may do, from the test spec.
+#[derive(Clone, Debug)]
+pub struct NemesisOptions {
+    /// The families of faults in the schedule.
+    pub kinds: Vec<FaultKind>,
+    /// Partition shapes to choose among.
+    pub shapes: Vec<Shape>,
+    /// Fraction of packets dropped by a packet fault.
+    pub loss: f64,
+    /// Largest clock jump, in milliseconds.
+    pub max_clock_skew_ms: i64,
+}
+
+impl Default for NemesisOptions {
+    fn default() -> Self {
+        NemesisOptions {
+            kinds: Vec::new(),
+            shapes: Shape::ALL.to_vec(),
+            loss: 0.3,
+            max_clock_skew_ms: 30_000,
+        }
+    }
+}
+
+/// Faults currently in force, for healing and the progress line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Active {
+    /// A partition is in force.
+    pub partition: bool,
+    /// Packet loss is in force.
+    pub loss: bool,
+    /// Nodes killed and not yet restarted.
+    pub killed: BTreeSet<String>,
+    /// Nodes paused and not yet resumed.
+    pub paused: BTreeSet<String>,
+    /// Nodes whose clock offset is not zero.
+    pub skewed: BTreeMap<String, i64>,
+}
+
+impl Active {
+    /// A short description, e.g. `partition, killed n1 n2`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.partition {
+            parts.push("partition".to_string());
+        }
+        if self.loss {
+            parts.push("packet loss".to_string());
+        }
+        let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(" ");
+        if !self.killed.is_empty() {
+            parts.push(format!("killed {}", list(&self.killed)));
+        }
+        if !self.paused.is_empty() {
+            parts.push(format!("paused {}", list(&self.paused)));
+        }
+        if !self.skewed.is_empty() {
+            parts.push(format!("clock skew on {}", self.skewed.len()));
+        }
+        parts.join(", ")
+    }
+}
+
+/// The nemesis of a run.
+pub struct Faults {
+    nodes: Vec<NodeHandle>,
+    db: Arc<dyn Db>,
+    opts: NemesisOptions,
+    rng: ChaCha8Rng,
+    active: Arc<std::sync::Mutex<Active>>,
+}
+
+impl Faults {
+    /// A nemesis over `nodes` for target `db`, its choices seeded by `seed`.
+    pub fn new(nodes: Vec<NodeHandle>, db: Arc<dyn Db>, opts: NemesisOptions, seed: u64) -> Self {
+        Faults {
+            nodes,
+            db,
+            opts,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6d65_7369_73),
+            active: Arc::default(),
+        }
+    }
+
+    /// Refuses fault families the target cannot carry out here, saying why
+    /// (before the run starts, never as a silent no-op).
+    pub fn validate(&self) -> Result<(), String> {
+        for kind in &self.opts.kinds {
+            match kind {
+                FaultKind::Kill if self.db.as_kill().is_none() => {
+                    return Err(format!("{} cannot be killed and restarted", self.db.name()))
+                }
+                FaultKind::Pause if self.db.as_pause().is_none() => {
+                    return Err(format!("{} cannot be paused", self.db.name()))
+                }
+                FaultKind::Clock => {
+                    self.db.clock()?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A shared view of the faults in force (for the progress line).
+    pub fn active(&self) -> Arc<std::sync::Mutex<Active>> {
+        Arc::clone(&self.active)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    fn node(&self, name: &str) -> Result<&NodeHandle, NemesisError> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or_else(|| NemesisError(format!("no node named {name}")))
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Active)) {
+        f(&mut self.active.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Performs one fault op; the value says what was done.
+    async fn perform(&mut self, f: &str) -> Result<Value, NemesisError> {
+        match f {
+            "start-partition" => self.partition().await,
+            "stop-partition" => {
+                self.heal_network().await?;
+                Ok(json!("healed"))
+            }
+            "start-loss" => self.loss().await,
+            "stop-loss" => {
+                self.heal_network().await?;
+                Ok(json!("healed"))
+            }
+            "kill" | "pause" => self.process_fault(f).await,
+            "start" => self.restart_killed().await,
+            "resume" => self.resume_paused().await,
+            "bump-clock" | "strobe-clock" => self.skew_clocks(f).await,
+            "reset-clock" => self.reset_clocks().await,
+            other => Err(NemesisError(format!("unknown fault op {other:?}"))),
+        }
+    }
+
+    async fn partition(&mut self) -> Result<Value, NemesisError> {
+        use rand::seq::SliceRandom;
+        let shape = *self
+            .opts
+            .shapes
+            .choose(&mut self.rng)
+            .ok_or_else(|| NemesisError("no partition shapes to choose from".into()))?;
+        let leader = if shape == Shape::Leader {
+            self.primaries().await?.into_iter().next()
+        } else {
+            None
+        };
+        let grudge = grudge::for_shape(shape, &self.names(), leader.as_deref(), &mut self.rng)
+            .map_err(NemesisError)?;
+        self.update(|a| a.partition = true);
+        let mut tasks = Vec::new();
+        for (node, dropped) in &grudge {
+            let handle = self.node(node)?.clone();
+            let addrs = dropped
+                .iter()
+                .map(|d| self.node(d).map(|n| n.addr.clone()))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            tasks.push(async move { net::drop_from(&handle.remote, &addrs).await });
+        }
+        join_all(tasks).await?;
+        Ok(json!({ "shape": shape, "grudge": grudge }))
+    }
+
+    async fn loss(&mut self) -> Result<Value, NemesisError> {
+        self.update(|a| a.loss = true);
+        let fraction = self.opts.loss;
+        let mut tasks = Vec::new();
+        for node in &self.nodes {
+            let others: BTreeSet<String> = self
+                .nodes
+                .iter()
+                .filter(|n| n.name != node.name)
+                .map(|n| n.addr.clone())
+                .collect();
+            let remote = node.remote.clone();
+            tasks.push(async move { net::lose_from(&remote, &others, fraction).await });
+        }
+        join_all(tasks).await?;
+        Ok(json!({ "loss": fraction }))
+    }
+
+    async fn heal_network(&self) -> Result<(), NemesisError> {
+        let tasks = self.nodes.iter().map(|n| net::heal(&n.remote));
+        join_all(tasks).await?;
+        self.update(|a| {
+            a.partition = false;
+            a.loss = false;
+        });
+        Ok(())
+    }
+
+    /// Undoes every fault on every node, whatever is recorded as active:
+    /// heals the network, resumes and restarts the target, resets clocks.
+    /// Returns the problems met; it carries on past each one.
+    pub async fn heal_all(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let results = vec![
+            self.heal_network().await.map(|_| Value::Null),
+            self.resume_all().await,
+            self.restart_all().await,
+            self.reset_clocks().await,
+        ];
+        for r in results {
+            if let Err(e) = r {
+                problems.push(e.0);
+            }
+        }
+        problems
+    }
+}
+
+impl Nemesis for Faults {
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, NemesisError>> {
+        Box::pin(async move {
+            let value = self.perform(&op.f).await?;
+            let mut done = op.clone();
+            done.kind = OpType::Info;
+            done.value = value;
+            Ok(done)
+        })
+    }
+}
+
+/// Runs fault actions on several nodes at once; the first error wins, but
+/// every action is awaited so none is left half done.
+async fn join_all<F>(tasks: impl IntoIterator<Item = F>) -> Result<(), NemesisError>
+where
+    F: std::future::Future<Output = Result<(), NemesisError>>,
+{
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, _>>()
+        .map(|_| ())
+}
