@@ -151,6 +151,7 @@ fn nodes_behave_like_separate_hosts() {
         daemon_lives_only_on_its_node(&ssh);
         binaries_are_per_node(&ssh);
         a_slow_command_times_out_and_the_next_one_runs(&ssh[2]);
+        large_stderr_does_not_block_stdout(&ssh[2]);
         reused_session_survives_a_dropped_connection(&ssh[0], cluster);
         async_remotes_run_concurrently(cluster);
     });
@@ -236,6 +237,15 @@ fn a_slow_command_times_out_and_the_next_one_runs(n3: &Ssh) {
         started.elapsed()
     );
     assert_eq!(run(n3, "hostname").trim(), "n3");
+}
+
+/// Stdout is read before stderr; more stderr than the SSH window (2 MiB)
+/// must not stall the command.
+fn large_stderr_does_not_block_stdout(n3: &Ssh) {
+    let cmd = Command::shell("head -c 3000000 /dev/zero | tr '\\0' e >&2; echo done")
+        .timeout(Duration::from_secs(20));
+    let out = n3.exec(&cmd).unwrap();
+    assert_eq!((out.stdout.as_str(), out.stderr.len()), ("done\n", 3_000_000));
 }
 
 /// Kills the sshd process serving one session from another session; the

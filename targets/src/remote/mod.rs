@@ -8,6 +8,7 @@
 //! blocking like ssh2 itself; [`AsyncRemote`] runs it on tokio's blocking
 //! pool so controller tasks never stall the runtime.
 
+mod channel_io;
 mod command;
 mod known_hosts;
 mod local;

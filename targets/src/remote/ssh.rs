@@ -5,15 +5,17 @@
 //! and one reconnect when a reused session turns out to be dropped (only
 //! when the command never reached the server, so nothing runs twice).
 
+use super::channel_io::{self, DrainError};
 use super::known_hosts::{self, Target};
 use super::{checked, Command, Output, Remote, RemoteError};
 use ssh2::{ErrorCode, OpenFlags, OpenType, Session};
-use std::io::{self, Read};
+use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// libssh2's LIBSSH2_ERROR_TIMEOUT.
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
@@ -74,7 +76,13 @@ impl SshConfig {
 /// A node reached over SSH. The session opens on first use.
 pub struct Ssh {
     cfg: SshConfig,
-    session: Mutex<Option<Session>>,
+    conn: Mutex<Option<Conn>>,
+}
+
+/// An authenticated session and its socket (for `poll`).
+struct Conn {
+    session: Session,
+    fd: RawFd,
 }
 
 /// How one attempt on a session failed.
@@ -85,6 +93,8 @@ enum Fail {
     Run(&'static str, ssh2::Error),
     /// Reading output failed; the session is dropped.
     Read(io::Error),
+    /// The command outlived its timeout; the session is dropped.
+    TimedOut,
     /// A remote file could not be opened; the session stays.
     RemoteFile(String, ssh2::Error),
     /// A local file could not be used; the session stays.
@@ -96,15 +106,15 @@ impl Ssh {
     pub fn new(cfg: SshConfig) -> Self {
         Ssh {
             cfg,
-            session: Mutex::new(None),
+            conn: Mutex::new(None),
         }
     }
 
     /// A remote for `cfg`, connected now so that errors show up here.
     pub fn connect(cfg: SshConfig) -> Result<Self, RemoteError> {
         let ssh = Ssh::new(cfg);
-        let session = ssh.open()?;
-        *ssh.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(session);
+        let conn = ssh.open()?;
+        *ssh.conn.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
         Ok(ssh)
     }
 
@@ -114,8 +124,9 @@ impl Ssh {
     }
 
     /// Dials, checks the host key and authenticates.
-    fn open(&self) -> Result<Session, RemoteError> {
+    fn open(&self) -> Result<Conn, RemoteError> {
         let tcp = self.dial()?;
+        let fd = tcp.as_raw_fd();
         let ssh_err = |during: &str, source| RemoteError::Ssh {
             host: self.cfg.host.clone(),
             during: during.to_string(),
@@ -132,7 +143,7 @@ impl Ssh {
         };
         known_hosts::verify(&session, &target, &self.cfg.known_hosts, self.cfg.host_keys)?;
         self.authenticate(&session)?;
-        Ok(session)
+        Ok(Conn { session, fd })
     }
 
     fn dial(&self) -> Result<TcpStream, RemoteError> {
@@ -187,31 +198,31 @@ impl Ssh {
         &self,
         what: &str,
         timeout: Duration,
-        f: impl Fn(&Session) -> Result<T, Fail>,
+        f: impl Fn(&Conn) -> Result<T, Fail>,
     ) -> Result<T, RemoteError> {
-        let mut slot = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let (session, reused) = match slot.take() {
-            Some(s) => (s, true),
+        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let (conn, reused) = match slot.take() {
+            Some(c) => (c, true),
             None => (self.open()?, false),
         };
-        session.set_timeout(millis(timeout));
-        let (session, result) = match f(&session) {
+        conn.session.set_timeout(millis(timeout));
+        let (conn, result) = match f(&conn) {
             Err(Fail::Open(_)) if reused => {
                 let fresh = self.open()?;
-                fresh.set_timeout(millis(timeout));
+                fresh.session.set_timeout(millis(timeout));
                 let result = f(&fresh);
                 (fresh, result)
             }
-            result => (session, result),
+            result => (conn, result),
         };
         match result {
             Ok(v) => {
-                *slot = Some(session);
+                *slot = Some(conn);
                 Ok(v)
             }
             Err(fail) => {
                 if matches!(fail, Fail::RemoteFile(..) | Fail::Local(..)) {
-                    *slot = Some(session);
+                    *slot = Some(conn);
                 }
                 Err(self.error(fail, what, timeout))
             }
@@ -242,6 +253,7 @@ impl Ssh {
                 during: format!("sftp {path}"),
                 source: e,
             },
+            Fail::TimedOut => timed_out,
             Fail::Read(e) if e.kind() == io::ErrorKind::TimedOut => timed_out,
             Fail::Read(e) => RemoteError::Io {
                 host,
@@ -267,13 +279,13 @@ impl Remote for Ssh {
     fn exec(&self, cmd: &Command) -> Result<Output, RemoteError> {
         let line = cmd.render(self.cfg.user == "root");
         let timeout = cmd.timeout_override().unwrap_or(self.cfg.command_timeout);
-        let out = self.with_session(&cmd.to_string(), timeout, |s| run(s, &line))?;
+        let out = self.with_session(&cmd.to_string(), timeout, |c| run(c, &line, timeout))?;
         checked(&self.cfg.host, cmd, out)
     }
 
     fn upload(&self, local: &Path, remote_path: &str) -> Result<(), RemoteError> {
         let what = format!("upload {} to {remote_path}", local.display());
-        self.with_session(&what, self.cfg.command_timeout, |s| {
+        self.with_session(&what, self.cfg.command_timeout, |c| {
             let local_err = |during, e| Fail::Local(during, local.to_path_buf(), e);
             let mut src = std::fs::File::open(local).map_err(|e| local_err("open", e))?;
             let mode = src
@@ -281,7 +293,7 @@ impl Remote for Ssh {
                 .map_err(|e| local_err("stat", e))?
                 .permissions()
                 .mode();
-            let sftp = s.sftp().map_err(Fail::Open)?;
+            let sftp = c.session.sftp().map_err(Fail::Open)?;
             let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
             let mut dst = sftp
                 .open_mode(
@@ -298,8 +310,8 @@ impl Remote for Ssh {
 
     fn download(&self, remote_path: &str, local: &Path) -> Result<(), RemoteError> {
         let what = format!("download {remote_path} to {}", local.display());
-        self.with_session(&what, self.cfg.command_timeout, |s| {
-            let sftp = s.sftp().map_err(Fail::Open)?;
+        self.with_session(&what, self.cfg.command_timeout, |c| {
+            let sftp = c.session.sftp().map_err(Fail::Open)?;
             let mut src = sftp
                 .open(Path::new(remote_path))
                 .map_err(|e| Fail::RemoteFile(remote_path.to_string(), e))?;
@@ -311,18 +323,17 @@ impl Remote for Ssh {
     }
 }
 
-/// Runs one command on a channel. Stdout is read to its end before stderr;
-/// libssh2 queues the other stream meanwhile.
-fn run(session: &Session, line: &str) -> Result<Output, Fail> {
-    let mut channel = session.channel_session().map_err(Fail::Open)?;
+/// Runs one command on a channel of `conn`, reading its output until it
+/// ends or `timeout` passes.
+fn run(conn: &Conn, line: &str, timeout: Duration) -> Result<Output, Fail> {
+    let deadline = Instant::now() + timeout;
+    let mut channel = conn.session.channel_session().map_err(Fail::Open)?;
     channel.exec(line).map_err(|e| Fail::Run("exec", e))?;
-    let mut stdout = Vec::new();
-    channel.read_to_end(&mut stdout).map_err(Fail::Read)?;
-    let mut stderr = Vec::new();
-    channel
-        .stderr()
-        .read_to_end(&mut stderr)
-        .map_err(Fail::Read)?;
+    let (stdout, stderr) = channel_io::drain(&conn.session, conn.fd, &mut channel, deadline)
+        .map_err(|e| match e {
+            DrainError::TimedOut => Fail::TimedOut,
+            DrainError::Io(e) => Fail::Read(e),
+        })?;
     channel.wait_close().map_err(|e| Fail::Run("close", e))?;
     let mut status = channel
         .exit_status()
@@ -334,9 +345,10 @@ fn run(session: &Session, line: &str) -> Result<Output, Fail> {
             stderr.push_str(&format!("\nkilled by SIG{name}"));
         }
     }
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
     Ok(Output {
         status,
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stdout,
         stderr,
     })
 }
