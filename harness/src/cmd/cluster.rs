@@ -69,6 +69,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
 }
 
+/// Prints a line to stdout. Output cut short by a closed pipe (`| head`)
+/// is not an error: the cluster work still finishes (ripgrep's rule).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say(format_args!($($arg)*))
+    };
+}
+
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// Makes errors the user can fix on the command line exit 254.
 fn classify(e: ClusterError) -> anyhow::Error {
     if e.is_usage() {
@@ -90,14 +103,16 @@ fn up(nodes: usize, subnet: &str, bridge: String, dir: PathBuf) -> anyhow::Resul
     };
     let cluster = cluster::up(&opts).map_err(classify).context("cluster up")?;
     let millis = cluster.state().up_millis.unwrap_or(0);
-    println!(
+    say!(
         "{} nodes up in {millis} ms on {} ({})",
-        nodes, opts.bridge, opts.subnet
+        nodes,
+        opts.bridge,
+        opts.subnet
     );
     for node in cluster.nodes() {
-        println!("  {}\t{}", node.name, node.addr);
+        say!("  {}\t{}", node.name, node.addr);
     }
-    println!("ssh: ssh -F {} n1", cluster.ssh_config_path().display());
+    say!("ssh: ssh -F {} n1", cluster.ssh_config_path().display());
     Ok(0)
 }
 
@@ -106,10 +121,10 @@ fn down(dir: PathBuf) -> anyhow::Result<u8> {
         .map_err(classify)
         .context("cluster down")?;
     if !report.found {
-        println!("no cluster at {}: nothing to remove", dir.display());
+        say!("no cluster at {}: nothing to remove", dir.display());
     }
     for line in &report.removed {
-        println!("removed {line}");
+        say!("removed {line}");
     }
     Ok(0)
 }
@@ -119,17 +134,17 @@ fn status(dir: PathBuf, timings: bool, samples: usize) -> anyhow::Result<u8> {
         .map_err(classify)
         .context("cluster status")?;
     let state = cluster.state();
-    println!(
+    say!(
         "cluster at {}: bridge {}, subnet {}",
         dir.display(),
         state.bridge,
         state.subnet
     );
-    println!("node\taddress\tinit pid\talive\tsshd");
+    say!("node\taddress\tinit pid\talive\tsshd");
     let nodes = cluster::status(&cluster);
     for n in &nodes {
         let pid = n.pid.map_or("-".to_string(), |p| p.to_string());
-        println!(
+        say!(
             "{}\t{}\t{pid}\t{}\t{}",
             n.name,
             n.addr,
@@ -146,8 +161,8 @@ fn status(dir: PathBuf, timings: bool, samples: usize) -> anyhow::Result<u8> {
 
 fn print_timings(cluster: &Cluster, samples: usize) -> anyhow::Result<()> {
     match cluster.state().up_millis {
-        Some(ms) => println!("bring-up of {} nodes: {ms} ms", cluster.nodes().len()),
-        None => println!("bring-up: not finished"),
+        Some(ms) => say!("bring-up of {} nodes: {ms} ms", cluster.nodes().len()),
+        None => say!("bring-up: not finished"),
     }
     let first = cluster
         .names()
@@ -155,7 +170,7 @@ fn print_timings(cluster: &Cluster, samples: usize) -> anyhow::Result<()> {
         .next()
         .context("the cluster has no nodes")?;
     let lat = cluster::exec_latency(cluster, &first, samples).context("timing commands")?;
-    println!(
+    say!(
         "ssh to {first}: connect {:.1} ms; `true` x{samples} over one session: min {:.2} ms, median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
         ms(lat.connect),
         ms(lat.quantile(0.0)),
