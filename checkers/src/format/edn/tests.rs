@@ -132,3 +132,28 @@ fn syntax_errors_name_their_line() {
     let e = read(&b"{:process 0}\n\xff\xfe\x00\x01garbage"[..], "bin", false).unwrap_err();
     assert!(e.to_string().starts_with("bin:"), "{e}");
 }
+
+/// Serves `text`, then fails: a disk or pipe error mid-file.
+struct FailsAfter<'a>(&'a [u8]);
+
+impl std::io::Read for FailsAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::Error::other("device gone"));
+        }
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn an_io_error_mid_file_is_an_io_error_not_a_syntax_error() {
+    let text = b"[{:process 0 :type :invoke :f :read :value nil}\n{:process 0 :type :ok";
+    let reader = std::io::BufReader::with_capacity(16, FailsAfter(text));
+    match read(reader, "pipe.edn", false).unwrap_err() {
+        e @ ReadError::Io { .. } => assert_eq!(e.to_string(), "pipe.edn: device gone"),
+        other => panic!("expected an i/o error, got {other}"),
+    }
+}
