@@ -147,6 +147,8 @@ fn nodes_behave_like_separate_hosts() {
             run(&ssh[0], "getent hosts n3").split_whitespace().next(),
             Some("10.78.1.13")
         );
+        let routes = run(&ssh[0], "ip -4 route; ip -6 addr");
+        assert_eq!(routes.trim(), "10.78.1.0/24 dev eth0 proto kernel scope link src 10.78.1.11");
         files_round_trip(&ssh[0], &cluster.dir().join("scratch"));
         daemon_lives_only_on_its_node(&ssh);
         binaries_are_per_node(&ssh);

@@ -251,7 +251,11 @@ fn link(
         ],
     )?;
     ip(local, &["-n", ns, "link", "set", "eth0", "up"])?;
-    ip(local, &["-n", ns, "link", "set", "lo", "up"])
+    ip(local, &["-n", ns, "link", "set", "lo", "up"])?;
+    // IPv4 only: iptables partitions would not cover IPv6 link-local traffic.
+    let sysctl = ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"];
+    local.exec(&Command::new("ip").args(["netns", "exec", ns]).args(sysctl))?;
+    Ok(())
 }
 
 fn start_node(journal: &mut Journal, dir: &Path, node: &NodeRecord) -> Result<Child, ClusterError> {

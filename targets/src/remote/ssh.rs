@@ -73,7 +73,9 @@ impl SshConfig {
     }
 }
 
-/// A node reached over SSH. The session opens on first use.
+/// A node reached over SSH. The session opens on first use and runs one
+/// call at a time (the mutex); work that must overlap on one node, such as
+/// a long-running command and a probe, needs a second `Ssh`.
 pub struct Ssh {
     cfg: SshConfig,
     conn: Mutex<Option<Conn>>,
