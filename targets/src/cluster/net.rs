@@ -17,6 +17,11 @@ pub struct Subnet {
 }
 
 impl Subnet {
+    /// `10.77.0.0/24`, the default (`super::DEFAULT_SUBNET`).
+    pub const DEFAULT: Subnet = Subnet {
+        base: Ipv4Addr::new(10, 77, 0, 0),
+    };
+
     /// Address of node `i` (1-based): `.10+i`.
     pub fn node(&self, i: usize) -> Ipv4Addr {
         self.host(10 + i as u8)
@@ -160,6 +165,10 @@ mod tests {
 
     #[test]
     fn parses_only_private_slash_24s() {
+        assert_eq!(
+            super::super::DEFAULT_SUBNET.parse::<Subnet>(),
+            Ok(Subnet::DEFAULT)
+        );
         assert_eq!(net().node(1), Ipv4Addr::new(10, 77, 0, 11));
         assert_eq!(net().bridge(), Ipv4Addr::new(10, 77, 0, 1));
         assert!("10.77.0.0/16".parse::<Subnet>().is_err());

@@ -3,7 +3,7 @@
 use super::host::{self, HostFiles};
 use super::net::{self, Subnet};
 use super::state::{Journal, NodeRecord, Resource, State, STATE_FILE};
-use super::{check_privileges, Cluster, ClusterError, DEFAULT_BRIDGE, DEFAULT_DIR, DEFAULT_SUBNET};
+use super::{check_privileges, Cluster, ClusterError, DEFAULT_BRIDGE, DEFAULT_DIR};
 use crate::node;
 use crate::remote::{Command, Local, Remote};
 use std::net::SocketAddr;
@@ -49,9 +49,7 @@ impl Default for UpOptions {
             dir: PathBuf::from(DEFAULT_DIR),
             nodes: 5,
             bridge: DEFAULT_BRIDGE.to_string(),
-            subnet: DEFAULT_SUBNET
-                .parse()
-                .unwrap_or_else(|_| unreachable!("the default subnet parses")),
+            subnet: Subnet::DEFAULT,
         }
     }
 }

@@ -223,7 +223,12 @@ impl Ssh {
                 Ok(v)
             }
             Err(fail) => {
-                if matches!(fail, Fail::RemoteFile(..) | Fail::Local(..)) {
+                let healthy = match &fail {
+                    Fail::RemoteFile(_, e) => !is_timeout(e),
+                    Fail::Local(..) => true,
+                    _ => false,
+                };
+                if healthy {
                     *slot = Some(conn);
                 }
                 Err(self.error(fail, what, timeout))
