@@ -14,12 +14,28 @@ struct Group {
     gen: Option<BoxGen>,
 }
 
+/// The keys not handed out yet, and how to make a key's generator.
+struct Keys<F> {
+    next: u64,
+    max: Option<u64>,
+    make: F,
+}
+
+impl<F: FnMut(u64) -> BoxGen> Keys<F> {
+    fn fresh(&mut self) -> Option<(u64, BoxGen)> {
+        if self.max.is_some_and(|m| self.next >= m) {
+            return None;
+        }
+        let key = self.next;
+        self.next += 1;
+        Some((key, (self.make)(key)))
+    }
+}
+
 /// Groups of threads, each working through keys.
 pub struct Independent<F> {
     per_key: usize,
-    max_keys: Option<u64>,
-    make: F,
-    next_key: u64,
+    keys: Keys<F>,
     groups: Option<Vec<Group>>,
     start: usize,
 }
@@ -33,24 +49,17 @@ where
 {
     Independent {
         per_key: per_key.max(1),
-        max_keys,
-        make,
-        next_key: 0,
+        keys: Keys {
+            next: 0,
+            max: max_keys,
+            make,
+        },
         groups: None,
         start: 0,
     }
 }
 
 impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
-    fn fresh_key(&mut self) -> Option<(u64, BoxGen)> {
-        if self.max_keys.is_some_and(|m| self.next_key >= m) {
-            return None;
-        }
-        let key = self.next_key;
-        self.next_key += 1;
-        Some((key, (self.make)(key)))
-    }
-
     fn build_groups(&mut self, ctx: &Context<'_>) {
         let clients: Vec<usize> = ctx
             .all_threads()
@@ -61,7 +70,7 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
         let mut groups = Vec::new();
         for chunk in clients.chunks(self.per_key) {
             let threads = ThreadSet::filter(n, |t| chunk.contains(&t));
-            let (key, gen) = match self.fresh_key() {
+            let (key, gen) = match self.keys.fresh() {
                 Some((k, g)) => (k, Some(g)),
                 None => (0, None),
             };
@@ -70,13 +79,12 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
         self.groups = Some(groups);
     }
 
-    /// Asks group `i`, moving it to new keys while its generator is
+    /// Asks group `i`, moving it to a new key when its generator is
     /// exhausted; a generator exhausted at once retires the group.
     fn ask(&mut self, i: usize, ctx: &mut Context<'_>) -> Next {
-        let Some(groups) = self.groups.as_mut() else {
+        let Some(g) = self.groups.as_mut().and_then(|gs| gs.get_mut(i)) else {
             return Next::Exhausted;
         };
-        let g = &mut groups[i];
         if g.gen.is_some() && !ctx.free_threads().intersects(&g.threads) {
             // Busy groups cannot yield an op, and a completion will come
             // before they can: skip them cheaply (the hot path with many
@@ -96,14 +104,9 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
                 }
                 Next::Exhausted if !fresh => {
                     fresh = true;
-                    let next = match self.max_keys {
-                        Some(m) if self.next_key >= m => None,
-                        _ => Some(self.next_key),
-                    };
-                    g.gen = next.map(|k| {
-                        self.next_key += 1;
+                    g.gen = self.keys.fresh().map(|(k, gen)| {
                         g.key = k;
-                        (self.make)(k)
+                        gen
                     });
                 }
                 Next::Exhausted => {
