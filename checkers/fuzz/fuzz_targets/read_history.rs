@@ -15,7 +15,8 @@ fuzz_target!(|data: &[u8]| {
                 let _ = h.operations();
                 let mut out = Vec::new();
                 write_jsonl(&h, &mut out).expect("writing to memory");
-                let back = read(&out[..], "fuzz.jsonl", Format::Jsonl).expect("our own output reads");
+                let back =
+                    read(&out[..], "fuzz.jsonl", Format::Jsonl).expect("our own output reads");
                 assert_eq!(back.len(), h.len());
                 write_csv(&h, Vec::new()).expect("writing csv to memory");
             }

@@ -15,7 +15,7 @@ mod edn;
 mod jsonl;
 mod source;
 
-pub use csv_export::write_csv;
+pub use csv_export::{write_csv, CSV_COLUMNS};
 pub use jsonl::{write_jsonl, JsonlWriter};
 
 use crate::history::{History, HistoryError};
