@@ -6,6 +6,7 @@ pub mod elle;
 pub mod format;
 pub mod history;
 pub mod linear;
+pub mod stats;
 pub mod verdict;
 
 pub use history::{History, HistoryError, Op, OpType, Process};

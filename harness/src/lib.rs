@@ -3,6 +3,8 @@
 //! and the history recorder live here; the CLI is the binary's own
 //! (`main.rs`, `cmd/`).
 
+pub mod error;
 pub mod interpreter;
 pub mod nemesis;
 pub mod recorder;
+pub mod run;

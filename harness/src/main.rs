@@ -15,7 +15,11 @@ pub const EXIT_USAGE: u8 = 254;
 pub const EXIT_ERROR: u8 = 255;
 
 #[derive(Parser)]
-#[command(name = "temblor", version, about = "Jepsen-style fault-injection testing: run workloads against a cluster under faults, record the history, check it.")]
+#[command(
+    name = "temblor",
+    version,
+    about = "Jepsen-style fault-injection testing: run workloads against a cluster under faults, record the history, check it."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,8 +27,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a test: a workload against a cluster under faults, recorded and checked.
+    Test(Box<cmd::test::Args>),
     /// Check a recorded history (a history file or a run directory).
     Check(cmd::check::Args),
+    /// Undo the faults a run left behind when its controller was killed hard.
+    Heal(cmd::heal::Args),
     /// Build, inspect or remove a local cluster of network-namespace hosts.
     Cluster(cmd::cluster::Args),
 }
@@ -39,7 +47,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Test(args) => cmd::test::run(*args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Heal(args) => cmd::heal::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
     };
     match result {

@@ -212,6 +212,12 @@ impl Recorder {
         self.tx.clone()
     }
 
+    /// A shared view of the counts, for a progress task that outlives the
+    /// borrow of the recorder.
+    pub fn progress_handle(&self) -> Arc<Mutex<Progress>> {
+        Arc::clone(&self.progress)
+    }
+
     /// The counts as of the last flush (at most [`FLUSH_EVERY`] old).
     pub fn progress(&self) -> Progress {
         match self.progress.lock() {

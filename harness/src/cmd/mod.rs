@@ -3,12 +3,10 @@
 
 pub mod check;
 pub mod cluster;
+pub mod heal;
+pub mod test;
 
-/// An error the user can fix by changing what they typed (a missing file,
-/// bad flag values, malformed input): exit 254 rather than 255.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use harness::error::UsageError;
 
 /// The exit code for an error: 254 when any cause is a [`UsageError`],
 /// 255 otherwise.

@@ -186,6 +186,13 @@ impl Faults {
             "resume" => self.resume_paused().await,
             "bump-clock" | "strobe-clock" => self.skew_clocks(f).await,
             "reset-clock" => self.reset_clocks().await,
+            "heal" => {
+                let problems = self.heal_all().await;
+                match problems.is_empty() {
+                    true => Ok(json!("healed")),
+                    false => Err(NemesisError(problems.join("; "))),
+                }
+            }
             other => Err(NemesisError(format!("unknown fault op {other:?}"))),
         }
     }

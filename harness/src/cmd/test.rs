@@ -1,0 +1,220 @@
+//! `temblor test`: one Jepsen-style run, end to end. With no flags it
+//! brings up a 5-node local cluster, runs raftkv on it under partitions,
+//! kills and pauses, checks the history and takes the cluster down again.
+
+use super::check::parse_duration;
+use super::UsageError;
+use harness::interpreter::Shutdown;
+use harness::nemesis::{FaultKind, Shape};
+use harness::run::{self, TestSpec};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Run a test: a workload against a cluster under faults, recorded and
+/// checked. Flags override the TOML test file, which overrides defaults.
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// A TOML test file (keys as in spec.json: target, workload, nemesis,
+    /// time_limit, concurrency, nodes, bugs, ...). Flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub test_file: Option<PathBuf>,
+    /// The test's name, the results folder (default: <target>-<workload>).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The system under test.
+    #[arg(long, value_name = "raftkv")]
+    pub target: Option<String>,
+    /// The workload: register (linearizable cas registers, by key) or
+    /// list-append (transactions, checked with Elle).
+    #[arg(long, value_name = "register|list-append")]
+    pub workload: Option<String>,
+    /// Faults, comma-separated: partition, kill, pause, clock, packet; or
+    /// `none`. Default: partition,kill,pause.
+    #[arg(long, value_delimiter = ',', value_name = "FAULTS")]
+    pub nemesis: Option<Vec<String>>,
+    /// Time between a fault's start and stop, and between faults (e.g. 10s).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub nemesis_interval: Option<Duration>,
+    /// Partition shapes to choose among: one, halves, random-halves,
+    /// majorities-ring, bridge, leader (default: all).
+    #[arg(long, value_delimiter = ',', value_name = "SHAPES")]
+    pub partition: Option<Vec<Shape>>,
+    /// How long the workload runs (e.g. 60, 60s, 2m).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub time_limit: Option<Duration>,
+    /// How long the healed cluster gets to recover before the run ends.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub recovery_time: Option<Duration>,
+    /// Client worker threads.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Nodes of the local cluster (brought up and down by the run unless
+    /// one is already up).
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// Real machines instead of the local cluster: one `name [address]` a line.
+    #[arg(long, value_name = "FILE")]
+    pub nodes_file: Option<PathBuf>,
+    /// SSH private key for real machines.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+    /// SSH user for real machines (sudo is used when not root).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Accept and remember SSH host keys not yet in known_hosts.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Turn on one of raftkv's bugs (repeatable): follower-reads,
+    /// lease-reads, early-ack, volatile-vote.
+    #[arg(long = "bug", value_name = "NAME")]
+    pub bugs: Vec<String>,
+    /// The seed of every random choice (recorded in spec.json; the same seed
+    /// gives the same op stream).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Ops per second over all clients (default: as fast as they answer).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// A client op taking longer than this is recorded as `info`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub op_timeout: Option<Duration>,
+    /// The raftkv binary to install (default: next to temblor, built if missing).
+    #[arg(long, value_name = "FILE")]
+    pub raftkv_bin: Option<PathBuf>,
+    /// Where results go.
+    #[arg(long, value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+    /// Leave the target's data on the nodes after the run.
+    #[arg(long)]
+    pub no_teardown: bool,
+}
+
+/// Runs the test; returns the verdict's exit code.
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let spec = spec_from(args)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let shutdown = Shutdown::new();
+        on_signals(&shutdown);
+        let report = run::run(spec, shutdown).await?;
+        for check in &report.analysis.checks {
+            println!("== {}: {}", check.checker, check.verdict);
+            println!("{}", check.text.trim_end());
+        }
+        println!(
+            "verdict: {}   results: {}",
+            report.verdict(),
+            report.dir.path.display()
+        );
+        Ok(report.verdict().exit_code() as u8)
+    })
+}
+
+/// Defaults, then the test file, then the flags.
+pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
+    let mut s = match &args.test_file {
+        Some(file) => TestSpec::from_toml_file(file).map_err(|e| UsageError(e.to_string()))?,
+        None => TestSpec::default(),
+    };
+    set(&mut s.name, args.name);
+    set(&mut s.target, args.target);
+    set(&mut s.workload, args.workload);
+    if let Some(list) = args.nemesis {
+        s.nemesis = parse_faults(&list)?;
+    }
+    set(&mut s.partition_shapes, args.partition);
+    set(
+        &mut s.nemesis_interval,
+        args.nemesis_interval.map(|d| d.as_secs_f64()),
+    );
+    set(&mut s.time_limit, args.time_limit.map(|d| d.as_secs_f64()));
+    set(
+        &mut s.recovery_time,
+        args.recovery_time.map(|d| d.as_secs_f64()),
+    );
+    set(&mut s.op_timeout, args.op_timeout.map(|d| d.as_secs_f64()));
+    set(&mut s.concurrency, args.concurrency);
+    set(&mut s.nodes, args.nodes);
+    s.nodes_file = args.nodes_file.or(s.nodes_file);
+    s.ssh.key = args.ssh_key.or(s.ssh.key);
+    set(&mut s.ssh.username, args.username);
+    s.ssh.accept_new_host_keys |= args.accept_new_host_keys;
+    if !args.bugs.is_empty() {
+        s.bugs = args.bugs;
+    }
+    s.seed = args.seed.or(s.seed);
+    s.workload_options.rate = args.rate.or(s.workload_options.rate);
+    s.raftkv_bin = args.raftkv_bin.or(s.raftkv_bin);
+    set(&mut s.results_dir, args.results_dir);
+    s.teardown &= !args.no_teardown;
+    s.validate().map_err(|e| UsageError(e.to_string()))?;
+    Ok(s)
+}
+
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+fn parse_faults(list: &[String]) -> anyhow::Result<Vec<FaultKind>> {
+    if list.len() == 1 && list[0] == "none" {
+        return Ok(Vec::new());
+    }
+    list.iter()
+        .map(|s| s.parse::<FaultKind>().map_err(|e| UsageError(e).into()))
+        .collect()
+}
+
+/// SIGINT and SIGTERM stop the run; it then heals and writes what it has.
+fn on_signals(shutdown: &Shutdown) {
+    shutdown.on_ctrl_c();
+    let me = shutdown.clone();
+    tokio::spawn(async move {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            eprintln!("\ntemblor: SIGTERM: stopping, healing, writing results");
+            me.trigger();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults_and_typos_are_usage_errors() {
+        let args = Args {
+            nemesis: Some(vec!["partition".into(), "clock".into()]),
+            bugs: vec!["lease-reads".into()],
+            time_limit: Some(Duration::from_secs(12)),
+            ..Args::default()
+        };
+        let s = spec_from(args).unwrap();
+        assert_eq!(s.nemesis, vec![FaultKind::Partition, FaultKind::Clock]);
+        assert_eq!(s.time_limit, 12.0);
+        assert_eq!(s.bugs, vec!["lease-reads".to_string()]);
+        let typo = Args {
+            nemesis: Some(vec!["partiton".into()]),
+            ..Args::default()
+        };
+        let e = spec_from(typo).unwrap_err();
+        assert!(e.chain().any(|c| c.is::<UsageError>()), "{e:#}");
+        let none = Args {
+            nemesis: Some(vec!["none".into()]),
+            ..Args::default()
+        };
+        assert!(spec_from(none).unwrap().nemesis.is_empty());
+        let bad = Args {
+            workload: Some("bank".into()),
+            ..Args::default()
+        };
+        assert!(spec_from(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown workload"));
+    }
+}

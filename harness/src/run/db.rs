@@ -1,0 +1,215 @@
+//! Phase 2 of a run: the target on every node. Builds the target's `Db`
+//! and client from the spec, runs lifecycle calls on all nodes at once (on
+//! tokio's blocking pool: `Db` calls block like SSH), downloads log files,
+//! and keeps the run's state file, which `temblor heal` reads to undo what
+//! a controller killed hard left behind.
+
+use super::nodes::Nodes;
+use super::spec::TestSpec;
+use super::store::RunDir;
+use crate::error::UsageError;
+use crate::nemesis::{FaultKind, NodeHandle};
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use targets::db::{Db, DbError, NodeCtx};
+use targets::raftkv::{RaftKv, RaftKvClient, RaftKvOptions};
+use workloads::client::Timeout;
+use workloads::Client;
+
+/// The target of `spec` on `nodes`.
+pub fn for_spec(spec: &TestSpec, nodes: &Nodes) -> anyhow::Result<Arc<dyn Db>> {
+    let addrs = addrs(&nodes.handles);
+    match spec.target.as_str() {
+        "raftkv" => Ok(Arc::new(RaftKv::new(raftkv_options(spec)?, addrs))),
+        other => Err(UsageError(format!("unknown target {other:?} (available: raftkv)")).into()),
+    }
+}
+
+/// The workload client for `spec`'s target, with the op timeout applied.
+pub fn client(spec: &TestSpec, nodes: &[NodeHandle]) -> anyhow::Result<Arc<dyn Client>> {
+    let timeout = Duration::from_secs_f64(spec.op_timeout);
+    let opts = raftkv_options(spec)?;
+    let inner = RaftKvClient::new(&addrs(nodes), opts.client_port, timeout)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The HTTP timeout turns a slow op into `info`; the wrapper is the
+    // backstop for anything that still hangs.
+    Ok(Arc::new(Timeout::new(
+        inner,
+        timeout + Duration::from_secs(1),
+    )))
+}
+
+fn addrs(nodes: &[NodeHandle]) -> BTreeMap<String, String> {
+    nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.addr.clone()))
+        .collect()
+}
+
+fn raftkv_options(spec: &TestSpec) -> anyhow::Result<RaftKvOptions> {
+    let mut opts = RaftKvOptions::new(raftkv_binary(spec)?);
+    opts.bugs = spec.bugs.clone();
+    opts.faketime = spec.nemesis.contains(&FaultKind::Clock);
+    Ok(opts)
+}
+
+/// The raftkv binary: as given, else next to this executable (cargo puts
+/// both in the same target folder), else built with cargo from the source
+/// tree this temblor was built from.
+fn raftkv_binary(spec: &TestSpec) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = &spec.raftkv_bin {
+        if bin.is_file() {
+            return Ok(bin.clone());
+        }
+        return Err(UsageError(format!("--raftkv-bin {}: no such file", bin.display())).into());
+    }
+    let exe = std::env::current_exe().context("cannot locate the temblor executable")?;
+    let sibling = exe.with_file_name("raftkv");
+    if sibling.is_file() {
+        return Ok(sibling);
+    }
+    build_raftkv(&exe)?;
+    if sibling.is_file() {
+        Ok(sibling)
+    } else {
+        Err(UsageError(format!(
+            "no raftkv binary next to {}: build it with `cargo build --release -p raftkv` or pass --raftkv-bin",
+            exe.display()
+        ))
+        .into())
+    }
+}
+
+/// Builds raftkv with the profile this temblor was built with, when the
+/// workspace it came from is still here.
+fn build_raftkv(exe: &std::path::Path) -> anyhow::Result<()> {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !workspace.join("targets/raftkv/Cargo.toml").is_file() {
+        return Ok(());
+    }
+    let release = exe
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "release");
+    eprintln!(
+        "temblor: building raftkv (cargo build{} -p raftkv)",
+        if release { " --release" } else { "" }
+    );
+    let mut cmd =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&workspace)
+        .args(["build", "-q", "-p", "raftkv"]);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(target_dir) = exe.parent().and_then(|p| p.parent()) {
+        cmd.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let status = cmd.status().context("cannot run cargo to build raftkv")?;
+    anyhow::ensure!(status.success(), "cargo build -p raftkv failed ({status})");
+    Ok(())
+}
+
+/// Runs `action` on every node at once; the first error (naming its node)
+/// wins, but every call is awaited.
+pub async fn on_all<F>(nodes: &[NodeHandle], db: &Arc<dyn Db>, action: F) -> anyhow::Result<()>
+where
+    F: Fn(&dyn Db, &NodeCtx<'_>) -> Result<(), DbError> + Send + Sync + Clone + 'static,
+{
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let tasks = nodes.iter().map(|node| {
+        let (db, names, action) = (Arc::clone(db), names.clone(), action.clone());
+        let (name, remote) = (node.name.clone(), node.remote.blocking());
+        tokio::task::spawn_blocking(move || {
+            let ctx = NodeCtx {
+                node: &name,
+                nodes: &names,
+                remote: remote.as_ref(),
+            };
+            action(db.as_ref(), &ctx).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        })
+    });
+    let mut first = Ok(());
+    for joined in futures::future::join_all(tasks).await {
+        let r = joined
+            .map_err(|e| anyhow::anyhow!("node task failed: {e}"))
+            .and_then(|r| r);
+        if first.is_ok() {
+            first = r;
+        }
+    }
+    first
+}
+
+/// Downloads every node's log files into `nodes/<node>/`; problems are
+/// reported and skipped (logs help, but never cost the results).
+pub async fn download_logs(nodes: &[NodeHandle], db: &Arc<dyn Db>, dir: &RunDir) {
+    for node in nodes {
+        let files = match db.as_log_files() {
+            Some(l) => {
+                let remote = node.remote.blocking();
+                let names = vec![node.name.clone()];
+                l.log_files(&NodeCtx {
+                    node: &node.name,
+                    nodes: &names,
+                    remote: remote.as_ref(),
+                })
+            }
+            None => return,
+        };
+        let local_dir = match dir.node_dir(&node.name) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("temblor: {e:#}");
+                continue;
+            }
+        };
+        for file in files {
+            let name = file.rsplit('/').next().unwrap_or("log").to_string();
+            if let Err(e) = node
+                .remote
+                .download(file.clone(), local_dir.join(name))
+                .await
+            {
+                eprintln!("temblor: cannot download {file} from {}: {e}", node.name);
+            }
+        }
+    }
+}
+
+/// What `temblor heal` needs to find and heal a run's nodes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RunState {
+    /// True while the run may have faults in force.
+    pub running: bool,
+    /// The spec, to rebuild the target and reach the nodes.
+    pub spec: TestSpec,
+    /// Node name -> address.
+    pub nodes: BTreeMap<String, String>,
+}
+
+/// Writes `state.json` with `running: true`.
+pub fn write_state(dir: &RunDir, spec: &TestSpec, nodes: &Nodes) -> anyhow::Result<()> {
+    let state = RunState {
+        running: true,
+        spec: spec.clone(),
+        nodes: addrs(&nodes.handles),
+    };
+    dir.write_json("state.json", &state)
+}
+
+/// Marks the run's state file as healed and finished.
+pub fn mark_state_done(dir: &RunDir) {
+    let path = dir.file("state.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    if let Ok(mut state) = serde_json::from_str::<RunState>(&text) {
+        state.running = false;
+        let _ = dir.write_json("state.json", &state);
+    }
+}

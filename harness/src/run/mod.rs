@@ -1,0 +1,219 @@
+//! One Jepsen-style test, end to end (Jepsen's `core.clj` `run!`). Phases
+//! nest like guards, and the ones that undo something run on every path:
+//!
+//! 1. nodes: open sessions (bring up the local cluster if needed);
+//! 2. db: install and start the target on every node;
+//! 3. the generator: clients and the nemesis, for the time limit, then a
+//!    heal and a recovery window;
+//! 4. always, whatever happened in 3 (error, Ctrl-C, SIGTERM, panic):
+//!    heal every fault, download node logs, tear the target down, take
+//!    down a cluster this run brought up;
+//! 5. check the history and write the results.
+//!
+//! The history is streamed to `history.jsonl` as it happens, so even a run
+//! killed hard leaves a history `temblor check` can read, and a state file
+//! that `temblor heal` uses to undo the faults it left behind.
+
+pub mod analysis;
+pub mod db;
+pub mod nodes;
+mod progress;
+pub mod spec;
+pub mod store;
+
+pub use analysis::Analysis;
+pub use spec::TestSpec;
+
+use crate::interpreter::{Interpreter, Shutdown};
+use crate::nemesis::{Faults, NemesisOptions, NodeHandle};
+use crate::recorder::{Clock, Recorder};
+use anyhow::Context as _;
+use checkers::Verdict;
+use std::sync::Arc;
+use std::time::Duration;
+use store::RunDir;
+use workloads::generator::{
+    any, boxed, clients, nemesis, once, phases, sleep, time_limit, Template,
+};
+use workloads::nemesis::schedule;
+
+/// What a finished run reports.
+pub struct RunReport {
+    /// Its results folder.
+    pub dir: RunDir,
+    /// The checkers' answers.
+    pub analysis: Analysis,
+}
+
+impl RunReport {
+    /// The run's verdict.
+    pub fn verdict(&self) -> Verdict {
+        self.analysis.verdict
+    }
+}
+
+/// Runs the test `spec` describes; `shutdown` stops it early (Ctrl-C).
+pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunReport> {
+    spec.validate()
+        .map_err(|e| crate::error::UsageError(e.to_string()))?;
+    let seed = *spec.seed.get_or_insert_with(rand::random);
+    let workload =
+        workloads::by_name(&spec.workload).map_err(|e| crate::error::UsageError(e.to_string()))?;
+    let dir = RunDir::create(&spec.results_dir, &spec.test_name())?;
+    dir.write_json("spec.json", &spec)?;
+    eprintln!("temblor: run {} (seed {seed})", dir.path.display());
+
+    let nodes = {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || nodes::open(&spec)).await??
+    };
+    let db = db::for_spec(&spec, &nodes)?;
+    db::write_state(&dir, &spec, &nodes)?;
+    let result = with_db(
+        &spec,
+        &dir,
+        &nodes.handles,
+        Arc::clone(&db),
+        workload.as_ref(),
+        shutdown,
+    )
+    .await;
+    let closed = tokio::task::spawn_blocking(move || nodes::close(&nodes)).await;
+    let summary = result?;
+    closed??;
+
+    let history = checkers::format::read_path(&dir.file("history.jsonl"), None)
+        .context("cannot read back the recorded history")?;
+    let csv = std::fs::File::create(dir.file("history.csv"))?;
+    checkers::format::write_csv(&history, std::io::BufWriter::new(csv))?;
+    let analysis = analysis::analyze(&history, &workload.checkers(), Duration::from_secs(300));
+    dir.write_json(
+        "results.json",
+        &serde_json::json!({
+            "verdict": analysis.verdict,
+            "seed": seed,
+            "ops": summary.progress.records,
+            "history_bytes": summary.bytes,
+            "checks": analysis.checks,
+        }),
+    )?;
+    Ok(RunReport { dir, analysis })
+}
+
+/// Phase 2 to 4: the target is up for the workload, and down afterwards on
+/// every path.
+async fn with_db(
+    spec: &TestSpec,
+    dir: &RunDir,
+    nodes: &[NodeHandle],
+    db: Arc<dyn targets::db::Db>,
+    workload: &dyn workloads::Workload,
+    shutdown: Shutdown,
+) -> anyhow::Result<crate::recorder::Summary> {
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let setup = db::on_all(nodes, &db, |db, ctx| db.setup(ctx)).await;
+    let outcome = match setup {
+        Ok(()) => {
+            // The generator runs in its own task so that a panic in it is
+            // caught here and the cleanup below still runs.
+            let task = tokio::spawn(run_generator(
+                spec.clone(),
+                dir.clone(),
+                nodes.to_vec(),
+                Arc::clone(&db),
+                workload.generator(&spec.workload_options)?,
+                shutdown,
+            ));
+            match task.await {
+                Ok(r) => r,
+                Err(e) => Err(anyhow::anyhow!("the run's task failed: {e}")),
+            }
+        }
+        Err(e) => Err(e.context("cannot set up the target")),
+    };
+    // Always: heal, collect logs, tear down.
+    let mut healer = Faults::new(
+        nodes.to_vec(),
+        Arc::clone(&db),
+        NemesisOptions::default(),
+        0,
+    );
+    for problem in healer.heal_all().await {
+        eprintln!("temblor: while healing: {problem}");
+    }
+    db::download_logs(nodes, &db, dir).await;
+    if spec.teardown {
+        if let Err(e) = db::on_all(nodes, &db, |db, ctx| db.teardown(ctx)).await {
+            eprintln!("temblor: while tearing down {}: {e:#}", names.join(", "));
+        }
+    }
+    db::mark_state_done(dir);
+    outcome
+}
+
+/// Phase 3: clients and nemesis driven by the generator, with the history
+/// recorded as it happens.
+async fn run_generator(
+    spec: TestSpec,
+    dir: RunDir,
+    nodes: Vec<NodeHandle>,
+    db: Arc<dyn targets::db::Db>,
+    client_gen: workloads::generator::BoxGen,
+    shutdown: Shutdown,
+) -> anyhow::Result<crate::recorder::Summary> {
+    let seed = spec.seed.unwrap_or_default();
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let limit = Duration::from_secs_f64(spec.time_limit);
+    let faults = Faults::new(
+        nodes.clone(),
+        Arc::clone(&db),
+        NemesisOptions {
+            kinds: spec.nemesis.clone(),
+            shapes: spec.partition_shapes.clone(),
+            ..NemesisOptions::default()
+        },
+        seed,
+    );
+    faults.validate().map_err(crate::error::UsageError)?;
+    let active = faults.active();
+    let interval = Duration::from_secs_f64(spec.nemesis_interval);
+    let fault_list = spec.nemesis.iter().map(|k| k.fault()).collect();
+    let gen = phases(vec![
+        boxed(any(vec![
+            boxed(clients(time_limit(limit, client_gen))),
+            boxed(nemesis(time_limit(limit, schedule(interval, fault_list)))),
+        ])),
+        boxed(nemesis(once(Template::new(
+            "heal",
+            serde_json::Value::Null,
+        )))),
+        boxed(sleep(Duration::from_secs_f64(spec.recovery_time))),
+    ]);
+    let clock = Clock::start();
+    let recorder = Recorder::create(&dir.file("history.jsonl"), clock.clone())?;
+    let client = db::client(&spec, &nodes)?;
+    let interpreter = Interpreter::new(
+        spec.concurrency,
+        names,
+        seed,
+        client,
+        recorder.sender(),
+        clock,
+    )
+    .nemesis(Box::new(faults))
+    .deadline(limit + Duration::from_secs_f64(spec.recovery_time) + Duration::from_secs(120))
+    .shutdown(shutdown.clone());
+    let progress = progress::spawn(&recorder, active, spec.time_limit);
+    let outcome = interpreter.run(gen).await;
+    progress.abort();
+    eprintln!();
+    let summary = recorder.finish().await?;
+    let outcome = outcome?;
+    if outcome.interrupted && shutdown.is_triggered() {
+        eprintln!(
+            "temblor: interrupted; {} ops recorded",
+            summary.progress.records
+        );
+    }
+    Ok(summary)
+}

@@ -1,0 +1,193 @@
+//! The first phase of a run: where the nodes are and how to reach them.
+//! Either the local cluster (reused when one is already up, otherwise
+//! brought up for this run and taken down after it) or real machines named
+//! in a nodes file. Either way the rest of the run sees the same thing: a
+//! name, an address and an SSH session per node (Jepsen's `with-sessions`).
+
+use super::spec::TestSpec;
+use crate::error::UsageError;
+use crate::nemesis::NodeHandle;
+use anyhow::Context as _;
+use std::path::{Path, PathBuf};
+use targets::cluster::{self, Cluster, UpOptions};
+use targets::remote::{AsyncRemote, HostKeyPolicy, Ssh, SshConfig};
+
+/// The nodes of a run, and whether the run owns the local cluster.
+pub struct Nodes {
+    /// One handle per node, in order.
+    pub handles: Vec<NodeHandle>,
+    /// The local cluster's folder when this run brought it up (and must
+    /// take it down).
+    pub owned_cluster: Option<PathBuf>,
+}
+
+impl Nodes {
+    /// The node names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.handles.iter().map(|h| h.name.clone()).collect()
+    }
+}
+
+/// Opens sessions to the nodes `spec` names, bringing up a local cluster
+/// when it names no nodes file and none is up.
+pub fn open(spec: &TestSpec) -> anyhow::Result<Nodes> {
+    match &spec.nodes_file {
+        Some(file) => open_real(spec, file),
+        None => open_local(spec),
+    }
+}
+
+/// Opens sessions to the nodes of an earlier run without bringing anything
+/// up: `None` when its local cluster is gone (nothing left to heal).
+pub fn reopen(spec: &TestSpec) -> anyhow::Result<Option<Nodes>> {
+    match &spec.nodes_file {
+        Some(file) => open_real(spec, file).map(Some),
+        None => match Cluster::open(Path::new(cluster::DEFAULT_DIR)) {
+            Ok(c) => Ok(Some(Nodes {
+                handles: local_handles(&c)?,
+                owned_cluster: None,
+            })),
+            Err(_) => Ok(None),
+        },
+    }
+}
+
+fn local_handles(cluster: &Cluster) -> anyhow::Result<Vec<NodeHandle>> {
+    let mut handles = Vec::new();
+    for node in cluster.nodes() {
+        let ssh = cluster
+            .ssh(&node.name)
+            .with_context(|| format!("{}: cannot open a session", node.name))?;
+        handles.push(NodeHandle {
+            name: node.name.clone(),
+            addr: node.addr.to_string(),
+            remote: AsyncRemote::new(ssh),
+        });
+    }
+    Ok(handles)
+}
+
+fn open_local(spec: &TestSpec) -> anyhow::Result<Nodes> {
+    let dir = PathBuf::from(cluster::DEFAULT_DIR);
+    let (cluster, owned) = match Cluster::open(&dir) {
+        Ok(c) if c.nodes().len() == spec.nodes => (c, None),
+        Ok(c) => {
+            return Err(UsageError(format!(
+                "a local cluster of {} nodes is already up in {} and this test wants {}: \
+                 run `temblor cluster down` first, or pass --nodes {}",
+                c.nodes().len(),
+                dir.display(),
+                spec.nodes,
+                c.nodes().len()
+            ))
+            .into())
+        }
+        Err(_) => {
+            eprintln!(
+                "temblor: bringing up a local cluster of {} nodes",
+                spec.nodes
+            );
+            let opts = UpOptions {
+                dir: dir.clone(),
+                nodes: spec.nodes,
+                ..UpOptions::default()
+            };
+            let c = cluster::up(&opts).map_err(|e| {
+                if e.is_usage() {
+                    anyhow::Error::new(UsageError(e.to_string()))
+                } else {
+                    anyhow::Error::new(e).context("cannot bring up the local cluster")
+                }
+            })?;
+            (c, Some(dir))
+        }
+    };
+    Ok(Nodes {
+        handles: local_handles(&cluster)?,
+        owned_cluster: owned,
+    })
+}
+
+/// Reads `name [address]` lines (`#` comments) and connects to each.
+fn open_real(spec: &TestSpec, file: &Path) -> anyhow::Result<Nodes> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("cannot read nodes file {}: {e}", file.display())))?;
+    let key = spec.ssh.key.clone().ok_or_else(|| {
+        UsageError(
+            "real machines need an SSH key: pass --ssh-key (or ssh.key in the test file)".into(),
+        )
+    })?;
+    let known_hosts = spec
+        .ssh
+        .known_hosts
+        .clone()
+        .unwrap_or_else(default_known_hosts);
+    let mut handles = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let addr = words.next().unwrap_or(name);
+        if words.next().is_some() {
+            return Err(UsageError(format!(
+                "{}:{}: expected `name [address]`, got {line:?}",
+                file.display(),
+                i + 1
+            ))
+            .into());
+        }
+        let cfg = SshConfig {
+            port: spec.ssh.port,
+            user: spec.ssh.username.clone(),
+            known_hosts: known_hosts.clone(),
+            host_keys: if spec.ssh.accept_new_host_keys {
+                HostKeyPolicy::AcceptNew
+            } else {
+                HostKeyPolicy::Strict
+            },
+            ..SshConfig::new(name, addr, &key)
+        };
+        let ssh =
+            Ssh::connect(cfg).map_err(|e| UsageError(format!("cannot reach node {name}: {e}")))?;
+        handles.push(NodeHandle {
+            name: name.to_string(),
+            addr: resolve(addr),
+            remote: AsyncRemote::new(ssh),
+        });
+    }
+    if handles.is_empty() {
+        return Err(UsageError(format!("nodes file {} names no nodes", file.display())).into());
+    }
+    Ok(Nodes {
+        handles,
+        owned_cluster: None,
+    })
+}
+
+/// The IP address of `host` as other nodes will see its packets (iptables
+/// rules need addresses); the name itself when it does not resolve here.
+fn resolve(host: &str) -> String {
+    use std::net::ToSocketAddrs;
+    (host, 22)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map_or_else(|| host.to_string(), |a| a.ip().to_string())
+}
+
+fn default_known_hosts() -> PathBuf {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    home.join(".ssh/known_hosts")
+}
+
+/// Takes down the local cluster if this run brought it up.
+pub fn close(nodes: &Nodes) -> anyhow::Result<()> {
+    if let Some(dir) = &nodes.owned_cluster {
+        cluster::down(dir)
+            .with_context(|| format!("cannot take down the local cluster in {}", dir.display()))?;
+    }
+    Ok(())
+}

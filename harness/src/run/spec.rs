@@ -1,0 +1,257 @@
+//! A test is a value: [`TestSpec`] is plain serde data, built from
+//! defaults, then a TOML file, then command-line flags, and saved with
+//! every run (`spec.json`), seed included, so that a run can be repeated
+//! (Jepsen's test map; STYLE.md "A test is a value"). Live handles
+//! (sessions, clients) never live here.
+
+use crate::nemesis::{FaultKind, Shape};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use workloads::Options;
+
+/// Everything that defines a test run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TestSpec {
+    /// The test's name: the results folder under `results/`.
+    pub name: String,
+    /// The system under test: `raftkv` (etcd and Consul to come).
+    pub target: String,
+    /// The workload: `register` or `list-append`.
+    pub workload: String,
+    /// Fault families in the schedule (empty: no faults).
+    pub nemesis: Vec<FaultKind>,
+    /// Partition shapes the partition fault chooses among.
+    pub partition_shapes: Vec<Shape>,
+    /// Seconds between fault starts and stops.
+    pub nemesis_interval: f64,
+    /// Seconds of workload.
+    pub time_limit: f64,
+    /// Seconds given to the cluster to recover after healing, before the
+    /// final reads.
+    pub recovery_time: f64,
+    /// Client worker threads.
+    pub concurrency: usize,
+    /// Nodes of the local cluster (ignored with `nodes_file`).
+    pub nodes: usize,
+    /// Real machines instead of the local cluster: a file with one
+    /// `name [address]` per line.
+    pub nodes_file: Option<PathBuf>,
+    /// SSH settings for real machines.
+    pub ssh: SshSpec,
+    /// The RNG seed of the generator and the nemesis (random when absent;
+    /// the one used is recorded).
+    pub seed: Option<u64>,
+    /// raftkv's bug switches to turn on.
+    pub bugs: Vec<String>,
+    /// Client op timeout in seconds (then the op is `info`).
+    pub op_timeout: f64,
+    /// Workload options.
+    pub workload_options: Options,
+    /// Where results go.
+    pub results_dir: PathBuf,
+    /// The raftkv binary to install (default: next to temblor, else built).
+    pub raftkv_bin: Option<PathBuf>,
+    /// Remove the target's data from the nodes after the run.
+    pub teardown: bool,
+}
+
+/// How to reach real machines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshSpec {
+    /// The user to log in as (sudo is used when not root).
+    pub username: String,
+    /// The private key.
+    pub key: Option<PathBuf>,
+    /// The known_hosts file (default `~/.ssh/known_hosts`).
+    pub known_hosts: Option<PathBuf>,
+    /// Accept and record host keys not yet known (default: refuse them).
+    pub accept_new_host_keys: bool,
+    /// The SSH port.
+    pub port: u16,
+}
+
+impl Default for SshSpec {
+    fn default() -> Self {
+        SshSpec {
+            username: "root".into(),
+            key: None,
+            known_hosts: None,
+            accept_new_host_keys: false,
+            port: 22,
+        }
+    }
+}
+
+impl Default for TestSpec {
+    fn default() -> Self {
+        TestSpec {
+            name: String::new(),
+            target: "raftkv".into(),
+            workload: "register".into(),
+            nemesis: vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause],
+            partition_shapes: Shape::ALL.to_vec(),
+            nemesis_interval: 5.0,
+            time_limit: 30.0,
+            recovery_time: 5.0,
+            concurrency: 10,
+            nodes: 5,
+            nodes_file: None,
+            ssh: SshSpec::default(),
+            seed: None,
+            bugs: Vec::new(),
+            op_timeout: 2.0,
+            workload_options: Options::default(),
+            results_dir: PathBuf::from("results"),
+            raftkv_bin: None,
+            teardown: true,
+        }
+    }
+}
+
+/// A spec that makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The TOML file could not be read.
+    #[error("cannot read test file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML file does not describe a test (typo, wrong type).
+    #[error("test file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl TestSpec {
+    /// Reads a TOML test file over the defaults; an unknown key is an error
+    /// naming the line, so a typo never silently falls back to a default.
+    pub fn from_toml_file(path: &Path) -> Result<TestSpec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| SpecError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The name, or `<target>-<workload>` when none was given.
+    pub fn test_name(&self) -> String {
+        if self.name.is_empty() {
+            format!("{}-{}", self.target, self.workload)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// Checks ranges and names that would otherwise fail mid-run.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let bad = |m: String| Err(SpecError::Invalid(m));
+        if self.target != "raftkv" {
+            return bad(format!(
+                "unknown target {:?} (available here: raftkv)",
+                self.target
+            ));
+        }
+        workloads::by_name(&self.workload).map_err(|e| SpecError::Invalid(e.to_string()))?;
+        self.workload_options
+            .validate()
+            .map_err(|e| SpecError::Invalid(e.to_string()))?;
+        for (what, v) in [
+            ("time-limit", self.time_limit),
+            ("nemesis-interval", self.nemesis_interval),
+            ("op-timeout", self.op_timeout),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(format!(
+                    "--{what} must be a positive number of seconds, not {v}"
+                ));
+            }
+        }
+        if !(self.recovery_time.is_finite() && self.recovery_time >= 0.0) {
+            return bad(format!(
+                "--recovery-time must be >= 0, not {}",
+                self.recovery_time
+            ));
+        }
+        if self.concurrency == 0 {
+            return bad("--concurrency must be at least 1".into());
+        }
+        if self.nodes_file.is_none() && !(1..=64).contains(&self.nodes) {
+            return bad(format!(
+                "--nodes must be between 1 and 64, not {}",
+                self.nodes
+            ));
+        }
+        if self.nemesis.contains(&FaultKind::Partition) && self.partition_shapes.is_empty() {
+            return bad("the partition nemesis needs at least one shape".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toml_typo_is_an_error_with_its_line() {
+        let dir = std::env::temp_dir().join(format!("temblor-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("test.toml");
+        std::fs::write(&file, "workload = \"register\"\ntime_limt = 10\n").unwrap();
+        let e = TestSpec::from_toml_file(&file).unwrap_err().to_string();
+        assert!(e.contains("time_limt") && e.contains("line 2"), "{e}");
+        std::fs::write(
+            &file,
+            "workload = \"list-append\"\nnemesis = [\"partition\"]\n",
+        )
+        .unwrap();
+        let spec = TestSpec::from_toml_file(&file).unwrap();
+        assert_eq!(spec.workload, "list-append");
+        assert_eq!(spec.nemesis, vec![FaultKind::Partition]);
+        assert_eq!(spec.concurrency, TestSpec::default().concurrency);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        let spec = TestSpec {
+            target: "mongo".into(),
+            ..TestSpec::default()
+        };
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown target"));
+        let spec = TestSpec {
+            workload: "bank".into(),
+            ..TestSpec::default()
+        };
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("unknown workload"));
+        assert!(TestSpec::default().validate().is_ok());
+        let spec = TestSpec {
+            time_limit: -1.0,
+            ..TestSpec::default()
+        };
+        assert!(spec.validate().is_err());
+    }
+}

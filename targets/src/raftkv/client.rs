@@ -1,0 +1,186 @@
+//! raftkv's client for the register and list-append workloads, over its
+//! HTTP/JSON API (see targets/raftkv/README.md).
+//!
+//! Error mapping (Jepsen's `client.clj` contract): an answer that says the
+//! op certainly did not happen (`"definite": true`: not the leader before
+//! proposing, a cas whose compare failed, a bad request) is `fail`; a
+//! refused connection is `fail` too (the request never reached the node);
+//! anything else (a timeout, a dropped connection, an indefinite error) is
+//! `info`, because the write may still take effect.
+
+use checkers::Op;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use workloads::client::BoxFuture;
+use workloads::{Client, ClientError, Complete};
+
+/// A raftkv client template; [`Client::open`] binds one to a node.
+#[derive(Clone)]
+pub struct RaftKvClient {
+    http: reqwest::Client,
+    /// Node name -> `http://addr:port`.
+    bases: Arc<BTreeMap<String, String>>,
+    base: String,
+}
+
+impl RaftKvClient {
+    /// A client template for nodes `addrs` (name -> address) on
+    /// `client_port`, each request cut off after `timeout`.
+    pub fn new(
+        addrs: &BTreeMap<String, String>,
+        client_port: u16,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(1)))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Fail(format!("cannot build an HTTP client: {e}")))?;
+        let bases = addrs
+            .iter()
+            .map(|(n, a)| (n.clone(), format!("http://{a}:{client_port}")))
+            .collect();
+        Ok(RaftKvClient {
+            http,
+            bases: Arc::new(bases),
+            base: String::new(),
+        })
+    }
+
+    /// Sends `body` to `path` and maps the answer: `Ok(json)` on success,
+    /// the error mapping above otherwise.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.map_err(send_error)?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| ClientError::Unknown(format!("reading the answer: {e}")))?;
+        let value: Value = serde_json::from_str(&text).map_err(|_| {
+            ClientError::Unknown(format!(
+                "HTTP {status}: not JSON: {}",
+                text.chars().take(200).collect::<String>()
+            ))
+        })?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        let msg = value
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_string();
+        let definite = value
+            .get("definite")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Err(if definite {
+            ClientError::Fail(msg)
+        } else {
+            ClientError::Unknown(msg)
+        })
+    }
+
+    async fn register(&self, op: &Op) -> Result<Op, ClientError> {
+        let (key, arg) = keyed(op)?;
+        let path = format!("/kv/{key}");
+        match op.f.as_str() {
+            "read" => {
+                let v = self.call(reqwest::Method::GET, &path, None).await?;
+                Ok(op.ok(json!([key, v.get("value").cloned().unwrap_or(Value::Null)])))
+            }
+            "write" => {
+                self.call(reqwest::Method::PUT, &path, Some(json!({ "value": arg })))
+                    .await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "cas" => {
+                let pair = arg
+                    .as_array()
+                    .filter(|a| a.len() == 2)
+                    .ok_or_else(|| bad(op, "[key, [old, new]]"))?;
+                let body = json!({ "from": pair[0], "to": pair[1] });
+                self.call(reqwest::Method::POST, &format!("{path}/cas"), Some(body))
+                    .await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            f => Err(ClientError::Fail(format!("raftkv: unknown f {f:?}"))),
+        }
+    }
+
+    async fn txn(&self, op: &Op) -> Result<Op, ClientError> {
+        if !op.value.is_array() {
+            return Err(bad(op, "a list of micro-ops"));
+        }
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/txn",
+                Some(json!({ "ops": op.value })),
+            )
+            .await?;
+        let done = v
+            .get("ops")
+            .cloned()
+            .ok_or_else(|| ClientError::Unknown(format!("txn answer without ops: {v}")))?;
+        Ok(op.ok(done))
+    }
+}
+
+impl Client for RaftKvClient {
+    fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
+        Box::pin(async move {
+            let base = self
+                .bases
+                .get(node)
+                .ok_or_else(|| ClientError::Fail(format!("raftkv: no address for node {node}")))?;
+            Ok(Box::new(RaftKvClient {
+                base: base.clone(),
+                ..self.clone()
+            }) as Box<dyn Client>)
+        })
+    }
+
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
+        Box::pin(async move {
+            match op.f.as_str() {
+                "txn" => self.txn(op).await,
+                _ => self.register(op).await,
+            }
+        })
+    }
+}
+
+/// `[k, v]`.
+fn keyed(op: &Op) -> Result<(&Value, &Value), ClientError> {
+    match op.value.as_array().map(Vec::as_slice) {
+        Some([k, v]) => Ok((k, v)),
+        _ => Err(bad(op, "[key, value]")),
+    }
+}
+
+fn bad(op: &Op, want: &str) -> ClientError {
+    ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
+}
+
+/// A request that never got an answer: `fail` only when the connection was
+/// refused (nothing was sent), `info` otherwise.
+fn send_error(e: reqwest::Error) -> ClientError {
+    if e.is_connect() && !e.is_timeout() {
+        ClientError::Fail(format!("connection refused: {e}"))
+    } else {
+        ClientError::Unknown(format!("no answer: {e}"))
+    }
+}
