@@ -51,12 +51,15 @@ pub struct CheckOptions {
     pub memory_budget: Option<usize>,
     /// Partitions searched at once (0: one per core).
     pub threads: usize,
-    /// Stop searching other partitions once one is invalid.
+    /// Stop searching other partitions once one is invalid (Porcupine's
+    /// early kill). On by default: proving a partition invalid can take
+    /// exhaustive search, and one invalid partition decides the verdict.
     pub stop_early: bool,
     /// How many longest linearizable prefixes to report for a failure.
     pub prefixes: usize,
-    /// How long shrinking a failure to a counterexample may take (zero:
-    /// do not shrink).
+    /// How long shrinking failures to counterexamples may take, all
+    /// partitions together, counted from the start of the check (zero: do
+    /// not shrink).
     pub shrink_time_limit: Duration,
 }
 
@@ -66,9 +69,9 @@ impl Default for CheckOptions {
             time_limit: None,
             memory_budget: None,
             threads: 0,
-            stop_early: false,
+            stop_early: true,
             prefixes: 3,
-            shrink_time_limit: Duration::from_secs(10),
+            shrink_time_limit: Duration::from_secs(5),
         }
     }
 }
@@ -82,12 +85,14 @@ pub fn check<M: Model>(
     opts: &CheckOptions,
 ) -> Result<LinearResult, HistoryError> {
     let start = Instant::now();
+    let limits = Limits::new(opts.time_limit, opts.memory_budget);
+    let shrink_until = start + opts.shrink_time_limit;
     let (operations, parts) = prepare::prepare(history, model)?;
     let src = Source {
         history,
         operations: &operations,
+        shrink_until,
     };
-    let limits = Limits::new(opts.time_limit, opts.memory_budget);
     let partitions = search_all(model, &parts, &limits, opts, &src);
     Ok(LinearResult {
         verdict: Verdict::all(partitions.iter().map(|p| p.verdict)),
@@ -186,7 +191,7 @@ fn counterexample<M: Model>(
         return None;
     }
     let fail_pos = failing.ret.unwrap_or(usize::MAX);
-    let (ops, minimal) = shrink::shrink(model, &part.ops, fail_pos, opts.shrink_time_limit);
+    let (ops, minimal) = shrink::shrink(model, &part.ops, fail_pos, src.shrink_until);
     Some(Counterexample {
         minimal,
         ops: ops.iter().map(|p| src.op_ref(model, p)).collect(),

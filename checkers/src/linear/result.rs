@@ -134,6 +134,8 @@ pub struct Event {
 pub(crate) struct Source<'a> {
     pub history: &'a History,
     pub operations: &'a [Operation],
+    /// When shrinking counterexamples must stop, all partitions together.
+    pub shrink_until: std::time::Instant,
 }
 
 impl Source<'_> {

@@ -187,7 +187,7 @@ fn run<M: Model>(
     let mut ticks = 0u32;
     loop {
         ticks = ticks.wrapping_add(1);
-        if ticks & 1023 == 0 {
+        if ticks & 255 == 0 {
             if let Some(stop) = limits.exceeded(cache.bytes(), charged) {
                 return Found::Unknown(stop);
             }

@@ -10,16 +10,15 @@ use super::limits::Limits;
 use super::model::Model;
 use super::prepare::Prepared;
 use super::search::{search, Found};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The smallest failing sub-history found, and whether it is 1-minimal.
 pub(crate) fn shrink<M: Model>(
     model: &M,
     ops: &[Prepared<M::Input>],
     fail_pos: usize,
-    limit: Duration,
+    deadline: Instant,
 ) -> (Vec<Prepared<M::Input>>, bool) {
-    let deadline = Instant::now() + limit;
     let fails = |idx: &[usize]| -> Option<bool> {
         let left = deadline.checked_duration_since(Instant::now())?;
         let cand: Vec<Prepared<M::Input>> = idx.iter().map(|&i| ops[i].clone()).collect();

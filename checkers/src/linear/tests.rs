@@ -130,7 +130,11 @@ fn partitions_split_by_key_and_name_the_bad_key() {
         (2, "invoke", "get", json!(["a", null])),
         (2, "ok", "get", json!(["a", "x"])),
     ]);
-    let split = check_spec(&h, &ModelSpec::new(ModelKind::Kv), &CheckOptions::default()).unwrap();
+    let every = CheckOptions {
+        stop_early: false,
+        ..CheckOptions::default()
+    };
+    let split = check_spec(&h, &ModelSpec::new(ModelKind::Kv), &every).unwrap();
     assert_eq!(split.verdict, Verdict::Invalid);
     assert_eq!(split.partitions.len(), 2);
     let bad: Vec<_> = split

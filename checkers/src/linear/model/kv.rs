@@ -30,7 +30,10 @@ impl SharedStr {
     }
 
     fn concat(&self, tail: &SharedStr) -> SharedStr {
-        SharedStr::new(&format!("{}{}", self.text, tail.text))
+        let mut s = String::with_capacity(self.text.len() + tail.text.len());
+        s.push_str(&self.text);
+        s.push_str(&tail.text);
+        SharedStr::new(&s)
     }
 }
 
