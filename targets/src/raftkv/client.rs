@@ -111,7 +111,7 @@ impl RaftKvClient {
                     .as_array()
                     .filter(|a| a.len() == 2)
                     .ok_or_else(|| bad(op, "[key, [old, new]]"))?;
-                let body = json!({ "from": pair[0], "to": pair[1] });
+                let body = json!({ "expect": pair[0], "value": pair[1] });
                 self.call(reqwest::Method::POST, &format!("{path}/cas"), Some(body))
                     .await?;
                 Ok(op.ok(op.value.clone()))

@@ -83,20 +83,31 @@ impl RaftKv {
         NodePaths::new(node)
     }
 
+    /// raftkv's numeric member id for `node`: its position among the
+    /// nodes (in name order, the same on every node), from 1.
+    fn id(&self, node: &str) -> Result<usize, DbError> {
+        self.addrs
+            .keys()
+            .position(|n| n == node)
+            .map(|i| i + 1)
+            .ok_or_else(|| DbError::Unsupported(format!("raftkv: no address for node {node}")))
+    }
+
     /// The daemon, with its flags, as started on `node`.
     fn daemon(&self, node: &str) -> Result<Daemon, DbError> {
         let p = Self::paths(node);
         let peers: Vec<String> = self
             .addrs
-            .iter()
-            .map(|(n, a)| format!("{n}={a}:{}", self.opts.peer_port))
+            .values()
+            .enumerate()
+            .map(|(i, a)| format!("{}={a}:{}", i + 1, self.opts.peer_port))
             .collect();
         let mut args = vec![
             "--id".to_string(),
-            node.to_string(),
+            self.id(node)?.to_string(),
             "--peers".to_string(),
             peers.join(","),
-            "--listen-client".to_string(),
+            "--client".to_string(),
             format!("{}:{}", self.addr(node)?, self.opts.client_port),
             "--data-dir".to_string(),
             p.var("data"),
