@@ -110,19 +110,36 @@ pub fn process_edges(t: &Txns, edges: &mut EdgeList) {
     }
 }
 
-/// Real-time order, transitively reduced as Elle does: sweep the history;
-/// every txn invoked sees the current frontier of completed txns as
-/// predecessors; a txn that completes replaces its own predecessors in the
-/// frontier, since they reach anything after it through it.
+/// Real-time order between the graph txns of `t` (see [`realtime_order`]).
 pub fn realtime_edges(t: &Txns, edges: &mut EdgeList) {
-    // What happens at each history position: an invoke or a completion of txn i.
-    let mut at: Vec<(usize, u32, bool)> = Vec::with_capacity(t.txns.len() * 2);
-    for (i, txn) in t.txns.iter().enumerate() {
-        if !in_graph(txn.outcome) {
+    let spans = t.txns.iter().map(|txn| {
+        let done = match (txn.outcome, txn.complete) {
+            (Outcome::Ok, Some(c)) => Some(c),
+            _ => None,
+        };
+        in_graph(txn.outcome).then_some((txn.invoke, done))
+    });
+    realtime_order(spans, |a, b| edges.add(a, b, Rel::Realtime));
+}
+
+/// Real-time order, transitively reduced as Elle does: `spans[i]` is item
+/// i's (invocation, completion) history positions (`None`: left out; no
+/// completion: never precedes anything). Sweeping the history, every item
+/// invoked sees the current frontier of completed items as predecessors;
+/// an item that completes replaces its own predecessors in the frontier,
+/// since they reach anything after it through it.
+pub fn realtime_order(
+    spans: impl Iterator<Item = Option<(usize, Option<usize>)>>,
+    mut add: impl FnMut(u32, u32),
+) {
+    // What happens at each history position: an invoke or a completion of item i.
+    let mut at: Vec<(usize, u32, bool)> = Vec::new();
+    for (i, span) in spans.enumerate() {
+        let Some((invoke, complete)) = span else {
             continue;
-        }
-        at.push((txn.invoke, i as u32, true));
-        if let (Outcome::Ok, Some(c)) = (txn.outcome, txn.complete) {
+        };
+        at.push((invoke, i as u32, true));
+        if let Some(c) = complete {
             at.push((c, i as u32, false));
         }
     }
@@ -132,7 +149,7 @@ pub fn realtime_edges(t: &Txns, edges: &mut EdgeList) {
     for (_, i, is_invoke) in at {
         if is_invoke {
             for &p in &frontier {
-                edges.add(p, i, Rel::Realtime);
+                add(p, i);
             }
             preds.insert(i, frontier.clone());
         } else {

@@ -8,7 +8,8 @@
 //! edges ([`graph`]), Tarjan's strongly connected components on petgraph and
 //! a per-anomaly shortest-cycle search under a time budget ([`cycle`]),
 //! the consistency-model hierarchy ([`model`]), and explanations as data
-//! ([`explain`]).
+//! ([`explain`]); and linearizability of register histories through the
+//! same graph ([`check_register_graph`]).
 //!
 //! ```no_run
 //! # use checkers::elle::{check, ElleOptions, Workload};
@@ -24,12 +25,16 @@ mod explain;
 mod graph;
 mod list_append;
 mod model;
+mod register_graph;
 mod rw_register;
 mod txn;
 
 pub use explain::{Anomaly, Evidence, Step, TxnRef, Unknown};
 pub use graph::Rel;
 pub use model::{implied_anomalies, prohibited_anomalies, Model, UnknownModel};
+pub use register_graph::{
+    check_register_graph, GraphLinearOptions, GraphLinearResult, LinOp, LinStep,
+};
 
 use crate::history::{History, HistoryError};
 use crate::Verdict;
@@ -136,8 +141,10 @@ pub struct ElleResult {
     pub models: Vec<Model>,
     /// Every anomaly type found, sorted.
     pub anomaly_types: Vec<String>,
-    /// The anomalies, by type.
+    /// The anomalies, by type: at most [`KEPT_PER_TYPE`] of each.
     pub anomalies: BTreeMap<String, Vec<Anomaly>>,
+    /// How many distinct anomalies of each type were found, kept or not.
+    pub anomaly_counts: BTreeMap<String, usize>,
     /// The weakest models the anomalies rule out.
     pub not: Vec<Model>,
     /// Stronger models also ruled out.
@@ -148,16 +155,30 @@ pub struct ElleResult {
     pub stats: Stats,
 }
 
-/// Anomalies collected while checking.
+/// How many anomalies of each type a result keeps; the rest are counted.
+pub const KEPT_PER_TYPE: usize = 8;
+
+/// Anomalies collected while checking: the first [`KEPT_PER_TYPE`] distinct
+/// ones of each type, and how many distinct ones were found in all (an
+/// anomaly found twice, e.g. the same aborted read seen by two checks, is
+/// counted once when it is among those kept).
 #[derive(Default)]
 pub(crate) struct Found {
     anomalies: BTreeMap<String, Vec<Anomaly>>,
+    counts: BTreeMap<String, usize>,
     once: HashSet<(&'static str, u32)>,
 }
 
 impl Found {
     fn add(&mut self, name: &str, a: Anomaly) {
-        self.anomalies.entry(name.to_string()).or_default().push(a);
+        let kept = self.anomalies.entry(name.to_string()).or_default();
+        if kept.contains(&a) {
+            return;
+        }
+        *self.counts.entry(name.to_string()).or_default() += 1;
+        if kept.len() < KEPT_PER_TYPE {
+            kept.push(a);
+        }
     }
 
     /// Adds at most one anomaly of `name` per `key`.
@@ -226,16 +247,19 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, Histor
         sccs: sccs.len(),
         largest_scc: sccs.iter().map(Vec::len).max().unwrap_or(0),
     };
-    Ok(conclude(opts, &prohibited, found.anomalies, unknown, stats))
+    Ok(conclude(opts, &prohibited, found, unknown, stats))
 }
 
 fn conclude(
     opts: &ElleOptions,
     prohibited: &std::collections::BTreeSet<&str>,
-    anomalies: BTreeMap<String, Vec<Anomaly>>,
+    found: Found,
     unknown: Vec<Unknown>,
     stats: Stats,
 ) -> ElleResult {
+    let Found {
+        anomalies, counts, ..
+    } = found;
     let anomaly_types: Vec<String> = anomalies.keys().cloned().collect();
     let (not, also_not) = model::boundary(anomaly_types.iter().map(String::as_str));
     let verdict = if anomaly_types
@@ -253,6 +277,7 @@ fn conclude(
         models: opts.models.clone(),
         anomaly_types,
         anomalies,
+        anomaly_counts: counts,
         not,
         also_not,
         unknown,
@@ -313,6 +338,10 @@ impl ElleResult {
         for (name, list) in &self.anomalies {
             for a in list {
                 let _ = write!(out, "\n{name}:\n{}", a.render());
+            }
+            let total = self.anomaly_counts.get(name).copied().unwrap_or(0);
+            if total > list.len() {
+                let _ = writeln!(out, "\n... and {} more {name}", total - list.len());
             }
         }
         out
