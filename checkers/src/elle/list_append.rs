@@ -169,7 +169,14 @@ impl ListAppend {
             .iter()
             .map(|v| self.appends.get(&(key, *v)).map_or(NONE, |w| w.0))
             .collect();
-        self.check_order(h, t, key, reads, &order, &writer_at, found);
+        // Only reads on the order contain its elements: blame those.
+        let on_order: Vec<Read> = reads
+            .iter()
+            .zip(&compatible)
+            .filter(|(_, &c)| c)
+            .map(|(r, _)| *r)
+            .collect();
+        self.check_order(h, t, key, &on_order, &order, &writer_at, found);
         for w in writer_at.windows(2) {
             if w[0] != NONE && w[1] != NONE && graph_txn(t, w[0]) && graph_txn(t, w[1]) {
                 edges.add(w[0], w[1], Rel::Ww);

@@ -4,6 +4,7 @@
 
 mod gen;
 mod histories;
+mod rw;
 mod sim;
 
 use std::path::PathBuf;
