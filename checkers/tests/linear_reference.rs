@@ -143,17 +143,31 @@ fn the_counterexample_is_itself_not_linearizable_and_small() {
     assert!(cx.ops.len() < 10, "{r}");
 }
 
+/// Knossos's timeout case. This search decides memstress3-12 in well under
+/// a millisecond (0.3 ms in release), so a 1 ms limit may honestly answer
+/// valid; what must hold is that it never guesses invalid, that a limit
+/// already spent answers unknown, and that 1 ms is far too short for c50-ok.
 #[test]
-fn memstress3_12_with_a_1ms_limit_is_unknown() {
+fn a_time_limit_that_runs_out_gives_unknown_never_a_guess() {
     let Some(dir) = shared() else { return };
     let h = read(&dir.join("knossos/cas-register/good/memstress3-12.edn"));
-    let quick = CheckOptions {
-        time_limit: Some(Duration::from_millis(1)),
+    let limit = |ms| CheckOptions {
+        time_limit: Some(Duration::from_millis(ms)),
         ..opts()
     };
-    let r = check_spec(&h, &knossos_cas(), &quick).unwrap();
+    let r = check_spec(&h, &knossos_cas(), &limit(1)).unwrap();
+    assert_ne!(r.verdict, Verdict::Invalid, "{r}");
+    let r = check_spec(&h, &knossos_cas(), &limit(0)).unwrap();
     assert_eq!(r.verdict, Verdict::Unknown, "{r}");
-    assert!(r.to_string().contains("time limit of 1 ms ran out"), "{r}");
+    assert!(r.to_string().contains("time limit of 0 ms ran out"), "{r}");
+    let kv = read(&dir.join("porcupine-kv/c50-ok.txt"));
+    let r = check_spec(&kv, &ModelSpec::new(ModelKind::Kv), &limit(1)).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown, "{r}");
+    assert!(
+        r.to_string()
+            .contains("unknown: time limit of 1 ms ran out"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -187,8 +201,10 @@ fn porcupine_kv_per_key_and_as_one_map_agree_with_porcupine() {
         let r = check_spec(&h, &ModelSpec::new(ModelKind::Kv), &opts()).unwrap();
         assert_eq!(r.verdict, expected, "{name} per key: {r}");
         assert!(r.partitions.len() > 1, "{name} splits by key");
-        if name.starts_with("c50") {
-            continue; // one map over 50 clients is Porcupine's minutes-long case
+        if !name.starts_with("c01") {
+            // One map over 10 clients takes ~1 s optimized (Porcupine: 2 s),
+            // far longer unoptimized: the bench checks those verdicts.
+            continue;
         }
         let whole = ModelSpec {
             split_keys: false,

@@ -186,8 +186,9 @@ fn run<M: Model>(
     let mut entry = list.next[HEAD as usize];
     let mut ticks = 0u32;
     loop {
+        // Bounds are checked as a search starts and every 256 steps.
         ticks = ticks.wrapping_add(1);
-        if ticks & 255 == 0 {
+        if ticks & 255 == 1 {
             if let Some(stop) = limits.exceeded(cache.bytes(), charged) {
                 return Found::Unknown(stop);
             }
