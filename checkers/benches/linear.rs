@@ -35,6 +35,9 @@ fn bare() -> CheckOptions {
     }
 }
 
+/// An op in flight: process, key, f, value, taken effect yet.
+type InFlight = (u64, u64, &'static str, i64, bool);
+
 /// A correct register (or `keys` independent ones) driven by 10 processes:
 /// each op takes effect at a random point between its invocation and
 /// completion; `crash` of them end `info`.
@@ -42,7 +45,7 @@ fn generated(ops: usize, keys: u64, crash: f64, seed: u64) -> History {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut regs = vec![0i64; keys as usize];
     let mut ids: Vec<u64> = (0..10).collect();
-    let mut busy: Vec<Option<(u64, u64, &str, i64, bool)>> = vec![None; 10];
+    let mut busy: Vec<Option<InFlight>> = vec![None; 10];
     let (mut out, mut issued, mut next) = (Vec::new(), 0, 10u64);
     let wrap = |k: u64, v: Value| if keys > 1 { json!([k, v]) } else { v };
     while issued < ops || busy.iter().any(Option::is_some) {

@@ -60,7 +60,8 @@ fn simulate(rng: &mut ChaCha8Rng, anomaly: Anomaly) -> History {
                 busy[p] = Some(b);
             }
             Some(b) => {
-                if complete(b, &mut ops, rng, issued >= total) {
+                let crashed = complete(b, &mut ops, rng, issued >= total);
+                if crashed {
                     ids[p] = next_id; // after info, a new process (Jepsen)
                     next_id += 1;
                 }
