@@ -3,7 +3,7 @@
 //! Elle's process and real-time orders), and its strongly connected
 //! components (Tarjan). Follows Elle's `elle.graph` and `elle.txn`.
 
-use super::txn::Txns;
+use super::txn::{FxMap, Txns};
 use crate::history::Outcome;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
@@ -70,22 +70,35 @@ impl EdgeList {
         }
     }
 
-    /// Builds the graph over `n` transactions.
-    pub fn build(mut self, n: usize) -> DiGraph<(), Rels, u32> {
-        self.0.sort_unstable_by_key(|&(a, b, _)| (a, b));
-        let mut g = DiGraph::with_capacity(n, self.0.len());
+    /// Builds the graph over `n` transactions: edges bucketed by source in
+    /// linear time (a counting sort, no global comparison sort), each
+    /// source's few targets sorted and their relations merged.
+    pub fn build(self, n: usize) -> DiGraph<(), Rels, u32> {
+        let mut start = vec![0u32; n + 1];
+        for &(a, _, _) in &self.0 {
+            start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut out: Vec<(u32, Rels)> = vec![(0, 0); self.0.len()];
+        for &(a, b, rels) in &self.0 {
+            out[fill[a as usize] as usize] = (b, rels);
+            fill[a as usize] += 1;
+        }
+        drop(self);
+        let mut g = DiGraph::with_capacity(n, out.len());
         for _ in 0..n {
             g.add_node(());
         }
-        let mut i = 0;
-        while i < self.0.len() {
-            let (a, b, mut rels) = self.0[i];
-            i += 1;
-            while i < self.0.len() && self.0[i].0 == a && self.0[i].1 == b {
-                rels |= self.0[i].2;
-                i += 1;
+        for a in 0..n {
+            let row = &mut out[start[a] as usize..start[a + 1] as usize];
+            row.sort_unstable_by_key(|e| e.0);
+            for group in row.chunk_by(|x, y| x.0 == y.0) {
+                let rels = group.iter().fold(0, |acc, e| acc | e.1);
+                g.add_edge(NodeIndex::new(a), NodeIndex::new(group[0].0 as usize), rels);
             }
-            g.add_edge(NodeIndex::new(a as usize), NodeIndex::new(b as usize), rels);
         }
         g
     }
@@ -99,7 +112,7 @@ pub fn in_graph(outcome: Outcome) -> bool {
 /// Process order: each process's consecutive graph txns. A process that
 /// crashed continues as a new id, so the chain ends at its `info` txn.
 pub fn process_edges(t: &Txns, edges: &mut EdgeList) {
-    let mut last: std::collections::HashMap<u64, u32> = Default::default();
+    let mut last: FxMap<u64, u32> = FxMap::default();
     for (i, txn) in t.txns.iter().enumerate() {
         if !in_graph(txn.outcome) {
             continue;
@@ -144,18 +157,31 @@ pub fn realtime_order(
         }
     }
     at.sort_unstable();
+    let items = at.iter().map(|e| e.1 as usize + 1).max().unwrap_or(0);
+    // The frontier each item saw when invoked, as (version, length): the
+    // frontier only changes at completions, so items invoked between two
+    // completions share one snapshot in `saved`.
+    let mut seen: Vec<(u32, u32)> = vec![(0, 0); items];
+    let mut saved: Vec<u32> = Vec::new();
+    let mut snapshot: Option<(u32, u32)> = None;
     let mut frontier: Vec<u32> = Vec::new();
-    let mut preds: std::collections::HashMap<u32, Vec<u32>> = Default::default();
     for (_, i, is_invoke) in at {
         if is_invoke {
             for &p in &frontier {
                 add(p, i);
             }
-            preds.insert(i, frontier.clone());
+            let snap = *snapshot.get_or_insert_with(|| {
+                let from = saved.len() as u32;
+                saved.extend_from_slice(&frontier);
+                (from, frontier.len() as u32)
+            });
+            seen[i as usize] = snap;
         } else {
-            let before = preds.remove(&i).unwrap_or_default();
+            let (from, len) = seen[i as usize];
+            let before = &saved[from as usize..(from + len) as usize];
             frontier.retain(|f| !before.contains(f));
             frontier.push(i);
+            snapshot = None;
         }
     }
 }

@@ -56,10 +56,17 @@ pub fn analyze(
 ) -> Result<ListAppend, HistoryError> {
     let appends = index_appends(h, t)?;
     let reads = reads_by_key(t);
+    // Every committed append for now, in history order (a sequential
+    // sweep, not a walk of the hash table); observed ones drop out per key.
     let mut unobserved = vec![Vec::new(); t.keys.len()];
-    for (&(k, v), &(w, _)) in &appends {
-        if t.txns[w as usize].outcome == Outcome::Ok {
-            unobserved[k as usize].push((v, w));
+    for (i, txn) in t.txns.iter().enumerate() {
+        if txn.outcome != Outcome::Ok {
+            continue;
+        }
+        for m in t.mops_of(i) {
+            if let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) {
+                unobserved[m.key as usize].push((v, i as u32));
+            }
         }
     }
     let mut la = ListAppend {

@@ -9,13 +9,33 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A key or value: integers stay integers, anything else is interned.
+/// A key or value in 8 bytes: an integer that fits in 63 bits is kept
+/// as itself (shifted left, low bit 0); anything else is interned in
+/// [`Txns::syms`] (index shifted left, low bit 1). Equal JSON values get
+/// equal `Val`s either way, so inference compares plain integers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Val {
-    /// A JSON integer.
-    Int(i64),
-    /// Any other JSON value, by its index in [`Txns::syms`].
-    Sym(u32),
+pub struct Val(u64);
+
+impl Val {
+    /// The integer `i`, if it fits in 63 bits.
+    pub fn int(i: i64) -> Option<Val> {
+        let packed = i.wrapping_shl(1);
+        (packed >> 1 == i).then_some(Val(packed as u64))
+    }
+
+    /// The interned value number `id`.
+    pub fn sym(id: u32) -> Val {
+        Val(((id as u64) << 1) | 1)
+    }
+
+    /// The integer, or `Err` with the interned value number.
+    pub fn unpack(self) -> Result<i64, u32> {
+        if self.0 & 1 == 0 {
+            Ok((self.0 as i64) >> 1)
+        } else {
+            Err((self.0 >> 1) as u32)
+        }
+    }
 }
 
 /// What a micro-op does.
@@ -99,7 +119,10 @@ impl Txns {
     /// `workload`. Errors name the file and line of the bad op.
     pub fn parse(history: &History, workload: Workload) -> Result<Txns, HistoryError> {
         let mut t = Txns::default();
-        for o in history.operations()? {
+        let ops = history.operations()?;
+        t.txns.reserve(ops.len());
+        t.mops.reserve(ops.len() * 3);
+        for o in ops {
             let inv = &history.ops[o.invoke];
             let Process::Client(process) = inv.process else {
                 continue;
@@ -138,9 +161,9 @@ impl Txns {
 
     /// A value back as JSON, for explanations.
     pub fn json(&self, v: Val) -> Value {
-        match v {
-            Val::Int(i) => Value::from(i),
-            Val::Sym(s) => self.syms[s as usize].clone(),
+        match v.unpack() {
+            Ok(i) => Value::from(i),
+            Err(s) => self.syms[s as usize].clone(),
         }
     }
 
@@ -228,19 +251,21 @@ impl Txns {
     }
 
     fn atom(&mut self, v: &Value) -> Val {
-        if let Some(i) = v.as_i64() {
-            return Val::Int(i);
+        if let Some(val) = v.as_i64().and_then(Val::int) {
+            return val;
         }
+        // Tagged, so that the string "9223372036854775807" and the number
+        // (too big to pack) stay apart.
         let text = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+            Value::String(s) => format!("s{s}"),
+            other => format!("j{other}"),
         };
         let next = self.syms.len() as u32;
         let id = *self.sym_ids.entry(text).or_insert(next);
         if id == next {
             self.syms.push(v.clone());
         }
-        Val::Sym(id)
+        Val::sym(id)
     }
 
     fn key_id(&mut self, k: Val) -> u32 {
@@ -320,8 +345,11 @@ mod tests {
         let t = Txns::parse(&h, Workload::ListAppend).unwrap();
         let mops = t.mops_of(0);
         assert_eq!(mops.len(), 2);
-        assert_eq!(mops[0].arg, Arg::Val(Val::Int(3)));
-        assert_eq!(t.list(mops[1].arg).unwrap(), &[Val::Int(1), Val::Int(3)]);
+        assert_eq!(mops[0].arg, Arg::Val(Val::int(3).unwrap()));
+        assert_eq!(
+            t.list(mops[1].arg).unwrap(),
+            &[Val::int(1).unwrap(), Val::int(3).unwrap()]
+        );
         assert_eq!(t.key_json(mops[1].key), json!(5));
     }
 
