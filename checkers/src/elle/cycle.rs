@@ -375,3 +375,57 @@ fn accepts(spec: &Spec, s: u8, first_rw: bool) -> bool {
     };
     count_ok && !(spec.nonadjacent && first_rw && last_rw)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elle::graph::EdgeList;
+
+    #[test]
+    fn cycles_are_named_by_their_relations() {
+        use Rel::*;
+        assert_eq!(classify(&[Ww, Ww]), "G0");
+        assert_eq!(classify(&[Ww, Wr]), "G1c");
+        assert_eq!(classify(&[Rw, Wr]), "G-single");
+        assert_eq!(classify(&[Rw, Ww, Rw, Ww]), "G-nonadjacent");
+        assert_eq!(classify(&[Rw, Rw, Ww]), "G2-item");
+        // The closing edge counts as adjacent to the first.
+        assert_eq!(classify(&[Rw, Ww, Rw]), "G2-item");
+        assert_eq!(classify(&[Wr, Process]), "G1c-process");
+        assert_eq!(classify(&[Rw, Process, Realtime]), "G-single-realtime");
+    }
+
+    fn graph(edges: &[(u32, u32, Rel)], n: usize) -> DiGraph<(), Rels, u32> {
+        let mut e = EdgeList::default();
+        for &(a, b, r) in edges {
+            e.add(a, b, r);
+        }
+        e.build(n)
+    }
+
+    fn all(n: usize) -> Vec<NodeIndex<u32>> {
+        (0..n).map(NodeIndex::new).collect()
+    }
+
+    #[test]
+    fn the_search_finds_the_cheapest_type_and_only_types_asked_for() {
+        // 0 -ww-> 1 -wr-> 2 -rw-> 0: G-single, not G0 or G1c.
+        let g = graph(&[(0, 1, Rel::Ww), (1, 2, Rel::Wr), (2, 0, Rel::Rw)], 3);
+        let out = search_scc(&g, &all(3), SPECS, Duration::from_secs(5));
+        let names: Vec<&str> = out.cycles.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(names, vec!["G-single"]);
+        assert_eq!(out.cycles[0].1.len(), 3);
+        let g1c_only: Vec<Spec> = SPECS.iter().filter(|s| s.name == "G1c").copied().collect();
+        assert!(search_scc(&g, &all(3), &g1c_only, Duration::from_secs(5))
+            .cycles
+            .is_empty());
+    }
+
+    #[test]
+    fn a_spent_budget_reports_a_timeout_not_a_verdict() {
+        let g = graph(&[(0, 1, Rel::Rw), (1, 0, Rel::Rw)], 2);
+        let out = search_scc(&g, &all(2), SPECS, Duration::ZERO);
+        assert!(out.cycles.is_empty());
+        assert_eq!(out.timed_out.len(), SPECS.len());
+    }
+}

@@ -14,11 +14,14 @@
 //! txn's append), G1b (a read ending in an append its writer followed with
 //! another), garbage reads, internal inconsistency, and lost updates.
 
-use super::explain::{Anomaly, Evidence, TxnRef};
+use super::explain::{Anomaly, TxnRef};
 use super::graph::{in_graph, EdgeList, Rel};
 use super::txn::{Arg, FxMap, MopF, Txns, Val};
 use super::Found;
 use crate::history::{History, HistoryError, HistoryErrorKind, Outcome};
+
+mod explain;
+mod txn_checks;
 
 const NONE: u32 = u32::MAX;
 
@@ -78,8 +81,8 @@ pub fn analyze(
     for (key, key_reads) in reads.iter().enumerate() {
         la.infer_key(h, t, key as u32, key_reads, edges, found);
     }
-    internal(h, t, found);
-    lost_updates(h, t, &la, found);
+    txn_checks::internal(h, t, found);
+    txn_checks::lost_updates(h, t, &la, found);
     Ok(la)
 }
 
@@ -344,89 +347,6 @@ impl ListAppend {
             },
         );
     }
-
-    /// Evidence for `from -rel-> to`, looked up after the search.
-    pub fn explain(&self, t: &Txns, from: u32, to: u32, rel: Rel) -> Option<Evidence> {
-        match rel {
-            Rel::Ww => self.explain_ww(t, from, to),
-            Rel::Wr => self
-                .explain_read(t, to, |k, len| {
-                    len > 0 && self.writer_at[k][len - 1] == from
-                })
-                .map(|(k, l)| Evidence::Wr {
-                    key: t.key_json(k),
-                    value: t.json(l[l.len() - 1]),
-                    read: t.list_json(l),
-                }),
-            Rel::Rw => self
-                .explain_read(t, from, |k, len| self.next_by(k, len, to).is_some())
-                .and_then(|(k, l)| {
-                    let next = self.next_by(k as usize, l.len(), to)?;
-                    Some(Evidence::Rw {
-                        key: t.key_json(k),
-                        read: t.list_json(l),
-                        value: t.json(next),
-                    })
-                }),
-            Rel::Process | Rel::Realtime => None,
-        }
-    }
-
-    /// The value `to` wrote right after the first `len` versions of key `k`.
-    fn next_by(&self, k: usize, len: usize, to: u32) -> Option<Val> {
-        match self.writer_at[k].get(len) {
-            Some(&w) => (w == to).then(|| self.order[k][len]),
-            None => self.unobserved_by(k, to),
-        }
-    }
-
-    /// An append by `to` to key `k` that no read observed.
-    fn unobserved_by(&self, k: usize, to: u32) -> Option<Val> {
-        self.unobserved[k].iter().find(|u| u.1 == to).map(|u| u.0)
-    }
-
-    fn explain_ww(&self, t: &Txns, from: u32, to: u32) -> Option<Evidence> {
-        for m in t.mops_of(from as usize) {
-            let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) else {
-                continue;
-            };
-            let k = m.key as usize;
-            let Some(pos) = self.order[k].iter().position(|x| *x == v) else {
-                continue;
-            };
-            let next = match self.writer_at[k].get(pos + 1) {
-                Some(&w) if w == to => Some(self.order[k][pos + 1]),
-                None => self.unobserved_by(k, to),
-                Some(_) => None,
-            };
-            if let Some(next) = next {
-                return Some(Evidence::Ww {
-                    key: t.key_json(m.key),
-                    value: t.json(v),
-                    next: t.json(next),
-                });
-            }
-        }
-        None
-    }
-
-    /// The first external read of `txn` matching `pred(key, len)`.
-    fn explain_read<'a>(
-        &self,
-        t: &'a Txns,
-        txn: u32,
-        pred: impl Fn(usize, usize) -> bool,
-    ) -> Option<(u32, &'a [Val])> {
-        let mops = t.mops_of(txn as usize);
-        mops.iter().enumerate().find_map(|(j, m)| {
-            let l = t.list(m.arg)?;
-            let external = !mops[..j]
-                .iter()
-                .any(|n| n.f == MopF::Append && n.key == m.key);
-            (external && self.order[m.key as usize].starts_with(l) && pred(m.key as usize, l.len()))
-                .then_some((m.key, l))
-        })
-    }
 }
 
 fn list(t: &Txns, r: Read) -> &[Val] {
@@ -471,102 +391,72 @@ fn duplicate(h: &History, t: &Txns, key: u32, r: Read, v: Val) -> Anomaly {
     }
 }
 
-/// Internal consistency: each read must agree with the txn's own earlier
-/// micro-ops on that key (the previous read plus later appends; with no
-/// previous read, it must end with the appends so far).
-fn internal(h: &History, t: &Txns, found: &mut Found) {
-    for (i, txn) in t.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
-            continue;
-        }
-        let mops = t.mops_of(i);
-        for (j, m) in mops.iter().enumerate() {
-            let Some(read) = t.list(m.arg) else { continue };
-            let mut prior: Option<&[Val]> = None;
-            let mut appended: Vec<Val> = Vec::new();
-            for n in mops[..j].iter().filter(|n| n.key == m.key) {
-                match (n.f, n.arg) {
-                    (MopF::Read, a @ Arg::List { .. }) => {
-                        prior = t.list(a);
-                        appended.clear();
-                    }
-                    (MopF::Append, Arg::Val(v)) => appended.push(v),
-                    _ => {}
-                }
-            }
-            let ok = match prior {
-                Some(p) => {
-                    read.len() == p.len() + appended.len()
-                        && read.starts_with(p)
-                        && read.ends_with(&appended)
-                }
-                None => read.ends_with(&appended),
-            };
-            if !ok {
-                let mut expected: Vec<serde_json::Value> = Vec::new();
-                if prior.is_none() {
-                    expected.push(serde_json::Value::from("..."));
-                }
-                expected.extend(
-                    prior
-                        .unwrap_or(&[])
-                        .iter()
-                        .chain(&appended)
-                        .map(|&v| t.json(v)),
-                );
-                let txn_ref = TxnRef::new(h, t, i);
-                found.add(
-                    "internal",
-                    Anomaly::Internal {
-                        txn: txn_ref,
-                        mop: j,
-                        expected: expected.into(),
-                        read: t.list_json(read),
-                    },
-                );
-            }
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elle::Workload;
+    use crate::history::{Op, OpType};
+    use serde_json::json;
 
-/// Lost update: two or more committed txns read the same version of a key
-/// (as their first micro-op on it) and then appended to it.
-fn lost_updates(h: &History, t: &Txns, la: &ListAppend, found: &mut Found) {
-    let mut cases: Vec<(u32, u32, u32)> = Vec::new();
-    for (i, txn) in t.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
-            continue;
-        }
-        let mops = t.mops_of(i);
-        for (j, m) in mops.iter().enumerate() {
-            let Some(l) = t.list(m.arg) else { continue };
-            let first_on_key = !mops[..j].iter().any(|n| n.key == m.key);
-            let writes_later = mops[j + 1..]
-                .iter()
-                .any(|n| n.f == MopF::Append && n.key == m.key);
-            if first_on_key && writes_later && la.order[m.key as usize].starts_with(l) {
-                cases.push((m.key, l.len() as u32, i as u32));
-            }
-        }
+    /// Each txn invoked and completed in turn by process 0.
+    fn serial(txns: &[(OpType, serde_json::Value)]) -> History {
+        let ops = txns.iter().flat_map(|(kind, v)| {
+            [
+                Op::new(0, OpType::Invoke, "txn", v.clone()),
+                Op::new(0, *kind, "txn", v.clone()),
+            ]
+        });
+        History::from_ops("t.jsonl", ops)
     }
-    cases.sort_unstable();
-    for group in cases
-        .chunk_by(|a, b| a.0 == b.0 && a.1 == b.1)
-        .filter(|g| g.len() > 1)
-    {
-        let (key, len) = (group[0].0, group[0].1 as usize);
-        let read = t.list_json(&la.order[key as usize][..len]);
-        let txns = group
+
+    fn rels(h: &History) -> (Vec<(usize, usize, u8)>, Found) {
+        let t = Txns::parse(h, Workload::ListAppend).unwrap();
+        let (mut edges, mut found) = (EdgeList::default(), Found::default());
+        analyze(h, &t, &mut edges, &mut found).unwrap();
+        let g = edges.build(t.txns.len());
+        let mut out: Vec<_> = g
+            .raw_edges()
             .iter()
-            .map(|c| TxnRef::new(h, t, c.2 as usize))
+            .map(|e| (e.source().index(), e.target().index(), e.weight))
             .collect();
-        found.add(
-            "lost-update",
-            Anomaly::LostUpdate {
-                key: t.key_json(key),
-                read,
-                txns,
-            },
+        out.sort_unstable();
+        (out, found)
+    }
+
+    #[test]
+    fn reads_give_ww_wr_and_rw_edges_and_unobserved_appends_come_last() {
+        let h = serial(&[
+            (OpType::Ok, json!([["append", "x", 1]])),
+            (OpType::Ok, json!([["r", "x", [1]]])),
+            (OpType::Ok, json!([["append", "x", 2]])),
+            (OpType::Ok, json!([["append", "x", 3]])),
+            (OpType::Ok, json!([["r", "x", [1, 2]]])),
+        ]);
+        let (edges, found) = rels(&h);
+        let (ww, wr, rw) = (Rel::Ww.bit(), Rel::Wr.bit(), Rel::Rw.bit());
+        assert_eq!(
+            edges,
+            vec![
+                (0, 1, wr),
+                (0, 2, ww),
+                (1, 2, rw),
+                (2, 3, ww),
+                (2, 4, wr),
+                (4, 3, rw)
+            ]
         );
+        assert!(found.anomalies.is_empty());
+    }
+
+    #[test]
+    fn an_aborted_append_seen_by_two_reads_is_one_g1a() {
+        let h = serial(&[
+            (OpType::Fail, json!([["append", "x", 1]])),
+            (OpType::Ok, json!([["r", "x", [1]]])),
+            (OpType::Ok, json!([["r", "x", [1]]])),
+        ]);
+        let (_, found) = rels(&h);
+        assert_eq!(found.anomalies.keys().collect::<Vec<_>>(), vec!["G1a"]);
+        assert_eq!(found.counts["G1a"], 1, "blamed on the first read only");
     }
 }
