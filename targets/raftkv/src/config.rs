@@ -75,8 +75,13 @@ pub type Peers = BTreeMap<NodeId, String>;
 fn parse_peers(s: &str) -> Result<Peers, String> {
     let mut peers = BTreeMap::new();
     for item in s.split(',').filter(|i| !i.trim().is_empty()) {
-        let (id, addr) = item.split_once('=').ok_or_else(|| format!("peer {item:?}: expected id=host:port"))?;
-        let id: NodeId = id.trim().parse().map_err(|_| format!("peer {item:?}: id must be a number"))?;
+        let (id, addr) = item
+            .split_once('=')
+            .ok_or_else(|| format!("peer {item:?}: expected id=host:port"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer {item:?}: id must be a number"))?;
         if !addr.contains(':') {
             return Err(format!("peer {item:?}: address needs a port"));
         }
@@ -101,9 +106,19 @@ impl Config {
             return Err(format!("--id {} is not in --peers", self.id));
         }
         if self.heartbeat_ms == 0 || self.election_timeout_ms < 2 * self.heartbeat_ms {
-            return Err("--election-timeout-ms must be at least twice --heartbeat-ms (and both > 0)".into());
+            return Err(
+                "--election-timeout-ms must be at least twice --heartbeat-ms (and both > 0)".into(),
+            );
         }
         Ok(())
+    }
+}
+
+impl Config {
+    pub fn advertised_client(&self) -> String {
+        self.advertise_client
+            .clone()
+            .unwrap_or_else(|| self.client.clone())
     }
 }
 
@@ -122,15 +137,25 @@ mod tests {
 
     #[test]
     fn bugs_are_repeatable_and_id_must_be_a_member() {
-        let args = ["raftkv", "--id", "4", "--peers", "1=h:1", "--client", "h:2", "--data-dir", "d"];
-        let cfg = Config::try_parse_from(args.iter().chain(&["--bug", "early-ack", "--bug", "lease-reads"])).unwrap();
+        let args = [
+            "raftkv",
+            "--id",
+            "4",
+            "--peers",
+            "1=h:1",
+            "--client",
+            "h:2",
+            "--data-dir",
+            "d",
+        ];
+        let cfg = Config::try_parse_from(args.iter().chain(&[
+            "--bug",
+            "early-ack",
+            "--bug",
+            "lease-reads",
+        ]))
+        .unwrap();
         assert!(cfg.has(Bug::EarlyAck) && cfg.has(Bug::LeaseReads) && !cfg.has(Bug::FollowerReads));
         assert!(cfg.validate().unwrap_err().contains("--id 4"));
-    }
-}
-
-impl Config {
-    pub fn advertised_client(&self) -> String {
-        self.advertise_client.clone().unwrap_or_else(|| self.client.clone())
     }
 }

@@ -41,7 +41,12 @@ struct Failure {
 }
 
 fn bad_request(error: impl ToString) -> Failure {
-    Failure { status: StatusCode::BAD_REQUEST, error: error.to_string(), definite: true, leader: None }
+    Failure {
+        status: StatusCode::BAD_REQUEST,
+        error: error.to_string(),
+        definite: true,
+        leader: None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -65,7 +70,11 @@ struct TxnBody {
 
 /// Serve one connection's requests.
 pub async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp, Infallible> {
-    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let response = match route(&api, req).await {
         Ok(body) => json_response(StatusCode::OK, &body),
         Err(failure) => failure_response(failure, &path),
@@ -83,20 +92,46 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Value, Failure> {
         (&Method::GET, ["kv", key]) => read_key(api, key).await,
         (&Method::PUT, ["kv", key]) => {
             let body: WriteBody = parse_body(req).await?;
-            let command = Command::Write { key: key_of(key)?, value: body.value };
-            api.call(ClientRequest::Propose { command, reply: dummy() }, true).await.map(|_| json!({"ok": true}))
+            let command = Command::Write {
+                key: key_of(key)?,
+                value: body.value,
+            };
+            api.call(
+                ClientRequest::Propose {
+                    command,
+                    reply: dummy(),
+                },
+                true,
+            )
+            .await
+            .map(|_| json!({"ok": true}))
         }
         (&Method::POST, ["kv", key, "cas"]) => {
             let body: CasBody = parse_body(req).await?;
-            let command = Command::Cas { key: key_of(key)?, expect: body.expect, value: body.value };
-            api.call(ClientRequest::Propose { command, reply: dummy() }, true).await.map(|_| json!({"ok": true}))
+            let command = Command::Cas {
+                key: key_of(key)?,
+                expect: body.expect,
+                value: body.value,
+            };
+            api.call(
+                ClientRequest::Propose {
+                    command,
+                    reply: dummy(),
+                },
+                true,
+            )
+            .await
+            .map(|_| json!({"ok": true}))
         }
         (&Method::POST, ["txn"]) => txn(api, parse_body(req).await?).await,
         (_, ["health"] | ["status"] | ["kv", _] | ["kv", _, "cas"] | ["txn"]) => Err(Failure {
             status: StatusCode::METHOD_NOT_ALLOWED,
             ..bad_request(format!("method {method} not allowed on /{path}"))
         }),
-        _ => Err(Failure { status: StatusCode::NOT_FOUND, ..bad_request(format!("no route /{path}")) }),
+        _ => Err(Failure {
+            status: StatusCode::NOT_FOUND,
+            ..bad_request(format!("no route /{path}"))
+        }),
     }
 }
 
@@ -106,7 +141,15 @@ fn key_of(segment: &str) -> Result<String, Failure> {
 
 async fn read_key(api: &Api, key: &str) -> Result<Value, Failure> {
     let query = Query::Key(key_of(key)?);
-    let value = api.call(ClientRequest::Read { query, reply: dummy() }, false).await?;
+    let value = api
+        .call(
+            ClientRequest::Read {
+                query,
+                reply: dummy(),
+            },
+            false,
+        )
+        .await?;
     Ok(json!({"value": value}))
 }
 
@@ -116,9 +159,15 @@ async fn txn(api: &Api, body: TxnBody) -> Result<Value, Failure> {
         return Err(bad_request("transaction has no micro-ops"));
     }
     let request = if ops.iter().all(|op| op.f == MicroF::R) {
-        ClientRequest::Read { query: Query::Txn(ops), reply: dummy() }
+        ClientRequest::Read {
+            query: Query::Txn(ops),
+            reply: dummy(),
+        }
     } else {
-        ClientRequest::Propose { command: Command::Txn { ops }, reply: dummy() }
+        ClientRequest::Propose {
+            command: Command::Txn { ops },
+            reply: dummy(),
+        }
     };
     let writes = matches!(request, ClientRequest::Propose { .. });
     let ops = api.call(request, writes).await?;
@@ -133,9 +182,15 @@ fn dummy() -> crate::node::Responder {
 async fn parse_body<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Failure> {
     let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             let error = format!("request body exceeds {MAX_BODY} bytes");
-            return Err(Failure { status: StatusCode::PAYLOAD_TOO_LARGE, ..bad_request(error) });
+            return Err(Failure {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                ..bad_request(error)
+            });
         }
         Err(e) => return Err(bad_request(format!("reading request body: {e}"))),
     };
@@ -152,7 +207,10 @@ impl Api {
     async fn call(&self, request: ClientRequest, writes: bool) -> Result<Value, Failure> {
         let status = self.status();
         if !status.started {
-            return Err(Failure { status: StatusCode::SERVICE_UNAVAILABLE, ..bad_request("node is starting up") });
+            return Err(Failure {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                ..bad_request("node is starting up")
+            });
         }
         let (tx, rx) = oneshot::channel();
         let request = match request {
@@ -160,40 +218,76 @@ impl Api {
             ClientRequest::Read { query, .. } => ClientRequest::Read { query, reply: tx },
         };
         if self.events.send(Event::Client(request)).is_err() {
-            return Err(Failure { status: StatusCode::SERVICE_UNAVAILABLE, ..bad_request("node is shutting down") });
+            return Err(Failure {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                ..bad_request("node is shutting down")
+            });
         }
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(Ok(value))) => Ok(value),
             Ok(Ok(Err(e))) => Err(self.api_failure(e)),
-            Ok(Err(_)) => Err(indefinite(StatusCode::INTERNAL_SERVER_ERROR, "request dropped by the node", writes)),
-            Err(_) => Err(indefinite(StatusCode::GATEWAY_TIMEOUT, "timed out waiting for commit", writes)),
+            Ok(Err(_)) => Err(indefinite(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "request dropped by the node",
+                writes,
+            )),
+            Err(_) => Err(indefinite(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timed out waiting for commit",
+                writes,
+            )),
         }
     }
 
     fn api_failure(&self, e: ApiError) -> Failure {
         match e {
             ApiError::NotLeader { leader: Some(id) } => {
-                let addr = self.status().leader_client.filter(|_| self.status().leader == Some(id));
-                let status = if addr.is_some() { StatusCode::TEMPORARY_REDIRECT } else { StatusCode::SERVICE_UNAVAILABLE };
-                Failure { status, leader: Some((id, addr)), ..bad_request("not leader") }
+                let addr = self
+                    .status()
+                    .leader_client
+                    .filter(|_| self.status().leader == Some(id));
+                let status = if addr.is_some() {
+                    StatusCode::TEMPORARY_REDIRECT
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                Failure {
+                    status,
+                    leader: Some((id, addr)),
+                    ..bad_request("not leader")
+                }
             }
-            ApiError::NotLeader { leader: None } => {
-                Failure { status: StatusCode::SERVICE_UNAVAILABLE, ..bad_request("not leader and no leader known") }
+            ApiError::NotLeader { leader: None } => Failure {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                ..bad_request("not leader and no leader known")
+            },
+            ApiError::Refused(error) => Failure {
+                status: StatusCode::CONFLICT,
+                ..bad_request(error)
+            },
+            ApiError::Indefinite(error) => {
+                indefinite(StatusCode::INTERNAL_SERVER_ERROR, &error, true)
             }
-            ApiError::Refused(error) => Failure { status: StatusCode::CONFLICT, ..bad_request(error) },
-            ApiError::Indefinite(error) => indefinite(StatusCode::INTERNAL_SERVER_ERROR, &error, true),
         }
     }
 }
 
 fn indefinite(status: StatusCode, error: &str, writes: bool) -> Failure {
-    Failure { status, error: error.to_string(), definite: !writes, leader: None }
+    Failure {
+        status,
+        error: error.to_string(),
+        definite: !writes,
+        leader: None,
+    }
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Resp {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -205,8 +299,11 @@ fn failure_response(f: Failure, path: &str) -> Resp {
     }
     let mut response = json_response(f.status, &body);
     if let Some((_, Some(addr))) = &f.leader {
-        if let Ok(location) = hyper::header::HeaderValue::from_str(&format!("http://{addr}{path}")) {
-            response.headers_mut().insert(hyper::header::LOCATION, location);
+        if let Ok(location) = hyper::header::HeaderValue::from_str(&format!("http://{addr}{path}"))
+        {
+            response
+                .headers_mut()
+                .insert(hyper::header::LOCATION, location);
         }
     }
     response

@@ -14,9 +14,18 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Command {
-    Write { key: String, value: Value },
-    Cas { key: String, expect: Value, value: Value },
-    Txn { ops: Vec<MicroOp> },
+    Write {
+        key: String,
+        value: Value,
+    },
+    Cas {
+        key: String,
+        expect: Value,
+        value: Value,
+    },
+    Txn {
+        ops: Vec<MicroOp>,
+    },
 }
 
 /// One step of a transaction; `key` keeps the client's spelling (string or
@@ -40,7 +49,11 @@ pub enum MicroF {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
     #[error("cas failed on key {key}: expected {expected}, found {found}")]
-    CasMismatch { key: String, expected: String, found: String },
+    CasMismatch {
+        key: String,
+        expected: String,
+        found: String,
+    },
     #[error("append to key {key} failed: its value {found} is not a list")]
     NotAList { key: String, found: String },
 }
@@ -67,27 +80,46 @@ pub fn key_slot(key: &Value) -> Result<String, BadOp> {
 
 /// Parse `[["r", k, null], ["append", k, v], ...]`.
 pub fn parse_micro_ops(ops: &[Value]) -> Result<Vec<MicroOp>, BadOp> {
-    ops.iter().enumerate().map(|(index, op)| parse_micro_op(index, op)).collect()
+    ops.iter()
+        .enumerate()
+        .map(|(index, op)| parse_micro_op(index, op))
+        .collect()
 }
 
 fn parse_micro_op(index: usize, op: &Value) -> Result<MicroOp, BadOp> {
-    let shape = || BadOp::Shape { index, got: op.to_string() };
+    let shape = || BadOp::Shape {
+        index,
+        got: op.to_string(),
+    };
     let [f, key, value] = op.as_array().map(Vec::as_slice).ok_or_else(shape)? else {
         return Err(shape());
     };
     let f = match f.as_str() {
         Some("r") => MicroF::R,
         Some("append") => MicroF::Append,
-        _ => return Err(BadOp::Function { index, f: f.to_string() }),
+        _ => {
+            return Err(BadOp::Function {
+                index,
+                f: f.to_string(),
+            })
+        }
     };
     key_slot(key)?;
-    Ok(MicroOp { f, key: key.clone(), value: value.clone() })
+    Ok(MicroOp {
+        f,
+        key: key.clone(),
+        value: value.clone(),
+    })
 }
 
 /// The micro-ops as the client wrote them, reads filled in.
 pub fn render_micro_ops(ops: &[MicroOp]) -> Value {
     let f = |m: &MicroOp| if m.f == MicroF::R { "r" } else { "append" };
-    Value::Array(ops.iter().map(|m| serde_json::json!([f(m), m.key, m.value])).collect())
+    Value::Array(
+        ops.iter()
+            .map(|m| serde_json::json!([f(m), m.key, m.value]))
+            .collect(),
+    )
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -116,7 +148,11 @@ impl Store {
         let found = self.get(&key);
         if found != expect {
             let (expected, found) = (expect.to_string(), found.to_string());
-            return Err(Refused::CasMismatch { key, expected, found });
+            return Err(Refused::CasMismatch {
+                key,
+                expected,
+                found,
+            });
         }
         self.map.insert(key, value);
         Ok(Value::Null)
@@ -127,7 +163,9 @@ impl Store {
         let mut touched: BTreeMap<String, Value> = BTreeMap::new();
         for op in &mut ops {
             let slot = key_slot(&op.key).unwrap_or_default();
-            let current = touched.entry(slot.clone()).or_insert_with(|| self.get(&slot));
+            let current = touched
+                .entry(slot.clone())
+                .or_insert_with(|| self.get(&slot));
             match op.f {
                 MicroF::R => op.value = current.clone(),
                 MicroF::Append => append(current, &slot, op.value.clone())?,
@@ -135,7 +173,8 @@ impl Store {
         }
         let wrote = ops.iter().any(|op| op.f == MicroF::Append);
         if wrote {
-            self.map.extend(touched.into_iter().filter(|(_, v)| !v.is_null()));
+            self.map
+                .extend(touched.into_iter().filter(|(_, v)| !v.is_null()));
         }
         Ok(ops)
     }
@@ -157,7 +196,9 @@ impl Store {
         if data.is_empty() {
             return Ok(Store::default());
         }
-        Ok(Store { map: serde_json::from_str(data)? })
+        Ok(Store {
+            map: serde_json::from_str(data)?,
+        })
     }
 }
 
@@ -167,7 +208,10 @@ fn append(current: &mut Value, key: &str, element: Value) -> Result<(), Refused>
         Value::Array(list) => list.push(element),
         other => {
             let found = other.to_string();
-            return Err(Refused::NotAList { key: key.to_string(), found });
+            return Err(Refused::NotAList {
+                key: key.to_string(),
+                found,
+            });
         }
     }
     Ok(())
@@ -185,16 +229,30 @@ mod tests {
     #[test]
     fn txn_reads_see_earlier_appends_and_echo_keys() {
         let mut s = Store::default();
-        s.apply(Command::Txn { ops: ops(json!([["append", 1, 5]])) }).unwrap();
-        let out = s.apply(Command::Txn { ops: ops(json!([["r", 1, null], ["append", 1, 6], ["r", "1", null]])) });
-        assert_eq!(out.unwrap(), json!([["r", 1, [5]], ["append", 1, 6], ["r", "1", [5, 6]]]));
+        s.apply(Command::Txn {
+            ops: ops(json!([["append", 1, 5]])),
+        })
+        .unwrap();
+        let out = s.apply(Command::Txn {
+            ops: ops(json!([["r", 1, null], ["append", 1, 6], ["r", "1", null]])),
+        });
+        assert_eq!(
+            out.unwrap(),
+            json!([["r", 1, [5]], ["append", 1, 6], ["r", "1", [5, 6]]])
+        );
     }
 
     #[test]
     fn failed_txn_changes_nothing() {
         let mut s = Store::default();
-        s.apply(Command::Write { key: "a".into(), value: json!(3) }).unwrap();
-        let err = s.apply(Command::Txn { ops: ops(json!([["append", "b", 1], ["append", "a", 2]])) });
+        s.apply(Command::Write {
+            key: "a".into(),
+            value: json!(3),
+        })
+        .unwrap();
+        let err = s.apply(Command::Txn {
+            ops: ops(json!([["append", "b", 1], ["append", "a", 2]])),
+        });
         assert!(matches!(err, Err(Refused::NotAList { .. })));
         assert_eq!(s.get("b"), Value::Null);
     }
@@ -202,7 +260,11 @@ mod tests {
     #[test]
     fn cas_compares_whole_values() {
         let mut s = Store::default();
-        let cas = |e: Value, v: Value| Command::Cas { key: "k".into(), expect: e, value: v };
+        let cas = |e: Value, v: Value| Command::Cas {
+            key: "k".into(),
+            expect: e,
+            value: v,
+        };
         assert!(s.apply(cas(json!(1), json!(2))).is_err());
         s.apply(cas(Value::Null, json!(1))).unwrap();
         s.apply(cas(json!(1), json!(2))).unwrap();
@@ -212,7 +274,13 @@ mod tests {
     #[test]
     fn bad_micro_ops_are_rejected_with_position() {
         let bad = parse_micro_ops(json!([["r", 1, null], ["w", 1, 2]]).as_array().unwrap());
-        assert_eq!(bad, Err(BadOp::Function { index: 1, f: "\"w\"".into() }));
+        assert_eq!(
+            bad,
+            Err(BadOp::Function {
+                index: 1,
+                f: "\"w\"".into()
+            })
+        );
         let bad = parse_micro_ops(json!([["r", null, null]]).as_array().unwrap());
         assert!(matches!(bad, Err(BadOp::Key(_))));
         assert!(parse_micro_ops(json!([["r", 1]]).as_array().unwrap()).is_err());
@@ -221,7 +289,11 @@ mod tests {
     #[test]
     fn snapshot_round_trips() {
         let mut s = Store::default();
-        s.apply(Command::Write { key: "x".into(), value: json!({"a": [1]}) }).unwrap();
+        s.apply(Command::Write {
+            key: "x".into(),
+            value: json!({"a": [1]}),
+        })
+        .unwrap();
         assert_eq!(Store::from_snapshot(&s.to_snapshot()).unwrap(), s);
     }
 }

@@ -22,5 +22,7 @@ fn main() -> std::process::ExitCode {
 fn run(cfg: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     let id = cfg.id;
-    runtime.block_on(raftkv::server::run(cfg)).with_context(|| format!("node {id}"))
+    runtime
+        .block_on(raftkv::server::run(cfg))
+        .with_context(|| format!("node {id}"))
 }

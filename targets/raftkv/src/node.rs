@@ -108,8 +108,14 @@ pub struct Driver {
 }
 
 pub fn log(id: NodeId, msg: impl std::fmt::Display) {
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    eprintln!("{}.{:03} raftkv[{id}] {msg}", now.as_secs(), now.subsec_millis());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    eprintln!(
+        "{}.{:03} raftkv[{id}] {msg}",
+        now.as_secs(),
+        now.subsec_millis()
+    );
 }
 
 impl Driver {
@@ -123,11 +129,22 @@ impl Driver {
     ) -> Result<Driver, NodeError> {
         let (storage, recovered) = Storage::open(&cfg.data_dir, !cfg.no_fsync)?;
         let store = Store::from_snapshot(&recovered.snapshot.data).map_err(NodeError::Snapshot)?;
-        log(cfg.id, format!(
-            "recovered term {} vote {:?}, snapshot at {}, {} log entries",
-            recovered.hard_state.term, recovered.hard_state.vote, recovered.snapshot.index, recovered.entries.len()
-        ));
-        let raft = Raft::new(raft_config(&cfg), recovered.hard_state, recovered.snapshot, recovered.entries);
+        log(
+            cfg.id,
+            format!(
+                "recovered term {} vote {:?}, snapshot at {}, {} log entries",
+                recovered.hard_state.term,
+                recovered.hard_state.vote,
+                recovered.snapshot.index,
+                recovered.entries.len()
+            ),
+        );
+        let raft = Raft::new(
+            raft_config(&cfg),
+            recovered.hard_state,
+            recovered.snapshot,
+            recovered.entries,
+        );
         Ok(Driver {
             cfg,
             raft,
@@ -161,7 +178,9 @@ impl Driver {
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
             }
             while batch.len() < MAX_BATCH {
-                let Ok(event) = self.events.try_recv() else { break };
+                let Ok(event) = self.events.try_recv() else {
+                    break;
+                };
                 batch.push(event);
             }
             self.handle_events(batch);
@@ -181,8 +200,12 @@ impl Driver {
         for event in batch {
             match event {
                 Event::Peer(m) => self.raft.step(m),
-                Event::Client(ClientRequest::Propose { command, reply }) => proposals.push((command, reply)),
-                Event::Client(ClientRequest::Read { query, reply }) => self.read(query, reply, &mut read_ctxs),
+                Event::Client(ClientRequest::Propose { command, reply }) => {
+                    proposals.push((command, reply))
+                }
+                Event::Client(ClientRequest::Read { query, reply }) => {
+                    self.read(query, reply, &mut read_ctxs)
+                }
             }
         }
         self.propose(proposals);
@@ -199,7 +222,10 @@ impl Driver {
         if proposals.is_empty() {
             return;
         }
-        let data = proposals.iter().map(|(c, _)| serde_json::to_string(c).unwrap_or_default()).collect();
+        let data = proposals
+            .iter()
+            .map(|(c, _)| serde_json::to_string(c).unwrap_or_default())
+            .collect();
         match self.raft.propose(data) {
             Ok((first, term)) => {
                 for (i, (command, reply)) in proposals.into_iter().enumerate() {
@@ -239,14 +265,20 @@ impl Driver {
     fn lease_valid(&self) -> bool {
         self.cfg.has(Bug::LeaseReads)
             && self.raft.status().role == Role::Leader
-            && self.lease.until.is_some_and(|until| SystemTime::now() < until)
+            && self
+                .lease
+                .until
+                .is_some_and(|until| SystemTime::now() < until)
     }
 
     /// Start a heartbeat round whose majority acknowledgement extends the
     /// lease by one election timeout from when it was sent.
     fn renew_lease(&mut self) {
         let heartbeat = Duration::from_millis(self.cfg.heartbeat_ms);
-        let due = self.lease.last_probe.map_or(true, |at| at.elapsed() >= heartbeat);
+        let due = self
+            .lease
+            .last_probe
+            .is_none_or(|at| at.elapsed() >= heartbeat);
         if !self.cfg.has(Bug::LeaseReads) || self.raft.status().role != Role::Leader || !due {
             return;
         }
@@ -260,8 +292,10 @@ impl Driver {
     fn process_ready(&mut self) -> Result<(), NodeError> {
         let ready = self.raft.ready();
         let early_send = ready.hard_state.is_none();
-        let (now, later): (Vec<_>, Vec<_>) =
-            ready.messages.into_iter().partition(|m| early_send && m.body.is_replication());
+        let (now, later): (Vec<_>, Vec<_>) = ready
+            .messages
+            .into_iter()
+            .partition(|m| early_send && m.body.is_replication());
         for m in now {
             self.transport.send(m);
         }
@@ -282,7 +316,10 @@ impl Driver {
         }
         if let (Some(snapshot), true) = (&ready.snapshot, ready.apply_snapshot) {
             self.store = Store::from_snapshot(&snapshot.data).map_err(NodeError::Snapshot)?;
-            log(self.cfg.id, format!("installed snapshot at {}", snapshot.index));
+            log(
+                self.cfg.id,
+                format!("installed snapshot at {}", snapshot.index),
+            );
         }
         for entry in ready.committed {
             self.apply(entry);
@@ -297,16 +334,26 @@ impl Driver {
             Ok(Value::Null)
         } else {
             match serde_json::from_str::<Command>(&entry.data) {
-                Ok(command) => self.store.apply(command).map_err(|r| ApiError::Refused(r.to_string())),
-                Err(e) => Err(ApiError::Indefinite(format!("undecodable log entry {}: {e}", entry.index))),
+                Ok(command) => self
+                    .store
+                    .apply(command)
+                    .map_err(|r| ApiError::Refused(r.to_string())),
+                Err(e) => Err(ApiError::Indefinite(format!(
+                    "undecodable log entry {}: {e}",
+                    entry.index
+                ))),
             }
         };
-        let Some((term, reply)) = self.proposals.remove(&entry.index) else { return };
+        let Some((term, reply)) = self.proposals.remove(&entry.index) else {
+            return;
+        };
         let reply_with = if term == entry.term {
             result
         } else {
             // Another entry committed at our index, so ours never will.
-            Err(ApiError::Refused("not committed: a new leader replaced the entry".into()))
+            Err(ApiError::Refused(
+                "not committed: a new leader replaced the entry".into(),
+            ))
         };
         let _ = reply.send(reply_with);
     }
@@ -328,8 +375,9 @@ impl Driver {
             }
         }
         let applied = self.raft.status().applied;
-        let (ready, waiting): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.waiting_reads).into_iter().partition(|(index, _, _)| *index <= applied);
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting_reads)
+            .into_iter()
+            .partition(|(index, _, _)| *index <= applied);
         self.waiting_reads = waiting;
         for (_, query, reply) in ready {
             let _ = reply.send(Ok(self.eval(&query)));
@@ -342,11 +390,16 @@ impl Driver {
         let status = self.raft.status();
         let is_leader = status.role == Role::Leader;
         if is_leader != self.was_leader {
-            log(self.cfg.id, format!("{:?} in term {}", status.role, status.term));
+            log(
+                self.cfg.id,
+                format!("{:?} in term {}", status.role, status.term),
+            );
         }
         if self.was_leader && !is_leader {
             for (_, (_, reply)) in std::mem::take(&mut self.proposals) {
-                let _ = reply.send(Err(ApiError::Indefinite("leadership lost while the write was in flight".into())));
+                let _ = reply.send(Err(ApiError::Indefinite(
+                    "leadership lost while the write was in flight".into(),
+                )));
             }
             self.lease = Lease::default();
         }
@@ -364,7 +417,11 @@ impl Driver {
         let s = self.raft.status();
         let leader_client = match s.leader {
             Some(id) if id == self.cfg.id => Some(self.cfg.advertised_client()),
-            Some(id) => self.peer_clients.read().ok().and_then(|m| m.get(&id).cloned()),
+            Some(id) => self
+                .peer_clients
+                .read()
+                .ok()
+                .and_then(|m| m.get(&id).cloned()),
             None => None,
         };
         let status = NodeStatus {
@@ -398,7 +455,9 @@ fn early_ack_value(command: &Command) -> Option<Value> {
 }
 
 fn raft_config(cfg: &Config) -> raft::Config {
-    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     raft::Config {
         id: cfg.id,
         members: cfg.peers.keys().copied().collect(),

@@ -20,7 +20,10 @@ use crate::transport::{self, Transport};
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("listening on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Node(#[from] NodeError),
     #[error("driver thread failed: {0}")]
@@ -28,24 +31,52 @@ pub enum ServerError {
 }
 
 async fn bind(addr: &str) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: addr.to_string(), source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 /// Run a node until its driver stops (it stops only on a storage error).
 pub async fn run(cfg: Config) -> Result<(), ServerError> {
     let client_listener = bind(&cfg.client).await?;
-    let raft_addr = cfg.listen_raft.clone().or_else(|| cfg.peers.get(&cfg.id).cloned()).unwrap_or_default();
+    let raft_addr = cfg
+        .listen_raft
+        .clone()
+        .or_else(|| cfg.peers.get(&cfg.id).cloned())
+        .unwrap_or_default();
     let raft_listener = bind(&raft_addr).await?;
-    let status = Arc::new(RwLock::new(NodeStatus { id: cfg.id, ..NodeStatus::default() }));
+    let status = Arc::new(RwLock::new(NodeStatus {
+        id: cfg.id,
+        ..NodeStatus::default()
+    }));
     let (events_tx, events_rx) = std_mpsc::channel();
     let timeout = Duration::from_millis(cfg.request_timeout_ms);
-    let api = Arc::new(Api { events: events_tx.clone(), status: status.clone(), timeout });
+    let api = Arc::new(Api {
+        events: events_tx.clone(),
+        status: status.clone(),
+        timeout,
+    });
     tokio::spawn(serve_clients(client_listener, api));
     let peer_clients = Arc::new(RwLock::new(BTreeMap::new()));
-    tokio::spawn(transport::accept_loop(raft_listener, events_tx, peer_clients.clone()));
-    let peers = cfg.peers.iter().filter(|(&id, _)| id != cfg.id).map(|(&id, a)| (id, a.clone())).collect();
+    tokio::spawn(transport::accept_loop(
+        raft_listener,
+        events_tx,
+        peer_clients.clone(),
+    ));
+    let peers = cfg
+        .peers
+        .iter()
+        .filter(|(&id, _)| id != cfg.id)
+        .map(|(&id, a)| (id, a.clone()))
+        .collect();
     let transport = Transport::start(cfg.id, cfg.advertised_client(), &peers);
-    node::log(cfg.id, format!("client API on {}, raft on {raft_addr}", cfg.client));
+    node::log(
+        cfg.id,
+        format!("client API on {}, raft on {raft_addr}", cfg.client),
+    );
     let driver = tokio::task::spawn_blocking(move || {
         Driver::open(cfg, transport, events_rx, status, peer_clients)?.run()
     });
@@ -65,7 +96,9 @@ async fn serve_clients(listener: TcpListener, api: Arc<Api>) {
         let api = api.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| http::handle(api.clone(), req));
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }

@@ -18,7 +18,11 @@ pub enum StorageError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: corrupt {what}: {source}")]
-    Corrupt { path: PathBuf, what: &'static str, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        what: &'static str,
+        source: serde_json::Error,
+    },
 }
 
 /// What a node finds on disk when it starts.
@@ -40,7 +44,10 @@ const SNAPSHOT: &str = "snapshot.json";
 const WAL: &str = "wal.log";
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
-    move |source| StorageError::Io { path: path.to_path_buf(), source }
+    move |source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Storage {
@@ -53,8 +60,19 @@ impl Storage {
         let entries = recover_wal(&wal_path)?;
         let entries = entries_after(&snapshot, entries);
         let wal = open_append(&wal_path)?;
-        let storage = Storage { dir: dir.to_path_buf(), wal, fsync };
-        Ok((storage, Recovered { hard_state, snapshot, entries }))
+        let storage = Storage {
+            dir: dir.to_path_buf(),
+            wal,
+            fsync,
+        };
+        Ok((
+            storage,
+            Recovered {
+                hard_state,
+                snapshot,
+                entries,
+            },
+        ))
     }
 
     pub fn save_hard_state(&mut self, hard_state: &HardState) -> Result<(), StorageError> {
@@ -63,7 +81,11 @@ impl Storage {
     }
 
     /// Store a snapshot and replace the log with `entries` (those after it).
-    pub fn save_snapshot(&mut self, snapshot: &Snapshot, entries: &[Entry]) -> Result<(), StorageError> {
+    pub fn save_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        entries: &[Entry],
+    ) -> Result<(), StorageError> {
         let data = serde_json::to_vec(snapshot).unwrap_or_default();
         self.replace(SNAPSHOT, &data)?;
         let mut wal = Vec::new();
@@ -103,21 +125,36 @@ impl Storage {
         }
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
         if self.fsync {
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err(&self.dir))?;
         }
         Ok(())
     }
 }
 
 fn open_append(path: &Path) -> Result<File, StorageError> {
-    OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err(path))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<Option<T>, StorageError> {
+fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Option<T>, StorageError> {
     match fs::read(path) {
-        Ok(data) => serde_json::from_slice(&data)
-            .map(Some)
-            .map_err(|source| StorageError::Corrupt { path: path.to_path_buf(), what, source }),
+        Ok(data) => {
+            serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|source| StorageError::Corrupt {
+                    path: path.to_path_buf(),
+                    what,
+                    source,
+                })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(path)(e)),
     }
@@ -144,8 +181,13 @@ fn recover_wal(path: &Path) -> Result<Vec<Entry>, StorageError> {
         offset = next;
     }
     if offset < data.len() {
-        let file = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
-        file.set_len(offset as u64).and_then(|_| file.sync_all()).map_err(io_err(path))?;
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        file.set_len(offset as u64)
+            .and_then(|_| file.sync_all())
+            .map_err(io_err(path))?;
     }
     Ok(entries)
 }
@@ -163,11 +205,14 @@ fn entries_after(snapshot: &Snapshot, entries: Vec<Entry>) -> Vec<Entry> {
     let agrees = entries
         .iter()
         .find(|e| e.index == snapshot.index)
-        .map_or(true, |e| e.term == snapshot.term);
+        .is_none_or(|e| e.term == snapshot.term);
     if !agrees {
         return Vec::new();
     }
-    entries.into_iter().filter(|e| e.index > snapshot.index).collect()
+    entries
+        .into_iter()
+        .filter(|e| e.index > snapshot.index)
+        .collect()
 }
 
 #[cfg(test)]
@@ -175,11 +220,16 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: format!("d{index}") }
+        Entry {
+            index,
+            term,
+            data: format!("d{index}"),
+        }
     }
 
     fn tmp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("raftkv-storage-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("raftkv-storage-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
     }
@@ -189,13 +239,23 @@ mod tests {
         let dir = tmp_dir("recover");
         let (mut s, r) = Storage::open(&dir, true).unwrap();
         assert!(r.entries.is_empty());
-        s.save_hard_state(&HardState { term: 3, vote: Some(2) }).unwrap();
+        s.save_hard_state(&HardState {
+            term: 3,
+            vote: Some(2),
+        })
+        .unwrap();
         s.append(&[entry(1, 1), entry(2, 1), entry(3, 1)]).unwrap();
         s.append(&[entry(2, 3)]).unwrap();
         s.sync().unwrap();
         drop(s);
         let (_, r) = Storage::open(&dir, true).unwrap();
-        assert_eq!(r.hard_state, HardState { term: 3, vote: Some(2) });
+        assert_eq!(
+            r.hard_state,
+            HardState {
+                term: 3,
+                vote: Some(2)
+            }
+        );
         assert_eq!(r.entries, vec![entry(1, 1), entry(2, 3)]);
     }
 
@@ -221,7 +281,11 @@ mod tests {
         let dir = tmp_dir("snap");
         let (mut s, _) = Storage::open(&dir, true).unwrap();
         s.append(&[entry(1, 1), entry(2, 1), entry(3, 1)]).unwrap();
-        let snap = Snapshot { index: 2, term: 1, data: "{}".into() };
+        let snap = Snapshot {
+            index: 2,
+            term: 1,
+            data: "{}".into(),
+        };
         s.save_snapshot(&snap, &[entry(3, 1)]).unwrap();
         s.append(&[entry(4, 2)]).unwrap();
         drop(s);
@@ -236,6 +300,9 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join(HARD_STATE), b"{nope").unwrap();
         let err = Storage::open(&dir, true).err().unwrap().to_string();
-        assert!(err.contains("hardstate.json") && err.contains("corrupt hard state"), "{err}");
+        assert!(
+            err.contains("hardstate.json") && err.contains("corrupt hard state"),
+            "{err}"
+        );
     }
 }

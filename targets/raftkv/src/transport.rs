@@ -43,7 +43,10 @@ impl Transport {
         let mut queues = BTreeMap::new();
         for (&peer, addr) in peers {
             let (tx, rx) = mpsc::channel(QUEUE);
-            let hello = Hello { from: id, client_addr: client_addr.clone() };
+            let hello = Hello {
+                from: id,
+                client_addr: client_addr.clone(),
+            };
             tokio::spawn(send_loop(addr.clone(), hello, rx));
             queues.insert(peer, tx);
         }
@@ -59,17 +62,18 @@ impl Transport {
 
 async fn send_loop(addr: String, hello: Hello, mut rx: mpsc::Receiver<Message>) {
     loop {
-        let stream = match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(&addr)).await {
-            Ok(Ok(stream)) => stream,
-            _ => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                while rx.try_recv().is_ok() {}
-                if rx.is_closed() {
-                    return;
+        let stream =
+            match tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(&addr)).await {
+                Ok(Ok(stream)) => stream,
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    while rx.try_recv().is_ok() {}
+                    if rx.is_closed() {
+                        return;
+                    }
+                    continue;
                 }
-                continue;
-            }
-        };
+            };
         let _ = stream.set_nodelay(true);
         match write_stream(stream, &hello, &mut rx).await {
             Ok(()) => return,
@@ -79,7 +83,11 @@ async fn send_loop(addr: String, hello: Hello, mut rx: mpsc::Receiver<Message>) 
 }
 
 /// Write frames until the queue closes (Ok) or the connection fails (Err).
-async fn write_stream(stream: TcpStream, hello: &Hello, rx: &mut mpsc::Receiver<Message>) -> std::io::Result<()> {
+async fn write_stream(
+    stream: TcpStream,
+    hello: &Hello,
+    rx: &mut mpsc::Receiver<Message>,
+) -> std::io::Result<()> {
     let mut out = BufWriter::new(stream);
     write_frame(&mut out, hello).await?;
     out.flush().await?;
@@ -93,14 +101,21 @@ async fn write_stream(stream: TcpStream, hello: &Hello, rx: &mut mpsc::Receiver<
     Ok(())
 }
 
-async fn write_frame<T: Serialize>(out: &mut BufWriter<TcpStream>, value: &T) -> std::io::Result<()> {
+async fn write_frame<T: Serialize>(
+    out: &mut BufWriter<TcpStream>,
+    value: &T,
+) -> std::io::Result<()> {
     let json = serde_json::to_vec(value).map_err(std::io::Error::other)?;
     out.write_all(&(json.len() as u32).to_be_bytes()).await?;
     out.write_all(&json).await
 }
 
 /// Accept peer connections and feed their messages to the driver.
-pub async fn accept_loop(listener: TcpListener, events: std_mpsc::Sender<Event>, clients: PeerClients) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    events: std_mpsc::Sender<Event>,
+    clients: PeerClients,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -112,7 +127,9 @@ pub async fn accept_loop(listener: TcpListener, events: std_mpsc::Sender<Event>,
 }
 
 async fn read_stream(mut stream: TcpStream, events: std_mpsc::Sender<Event>, clients: PeerClients) {
-    let Ok(hello) = read_frame::<Hello>(&mut stream).await else { return };
+    let Ok(hello) = read_frame::<Hello>(&mut stream).await else {
+        return;
+    };
     if let Ok(mut map) = clients.write() {
         map.insert(hello.from, hello.client_addr);
     }
@@ -126,7 +143,9 @@ async fn read_stream(mut stream: TcpStream, events: std_mpsc::Sender<Event>, cli
 async fn read_frame<T: serde::de::DeserializeOwned>(stream: &mut TcpStream) -> std::io::Result<T> {
     let len = stream.read_u32().await? as usize;
     if len > MAX_FRAME {
-        return Err(std::io::Error::other(format!("frame of {len} bytes exceeds {MAX_FRAME}")));
+        return Err(std::io::Error::other(format!(
+            "frame of {len} bytes exceeds {MAX_FRAME}"
+        )));
     }
     let mut buf = vec![0; len];
     stream.read_exact(&mut buf).await?;

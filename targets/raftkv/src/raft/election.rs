@@ -39,8 +39,17 @@ impl Raft {
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
         let term = if pre { self.term + 1 } else { self.term };
         for peer in self.peers() {
-            let body = Body::Vote { pre, last_index, last_term };
-            self.out.messages.push(super::Message { from: self.cfg.id, to: peer, term, body });
+            let body = Body::Vote {
+                pre,
+                last_index,
+                last_term,
+            };
+            self.out.messages.push(super::Message {
+                from: self.cfg.id,
+                to: peer,
+                term,
+                body,
+            });
         }
     }
 
@@ -52,14 +61,21 @@ impl Raft {
         }
     }
 
-    pub(super) fn on_vote(&mut self, from: NodeId, term: u64, pre: bool, last_index: u64, last_term: u64) {
+    pub(super) fn on_vote(
+        &mut self,
+        from: NodeId,
+        term: u64,
+        pre: bool,
+        last_index: u64,
+        last_term: u64,
+    ) {
         let up_to_date = self.log.is_up_to_date(last_index, last_term);
         let granted = if pre {
             let leader_alive = self.role == Role::Leader
                 || (self.leader.is_some() && self.elapsed < self.cfg.election_ticks);
             up_to_date && !leader_alive && (term > self.term || self.vote.is_none())
         } else {
-            up_to_date && self.vote.map_or(true, |v| v == from)
+            up_to_date && self.vote.is_none_or(|v| v == from)
         };
         if granted && !pre {
             self.vote = Some(from);
@@ -67,11 +83,20 @@ impl Raft {
         }
         let reply_term = if pre && granted { term } else { self.term };
         let body = Body::VoteReply { pre, granted };
-        self.out.messages.push(super::Message { from: self.cfg.id, to: from, term: reply_term, body });
+        self.out.messages.push(super::Message {
+            from: self.cfg.id,
+            to: from,
+            term: reply_term,
+            body,
+        });
     }
 
     pub(super) fn on_vote_reply(&mut self, from: NodeId, term: u64, pre: bool, granted: bool) {
-        let expected = if pre { (Role::PreCandidate, self.term + 1) } else { (Role::Candidate, self.term) };
+        let expected = if pre {
+            (Role::PreCandidate, self.term + 1)
+        } else {
+            (Role::Candidate, self.term)
+        };
         if (self.role, term) != expected {
             return;
         }
@@ -94,7 +119,16 @@ impl Raft {
         self.progress = self
             .peers()
             .into_iter()
-            .map(|id| (id, Progress { next, matched: 0, active: true }))
+            .map(|id| {
+                (
+                    id,
+                    Progress {
+                        next,
+                        matched: 0,
+                        active: true,
+                    },
+                )
+            })
             .collect();
         self.reads.reset();
         // A no-op of the new term lets earlier entries commit (section 5.4.2)

@@ -181,8 +181,7 @@ impl RaftLog {
     /// Install a leader's snapshot: keep our entries after it only if our log
     /// agrees at the snapshot's index (Raft paper Figure 13, steps 6 and 7).
     pub fn install(&mut self, snapshot: Snapshot) {
-        if self.term(snapshot.index) == Some(snapshot.term) && snapshot.index <= self.last_index()
-        {
+        if self.term(snapshot.index) == Some(snapshot.term) && snapshot.index <= self.last_index() {
             let drop = (snapshot.index - self.snapshot.index) as usize;
             self.entries.drain(..drop);
         } else {
@@ -200,11 +199,19 @@ mod tests {
     use super::*;
 
     fn entry(index: u64, term: u64) -> Entry {
-        Entry { index, term, data: format!("{index}/{term}") }
+        Entry {
+            index,
+            term,
+            data: format!("{index}/{term}"),
+        }
     }
 
     fn log_with(terms: &[u64]) -> RaftLog {
-        let entries = terms.iter().enumerate().map(|(i, t)| entry(i as u64 + 1, *t)).collect();
+        let entries = terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| entry(i as u64 + 1, *t))
+            .collect();
         RaftLog::restore(Snapshot::default(), entries)
     }
 
@@ -235,9 +242,17 @@ mod tests {
         assert_eq!((snap.index, snap.term, log.first_index()), (3, 2, 4));
         assert_eq!(log.term(3), Some(2));
         assert_eq!(log.term(2), None);
-        log.install(Snapshot { index: 4, term: 2, data: "t".into() });
+        log.install(Snapshot {
+            index: 4,
+            term: 2,
+            data: "t".into(),
+        });
         assert_eq!(log.last_index(), 5, "agreeing suffix kept");
-        log.install(Snapshot { index: 9, term: 7, data: "u".into() });
+        log.install(Snapshot {
+            index: 9,
+            term: 7,
+            data: "u".into(),
+        });
         assert_eq!((log.last_index(), log.commit, log.applied), (9, 9, 9));
     }
 

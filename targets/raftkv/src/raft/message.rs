@@ -77,7 +77,10 @@ pub enum Body {
         read_seq: u64,
     },
     /// InstallSnapshot, sent whole (Raft paper section 7).
-    Snapshot { snapshot: Snapshot, read_seq: u64 },
+    Snapshot {
+        snapshot: Snapshot,
+        read_seq: u64,
+    },
 }
 
 impl Body {

@@ -125,7 +125,12 @@ pub struct Raft {
 
 impl Raft {
     /// Start from what storage recovered (all defaults for a fresh node).
-    pub fn new(cfg: Config, hard_state: HardState, snapshot: Snapshot, entries: Vec<Entry>) -> Raft {
+    pub fn new(
+        cfg: Config,
+        hard_state: HardState,
+        snapshot: Snapshot,
+        entries: Vec<Entry>,
+    ) -> Raft {
         let mut raft = Raft {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             cfg,
@@ -188,13 +193,19 @@ impl Raft {
             return;
         }
         match m.body {
-            Body::Vote { pre, last_index, last_term } => {
-                self.on_vote(m.from, m.term, pre, last_index, last_term)
-            }
+            Body::Vote {
+                pre,
+                last_index,
+                last_term,
+            } => self.on_vote(m.from, m.term, pre, last_index, last_term),
             Body::VoteReply { pre, granted } => self.on_vote_reply(m.from, m.term, pre, granted),
-            Body::Append { prev_index, prev_term, entries, commit, read_seq } => {
-                self.on_append(m.from, prev_index, prev_term, entries, commit, read_seq)
-            }
+            Body::Append {
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+                read_seq,
+            } => self.on_append(m.from, prev_index, prev_term, entries, commit, read_seq),
             Body::AppendReply { .. } => self.on_append_reply(m.from, m.body),
             Body::Snapshot { snapshot, read_seq } => self.on_snapshot(m.from, snapshot, read_seq),
         }
@@ -202,16 +213,30 @@ impl Raft {
 
     /// Pre-vote traffic carries a future term that must not move ours.
     fn keeps_term(body: &Body) -> bool {
-        matches!(body, Body::Vote { pre: true, .. } | Body::VoteReply { pre: true, granted: true })
+        matches!(
+            body,
+            Body::Vote { pre: true, .. }
+                | Body::VoteReply {
+                    pre: true,
+                    granted: true
+                }
+        )
     }
 
     /// Tell a node from an older term about ours so it steps down.
     fn reject_stale(&mut self, m: &Message) {
         match m.body {
-            Body::Append { .. } | Body::Snapshot { .. } => {
-                self.send(m.from, self.reject_body(0, self.log.last_index() + 1, None, 0))
-            }
-            Body::Vote { pre, .. } => self.send(m.from, Body::VoteReply { pre, granted: false }),
+            Body::Append { .. } | Body::Snapshot { .. } => self.send(
+                m.from,
+                self.reject_body(0, self.log.last_index() + 1, None, 0),
+            ),
+            Body::Vote { pre, .. } => self.send(
+                m.from,
+                Body::VoteReply {
+                    pre,
+                    granted: false,
+                },
+            ),
             _ => {}
         }
     }
@@ -219,10 +244,17 @@ impl Raft {
     /// Collect everything the caller must now persist, send and apply.
     pub fn ready(&mut self) -> Ready {
         let mut ready = std::mem::take(&mut self.out);
-        let hard_state = HardState { term: self.term, vote: self.vote };
+        let hard_state = HardState {
+            term: self.term,
+            vote: self.vote,
+        };
         if hard_state != self.persisted {
             self.persisted = hard_state;
-            let vote = if self.cfg.volatile_vote { None } else { hard_state.vote };
+            let vote = if self.cfg.volatile_vote {
+                None
+            } else {
+                hard_state.vote
+            };
             ready.hard_state = Some(HardState { vote, ..hard_state });
         }
         ready.entries = if ready.snapshot.is_some() {
@@ -244,12 +276,22 @@ impl Raft {
     }
 
     fn send(&mut self, to: NodeId, body: Body) {
-        let m = Message { from: self.cfg.id, to, term: self.term, body };
+        let m = Message {
+            from: self.cfg.id,
+            to,
+            term: self.term,
+            body,
+        };
         self.out.messages.push(m);
     }
 
     fn peers(&self) -> Vec<NodeId> {
-        self.cfg.members.iter().copied().filter(|&id| id != self.cfg.id).collect()
+        self.cfg
+            .members
+            .iter()
+            .copied()
+            .filter(|&id| id != self.cfg.id)
+            .collect()
     }
 
     fn quorum(&self) -> usize {

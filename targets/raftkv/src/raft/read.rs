@@ -50,7 +50,9 @@ impl Raft {
     /// [`super::Ready::reads`] or, if leadership is lost, `failed_reads`.
     pub fn read_index(&mut self, ctxs: Vec<u64>) -> Result<(), NotLeader> {
         if self.role != Role::Leader {
-            return Err(NotLeader { leader: self.leader });
+            return Err(NotLeader {
+                leader: self.leader,
+            });
         }
         if self.log.term(self.log.commit) != Some(self.term) {
             self.reads.waiting.extend(ctxs);
@@ -84,8 +86,12 @@ impl Raft {
             if confirmed < self.quorum() {
                 return;
             }
-            let Some((_, _, ctxs)) = self.reads.pending.pop_front() else { return };
-            self.out.reads.extend(ctxs.into_iter().map(|ctx| ReadState { ctx, index }));
+            let Some((_, _, ctxs)) = self.reads.pending.pop_front() else {
+                return;
+            };
+            self.out
+                .reads
+                .extend(ctxs.into_iter().map(|ctx| ReadState { ctx, index }));
         }
     }
 

@@ -12,7 +12,9 @@ impl Raft {
     /// and the term they were proposed in.
     pub fn propose(&mut self, data: Vec<String>) -> Result<(u64, u64), NotLeader> {
         if self.role != Role::Leader {
-            return Err(NotLeader { leader: self.leader });
+            return Err(NotLeader {
+                leader: self.leader,
+            });
         }
         let first = self.log.last_index() + 1;
         for d in data {
@@ -30,7 +32,9 @@ impl Raft {
     }
 
     fn send_append(&mut self, to: NodeId) {
-        let Some(&pr) = self.progress.get(&to) else { return };
+        let Some(&pr) = self.progress.get(&to) else {
+            return;
+        };
         let read_seq = self.reads.seq();
         let body = if pr.next <= self.log.snapshot().index {
             let snapshot = self.log.snapshot().clone();
@@ -39,9 +43,17 @@ impl Raft {
         } else {
             let prev_index = pr.next - 1;
             let prev_term = self.log.term(prev_index).unwrap_or(0);
-            let entries = self.log.entries_from(pr.next, self.cfg.max_entries_per_message);
+            let entries = self
+                .log
+                .entries_from(pr.next, self.cfg.max_entries_per_message);
             self.set_next(to, pr.next + entries.len() as u64);
-            Body::Append { prev_index, prev_term, entries, commit: self.log.commit, read_seq }
+            Body::Append {
+                prev_index,
+                prev_term,
+                entries,
+                commit: self.log.commit,
+                read_seq,
+            }
         };
         self.send(to, body);
     }
@@ -52,12 +64,32 @@ impl Raft {
         }
     }
 
-    pub(super) fn reject_body(&self, rejected: u64, hint_index: u64, hint_term: Option<u64>, read_seq: u64) -> Body {
-        Body::AppendReply { success: false, match_index: 0, rejected, hint_index, hint_term, read_seq }
+    pub(super) fn reject_body(
+        &self,
+        rejected: u64,
+        hint_index: u64,
+        hint_term: Option<u64>,
+        read_seq: u64,
+    ) -> Body {
+        Body::AppendReply {
+            success: false,
+            match_index: 0,
+            rejected,
+            hint_index,
+            hint_term,
+            read_seq,
+        }
     }
 
     fn accept_body(match_index: u64, read_seq: u64) -> Body {
-        Body::AppendReply { success: true, match_index, rejected: 0, hint_index: 0, hint_term: None, read_seq }
+        Body::AppendReply {
+            success: true,
+            match_index,
+            rejected: 0,
+            hint_index: 0,
+            hint_term: None,
+            read_seq,
+        }
     }
 
     pub(super) fn on_append(
@@ -88,11 +120,17 @@ impl Raft {
             }
             Some(term) => {
                 let hint_index = self.log.first_index_of_term_at(prev_index);
-                self.send(from, self.reject_body(prev_index, hint_index, Some(term), read_seq));
+                self.send(
+                    from,
+                    self.reject_body(prev_index, hint_index, Some(term), read_seq),
+                );
             }
             None => {
                 let hint_index = self.log.last_index() + 1;
-                self.send(from, self.reject_body(prev_index, hint_index, None, read_seq));
+                self.send(
+                    from,
+                    self.reject_body(prev_index, hint_index, None, read_seq),
+                );
             }
         }
     }
@@ -109,13 +147,23 @@ impl Raft {
     }
 
     pub(super) fn on_append_reply(&mut self, from: NodeId, body: Body) {
-        let Body::AppendReply { success, match_index, rejected, hint_index, hint_term, read_seq } = body else {
+        let Body::AppendReply {
+            success,
+            match_index,
+            rejected,
+            hint_index,
+            hint_term,
+            read_seq,
+        } = body
+        else {
             return;
         };
         if self.role != Role::Leader {
             return;
         }
-        let Some(&pr) = self.progress.get(&from) else { return };
+        let Some(&pr) = self.progress.get(&from) else {
+            return;
+        };
         let pr = if success {
             super::Progress {
                 matched: pr.matched.max(match_index),
@@ -127,7 +175,11 @@ impl Raft {
                 Some(index) => index + 1,
                 None => hint_index,
             };
-            super::Progress { next: next.min(rejected).max(pr.matched + 1), active: true, ..pr }
+            super::Progress {
+                next: next.min(rejected).max(pr.matched + 1),
+                active: true,
+                ..pr
+            }
         } else {
             super::Progress { active: true, ..pr }
         };
@@ -136,7 +188,10 @@ impl Raft {
             self.maybe_commit();
         }
         self.ack_read(from, read_seq);
-        let lagging = self.progress.get(&from).is_some_and(|p| p.next <= self.log.last_index());
+        let lagging = self
+            .progress
+            .get(&from)
+            .is_some_and(|p| p.next <= self.log.last_index());
         if lagging || !success {
             self.send_append(from);
         }

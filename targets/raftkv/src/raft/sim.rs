@@ -110,7 +110,14 @@ impl Sim {
             out: Outcome::default(),
         };
         for id in 1..=faults.nodes as u64 {
-            let node = Node { raft: None, disk: Disk::default(), applied: Applied::default(), down_until: 0, was_leader: false, checked_commit: 0 };
+            let node = Node {
+                raft: None,
+                disk: Disk::default(),
+                applied: Applied::default(),
+                down_until: 0,
+                was_leader: false,
+                checked_commit: 0,
+            };
             sim.nodes.push(node);
             sim.start(id);
         }
@@ -126,7 +133,10 @@ impl Sim {
             pre_vote: self.faults.pre_vote,
             volatile_vote: self.faults.volatile_vote,
             max_entries_per_message: 8,
-            seed: self.seed.wrapping_mul(1000).wrapping_add(self.rng.gen::<u32>() as u64),
+            seed: self
+                .seed
+                .wrapping_mul(1000)
+                .wrapping_add(self.rng.gen::<u32>() as u64),
         }
     }
 
@@ -191,7 +201,9 @@ impl Sim {
 
     fn deliver(&mut self) {
         let now = self.now;
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net).into_iter().partition(|(at, _)| *at <= now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
         self.net = later;
         let mut due: Vec<Message> = due.into_iter().map(|(_, m)| m).collect();
         // Shuffle what is due so that equal delays still reorder.
@@ -218,20 +230,29 @@ impl Sim {
 
     fn client_load(&mut self) {
         let leaders: Vec<NodeId> = (1..=self.nodes.len() as u64)
-            .filter(|&id| self.raft(id).is_some_and(|r| r.status().role == Role::Leader))
+            .filter(|&id| {
+                self.raft(id)
+                    .is_some_and(|r| r.status().role == Role::Leader)
+            })
             .collect();
         for id in leaders {
             if self.rng.gen_bool(0.3) {
                 self.proposals += 1;
                 let data = vec![format!("s{}-p{}", self.seed, self.proposals)];
-                let _ = self.nodes[id as usize - 1].raft.as_mut().map(|r| r.propose(data));
+                let _ = self.nodes[id as usize - 1]
+                    .raft
+                    .as_mut()
+                    .map(|r| r.propose(data));
             }
             if self.rng.gen_bool(0.2) {
                 self.next_ctx += 1;
                 let highest = self.committed.keys().next_back().copied().unwrap_or(0);
                 self.reads.insert(self.next_ctx, highest);
                 let ctx = self.next_ctx;
-                let _ = self.nodes[id as usize - 1].raft.as_mut().map(|r| r.read_index(vec![ctx]));
+                let _ = self.nodes[id as usize - 1]
+                    .raft
+                    .as_mut()
+                    .map(|r| r.read_index(vec![ctx]));
             }
             self.process(id);
         }
@@ -243,7 +264,9 @@ impl Sim {
 
     /// Persist, send and apply one node's Ready, then check invariants.
     fn process(&mut self, id: NodeId) {
-        let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else { return };
+        let Some(raft) = self.nodes[id as usize - 1].raft.as_mut() else {
+            return;
+        };
         let ready = raft.ready();
         self.persist(id, &ready);
         self.send(ready.messages.clone());
@@ -276,7 +299,11 @@ impl Sim {
             if self.rng.gen_bool(self.faults.loss) {
                 continue;
             }
-            let copies = if self.rng.gen_bool(self.faults.duplicate) { 2 } else { 1 };
+            let copies = if self.rng.gen_bool(self.faults.duplicate) {
+                2
+            } else {
+                1
+            };
             for _ in 0..copies {
                 let at = self.now + self.rng.gen_range(1..=self.faults.max_delay);
                 self.net.push((at, m.clone()));
@@ -294,7 +321,10 @@ impl Sim {
         let mut violations = Vec::new();
         for e in &ready.committed {
             if e.index != node.applied.count + 1 {
-                violations.push(format!("node {id} applied {} after {}", e.index, node.applied.count));
+                violations.push(format!(
+                    "node {id} applied {} after {}",
+                    e.index, node.applied.count
+                ));
             }
             node.applied = node.applied.then(&e.data);
             states.push(node.applied);
@@ -302,7 +332,10 @@ impl Sim {
         for state in states {
             let first = *self.prefix_hashes.entry(state.count).or_insert(state.hash);
             if first != state.hash {
-                violations.push(format!("state machine safety: node {id} differs after applying {}", state.count));
+                violations.push(format!(
+                    "state machine safety: node {id} differs after applying {}",
+                    state.count
+                ));
             }
         }
         self.out.violations.extend(violations);
@@ -313,7 +346,10 @@ impl Sim {
             self.out.reads_served += 1;
             let asked_at = self.reads.get(&read.ctx).copied().unwrap_or(0);
             if read.index < asked_at {
-                let v = format!("stale read at node {id}: index {} < commit {asked_at} when asked", read.index);
+                let v = format!(
+                    "stale read at node {id}: index {} < commit {asked_at} when asked",
+                    read.index
+                );
                 self.out.violations.push(v);
             }
         }
@@ -323,7 +359,9 @@ impl Sim {
     /// with what any node ever saw committed at the same index.
     fn record_commits(&mut self, id: NodeId) {
         let node = &mut self.nodes[id as usize - 1];
-        let Some(raft) = node.raft.as_ref() else { return };
+        let Some(raft) = node.raft.as_ref() else {
+            return;
+        };
         let log = raft.log();
         let from = log.first_index().max(node.checked_commit + 1);
         node.checked_commit = node.checked_commit.max(log.commit);
@@ -351,7 +389,10 @@ impl Sim {
         if is_leader {
             if let Some(&other) = self.leaders.get(&status.term) {
                 if other != id {
-                    violations.push(format!("two leaders in term {}: {other} and {id}", status.term));
+                    violations.push(format!(
+                        "two leaders in term {}: {other} and {id}",
+                        status.term
+                    ));
                 }
             }
             if !self.nodes[id as usize - 1].was_leader {
@@ -370,7 +411,12 @@ impl Sim {
         self.committed
             .range(log.first_index()..)
             .filter(|(&i, c)| log.entry(i) != Some(c))
-            .map(|(i, _)| format!("leader completeness: node {} elected without committed entry {i}", raft.status().id))
+            .map(|(i, _)| {
+                format!(
+                    "leader completeness: node {} elected without committed entry {i}",
+                    raft.status().id
+                )
+            })
             .collect()
     }
 
@@ -387,7 +433,9 @@ impl Sim {
 
     fn maybe_compact(&mut self, id: NodeId) {
         let node = &mut self.nodes[id as usize - 1];
-        let Some(raft) = node.raft.as_mut() else { return };
+        let Some(raft) = node.raft.as_mut() else {
+            return;
+        };
         let applied = node.applied;
         if applied.count >= raft.log().snapshot().index + SNAPSHOT_EVERY {
             raft.compact(applied.count, format!("{} {}", applied.count, applied.hash));
@@ -408,7 +456,11 @@ fn log_mismatch(a: &Raft, b: &Raft) -> Option<String> {
             agreed = true;
         }
         if agreed && ea != eb {
-            return Some(format!("log matching: nodes {} and {} differ at {index}", a.status().id, b.status().id));
+            return Some(format!(
+                "log matching: nodes {} and {} differ at {index}",
+                a.status().id,
+                b.status().id
+            ));
         }
     }
     None
@@ -425,22 +477,33 @@ impl Applied {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (self.hash, data).hash(&mut h);
-        Applied { count: self.count + 1, hash: h.finish() }
+        Applied {
+            count: self.count + 1,
+            hash: h.finish(),
+        }
     }
 }
 
 /// The sim's snapshot data is "count hash".
 fn decode(data: &str) -> Applied {
     let mut parts = data.split(' ').map(|p| p.parse().unwrap_or(0));
-    Applied { count: parts.next().unwrap_or(0), hash: parts.next().unwrap_or(0) }
+    Applied {
+        count: parts.next().unwrap_or(0),
+        hash: parts.next().unwrap_or(0),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run_seeds(seeds: std::ops::Range<u64>, faults: impl Fn(u64) -> Faults) -> Vec<(u64, Outcome)> {
-        seeds.map(|seed| (seed, Sim::new(seed, faults(seed)).run())).collect()
+    fn run_seeds(
+        seeds: std::ops::Range<u64>,
+        faults: impl Fn(u64) -> Faults,
+    ) -> Vec<(u64, Outcome)> {
+        seeds
+            .map(|seed| (seed, Sim::new(seed, faults(seed)).run()))
+            .collect()
     }
 
     #[test]
@@ -452,8 +515,15 @@ mod tests {
             ..Faults::default()
         });
         for (seed, outcome) in &outcomes {
-            assert!(outcome.violations.is_empty(), "seed {seed}: {:?}", outcome.violations);
-            assert!(outcome.committed > outcome.committed_after_heal, "seed {seed}: no progress after heal: {outcome:?}");
+            assert!(
+                outcome.violations.is_empty(),
+                "seed {seed}: {:?}",
+                outcome.violations
+            );
+            assert!(
+                outcome.committed > outcome.committed_after_heal,
+                "seed {seed}: no progress after heal: {outcome:?}"
+            );
         }
         let crashy = outcomes.iter().filter(|(_, o)| o.reads_served > 0).count();
         assert!(crashy > 180, "read-index must serve reads in most runs");
@@ -469,10 +539,20 @@ mod tests {
         };
         let two_leaders = |o: &Outcome| o.violations.iter().any(|v| v.starts_with("two leaders"));
         let caught = (0..300).find(|&seed| two_leaders(&Sim::new(seed, faults(seed)).run()));
-        assert!(caught.is_some(), "no seed in 0..300 found two leaders in one term");
-        let honest = run_seeds(0..50, |seed| Faults { volatile_vote: false, ..faults(seed) });
+        assert!(
+            caught.is_some(),
+            "no seed in 0..300 found two leaders in one term"
+        );
+        let honest = run_seeds(0..50, |seed| Faults {
+            volatile_vote: false,
+            ..faults(seed)
+        });
         for (seed, outcome) in honest {
-            assert!(outcome.violations.is_empty(), "seed {seed} without the bug: {:?}", outcome.violations);
+            assert!(
+                outcome.violations.is_empty(),
+                "seed {seed} without the bug: {:?}",
+                outcome.violations
+            );
         }
     }
 

@@ -12,12 +12,20 @@ use serde_json::{json, Value};
 use support::Cluster;
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap()
 }
 
 /// Write distinct keys for `limit` time or `max` writes; return the
 /// acknowledged ones.
-async fn writer(cluster_clients: Vec<String>, worker: usize, max: usize, limit: Duration) -> BTreeMap<String, u64> {
+async fn writer(
+    cluster_clients: Vec<String>,
+    worker: usize,
+    max: usize,
+    limit: Duration,
+) -> BTreeMap<String, u64> {
     let http = http();
     let mut acked = BTreeMap::new();
     let start = Instant::now();
@@ -27,7 +35,11 @@ async fn writer(cluster_clients: Vec<String>, worker: usize, max: usize, limit: 
         }
         let key = format!("w{worker}-{i}");
         let node = &cluster_clients[(worker + i) % cluster_clients.len()];
-        let resp = http.put(format!("{node}/kv/{key}")).json(&json!({"value": i})).send().await;
+        let resp = http
+            .put(format!("{node}/kv/{key}"))
+            .json(&json!({"value": i}))
+            .send()
+            .await;
         if resp.is_ok_and(|r| r.status().is_success()) {
             acked.insert(key, i as u64);
         } else {
@@ -39,10 +51,20 @@ async fn writer(cluster_clients: Vec<String>, worker: usize, max: usize, limit: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_leader_loses_no_acknowledged_write_and_it_catches_up() {
-    let args = ["--snapshot-threshold", "40", "--election-timeout-ms", "300", "--heartbeat-ms", "50"];
+    let args = [
+        "--snapshot-threshold",
+        "40",
+        "--election-timeout-ms",
+        "300",
+        "--heartbeat-ms",
+        "50",
+    ];
     let mut cluster = Cluster::start("kill-leader", 3, &args);
     let http = http();
-    let first = cluster.leader(&http, Duration::from_secs(10)).await.expect("a leader is elected");
+    let first = cluster
+        .leader(&http, Duration::from_secs(10))
+        .await
+        .expect("a leader is elected");
     let clients: Vec<String> = (1..=3).map(|id| cluster.client(id)).collect();
     let writers: Vec<_> = (0..4)
         .map(|w| tokio::spawn(writer(clients.clone(), w, 400, Duration::from_secs(6))))
@@ -53,25 +75,54 @@ async fn killing_the_leader_loses_no_acknowledged_write_and_it_catches_up() {
     for w in writers {
         acked.extend(w.await.unwrap());
     }
-    assert!(acked.len() > 100, "too few writes acknowledged: {}", acked.len());
-    let leader = cluster.leader(&http, Duration::from_secs(10)).await.expect("a new leader");
+    assert!(
+        acked.len() > 100,
+        "too few writes acknowledged: {}",
+        acked.len()
+    );
+    let leader = cluster
+        .leader(&http, Duration::from_secs(10))
+        .await
+        .expect("a new leader");
     assert_ne!(leader, first);
     for (key, value) in &acked {
-        let body: Value = http.get(format!("{}/kv/{key}", cluster.client(leader))).send().await.unwrap().json().await.unwrap();
-        assert_eq!(body["value"], json!(value), "acknowledged write {key}={value} lost");
+        let body: Value = http
+            .get(format!("{}/kv/{key}", cluster.client(leader)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["value"],
+            json!(value),
+            "acknowledged write {key}={value} lost"
+        );
     }
 
     cluster.restart(first);
-    let target = cluster.status(&http, leader).await.unwrap()["commit"].as_u64().unwrap();
+    let target = cluster.status(&http, leader).await.unwrap()["commit"]
+        .as_u64()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut applied = 0;
     while Instant::now() < deadline && applied < target {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        applied = cluster.status(&http, first).await.map_or(0, |s| s["applied"].as_u64().unwrap_or(0));
+        applied = cluster
+            .status(&http, first)
+            .await
+            .map_or(0, |s| s["applied"].as_u64().unwrap_or(0));
     }
-    assert!(applied >= target, "restarted node applied {applied} < {target}");
+    assert!(
+        applied >= target,
+        "restarted node applied {applied} < {target}"
+    );
     let log = std::fs::read_to_string(cluster.log_path(first)).unwrap();
-    assert!(log.contains("installed snapshot"), "restarted node did not catch up by snapshot:\n{log}");
+    assert!(
+        log.contains("installed snapshot"),
+        "restarted node did not catch up by snapshot:\n{log}"
+    );
 }
 
 async fn call(http: &reqwest::Client, req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -85,15 +136,47 @@ async fn call(http: &reqwest::Client, req: reqwest::RequestBuilder) -> (u16, Val
 async fn bad_input_gets_clear_errors_and_never_a_crash() {
     let mut cluster = Cluster::start("bad-input", 1, &[]);
     let http = http();
-    cluster.leader(&http, Duration::from_secs(10)).await.expect("single node leads");
+    cluster
+        .leader(&http, Duration::from_secs(10))
+        .await
+        .expect("single node leads");
     let base = cluster.client(1);
     let cases = [
-        (http.put(format!("{base}/kv/a")).body("{nope"), 400, "malformed"),
-        (http.put(format!("{base}/kv/a")).body(r#"{"value": 1, "extra": 2}"#), 400, "unknown field"),
-        (http.post(format!("{base}/kv/a/cas")).body(r#"{"value": 1}"#), 400, "missing field"),
-        (http.post(format!("{base}/txn")).body(r#"{"ops": [["w", 1, 2]]}"#), 400, "unknown function"),
-        (http.post(format!("{base}/txn")).body(r#"{"ops": [["r", [1], null]]}"#), 400, "key must be"),
-        (http.put(format!("{base}/kv/a")).body(format!(r#"{{"value": "{}"}}"#, "x".repeat(2 << 20))), 413, "exceeds"),
+        (
+            http.put(format!("{base}/kv/a")).body("{nope"),
+            400,
+            "malformed",
+        ),
+        (
+            http.put(format!("{base}/kv/a"))
+                .body(r#"{"value": 1, "extra": 2}"#),
+            400,
+            "unknown field",
+        ),
+        (
+            http.post(format!("{base}/kv/a/cas"))
+                .body(r#"{"value": 1}"#),
+            400,
+            "missing field",
+        ),
+        (
+            http.post(format!("{base}/txn"))
+                .body(r#"{"ops": [["w", 1, 2]]}"#),
+            400,
+            "unknown function",
+        ),
+        (
+            http.post(format!("{base}/txn"))
+                .body(r#"{"ops": [["r", [1], null]]}"#),
+            400,
+            "key must be",
+        ),
+        (
+            http.put(format!("{base}/kv/a"))
+                .body(format!(r#"{{"value": "{}"}}"#, "x".repeat(2 << 20))),
+            413,
+            "exceeds",
+        ),
         (http.get(format!("{base}/nothing")), 404, "no route"),
         (http.delete(format!("{base}/kv/a")), 405, "not allowed"),
     ];
@@ -103,11 +186,29 @@ async fn bad_input_gets_clear_errors_and_never_a_crash() {
         assert_eq!(body["definite"], json!(true), "{body}");
         assert!(body["error"].as_str().unwrap().contains(needle), "{body}");
     }
-    let (got, _) = call(&http, http.put(format!("{base}/kv/a")).body(r#"{"value": 1}"#)).await;
+    let (got, _) = call(
+        &http,
+        http.put(format!("{base}/kv/a")).body(r#"{"value": 1}"#),
+    )
+    .await;
     assert_eq!(got, 200);
-    let (got, body) = call(&http, http.post(format!("{base}/kv/a/cas")).body(r#"{"expect": 2, "value": 3}"#)).await;
-    assert_eq!((got, body["definite"].clone()), (409, json!(true)), "{body}");
-    let (got, body) = call(&http, http.post(format!("{base}/txn")).body(r#"{"ops": [["append", "a", 4]]}"#)).await;
+    let (got, body) = call(
+        &http,
+        http.post(format!("{base}/kv/a/cas"))
+            .body(r#"{"expect": 2, "value": 3}"#),
+    )
+    .await;
+    assert_eq!(
+        (got, body["definite"].clone()),
+        (409, json!(true)),
+        "{body}"
+    );
+    let (got, body) = call(
+        &http,
+        http.post(format!("{base}/txn"))
+            .body(r#"{"ops": [["append", "a", 4]]}"#),
+    )
+    .await;
     assert_eq!(got, 409, "append to a non-list must be refused: {body}");
     assert!(cluster.alive(1), "node crashed on bad input");
 }

@@ -38,11 +38,26 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create cluster dir");
         let raft_ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let peers = (1..=n).map(|id| format!("{id}=127.0.0.1:{}", raft_ports[id as usize - 1])).collect::<Vec<_>>().join(",");
-        let nodes = (1..=n).map(|id| Node { id, client: format!("127.0.0.1:{}", free_port()), child: None }).collect();
+        let peers = (1..=n)
+            .map(|id| format!("{id}=127.0.0.1:{}", raft_ports[id as usize - 1]))
+            .collect::<Vec<_>>()
+            .join(",");
+        let nodes = (1..=n)
+            .map(|id| Node {
+                id,
+                client: format!("127.0.0.1:{}", free_port()),
+                child: None,
+            })
+            .collect();
         let bin = PathBuf::from(env!("CARGO_BIN_EXE_raftkv"));
         let args = args.iter().map(|a| a.to_string()).collect();
-        let mut cluster = Cluster { dir, nodes, peers, args, bin };
+        let mut cluster = Cluster {
+            dir,
+            nodes,
+            peers,
+            args,
+            bin,
+        };
         for id in 1..=n {
             cluster.restart(id);
         }
@@ -54,10 +69,21 @@ impl Cluster {
     }
 
     pub fn restart(&mut self, id: u64) {
-        let log = File::options().create(true).append(true).open(self.log_path(id)).expect("open node log");
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(id))
+            .expect("open node log");
         let node = &self.nodes[id as usize - 1];
         let child = Command::new(&self.bin)
-            .args(["--id", &id.to_string(), "--peers", &self.peers, "--client", &node.client])
+            .args([
+                "--id",
+                &id.to_string(),
+                "--peers",
+                &self.peers,
+                "--client",
+                &node.client,
+            ])
             .arg("--data-dir")
             .arg(self.dir.join(format!("n{id}")))
             .args(&self.args)
@@ -88,7 +114,11 @@ impl Cluster {
     }
 
     pub async fn status(&self, http: &reqwest::Client, id: u64) -> Option<Value> {
-        let resp = http.get(format!("{}/status", self.client(id))).send().await.ok()?;
+        let resp = http
+            .get(format!("{}/status", self.client(id)))
+            .send()
+            .await
+            .ok()?;
         resp.json().await.ok()
     }
 
