@@ -150,7 +150,9 @@ fn generate(seed: u64, fault: Fault, keys: u64, n: usize) -> History {
                 slots[s] = Some(p);
             }
             Some(p) => {
-                if sim.complete(p) {
+                // A crashed process continues under a new id.
+                let crashed = sim.complete(p);
+                if crashed {
                     procs[s] = sim.next_process;
                     sim.next_process += 1;
                 }
