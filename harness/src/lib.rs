@@ -7,4 +7,5 @@ pub mod error;
 pub mod interpreter;
 pub mod nemesis;
 pub mod recorder;
+pub mod report;
 pub mod run;

@@ -1,0 +1,215 @@
+//! Assembling one run's report page from its files: the verdict line,
+//! the test, stats per f, the plots, each checker's findings, the
+//! timeline's data and the node logs, as one serde value for the
+//! `report.html` template.
+
+use super::elle::{self, AnomalyView};
+use super::linear::{self, FailureView};
+use super::load::RunFiles;
+use super::ops::{Ops, Span};
+use super::summary::{self, TestView, VerdictLine};
+use super::timeline::{self, Mark};
+use checkers::elle::ElleResult;
+use checkers::history::Outcome;
+use checkers::linear::LinearResult;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// At most this many moments to jump to in the timeline.
+const MARKS: usize = 60;
+
+/// Everything the report template shows.
+#[derive(Serialize)]
+pub struct ReportPage {
+    pub title: String,
+    pub verdict: VerdictLine,
+    pub test: TestView,
+    pub stats: Vec<StatRow>,
+    pub latency_svg: String,
+    pub throughput_svg: String,
+    pub faults: Vec<[String; 4]>,
+    pub checks: Vec<CheckView>,
+    pub timeline_json: String,
+    pub logs: Vec<(String, String)>,
+    pub timed: bool,
+    pub client_ops: usize,
+    pub css: &'static str,
+    pub js: &'static str,
+}
+
+/// One f's counts and latencies.
+#[derive(Serialize)]
+pub struct StatRow {
+    pub f: String,
+    pub count: usize,
+    pub ok: usize,
+    pub fail: usize,
+    pub info: usize,
+    pub ok_pct: String,
+    pub rate: String,
+    pub p50: String,
+    pub p99: String,
+}
+
+/// One checker's findings.
+#[derive(Serialize)]
+pub struct CheckView {
+    pub checker: String,
+    pub verdict: String,
+    pub text: String,
+    pub failures: Vec<FailureView>,
+    pub anomalies: Vec<AnomalyView>,
+}
+
+/// The page for `run`.
+pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Result<ReportPage> {
+    let ops = Ops::new(&run.history);
+    let duration_s = ops.end as f64 / 1e9;
+    let results = run.results.as_ref();
+    let checks = checks(run, &ops);
+    let marks = marks(&checks, &ops);
+    let lanes = run.spec["concurrency"].as_u64();
+    let timeline = timeline::build(&ops, lanes, marks);
+    let name = run.spec["name"].as_str().filter(|s| !s.is_empty());
+    Ok(ReportPage {
+        title: name.map_or_else(|| run.dir.display().to_string(), str::to_string),
+        verdict: summary::verdict_line(results, ops.spans.len()),
+        test: summary::test_view(&run.spec, results.and_then(|r| r.seed), duration_s),
+        stats: stats(&ops, duration_s),
+        latency_svg: super::plot::latency_svg(&ops),
+        throughput_svg: super::plot::throughput_svg(&ops),
+        faults: ops
+            .intervals
+            .iter()
+            .map(|i| [i.kind.clone(), i.label.clone(), secs(i.start), secs(i.end)])
+            .collect(),
+        checks,
+        timeline_json: timeline::script_json(&timeline)?,
+        logs: run
+            .logs
+            .iter()
+            .map(|(p, size)| (p.clone(), bytes(*size)))
+            .collect(),
+        timed: ops.timed,
+        client_ops: ops.spans.len(),
+        css,
+        js,
+    })
+}
+
+fn secs(ns: u64) -> String {
+    format!("{:.2}", ns as f64 / 1e9)
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+fn checks(run: &RunFiles, ops: &Ops) -> Vec<CheckView> {
+    let Some(r) = &run.results else {
+        return Vec::new();
+    };
+    r.checks
+        .iter()
+        .map(|c| {
+            let failures = match c.checker.as_str() {
+                "linearizable" => serde_json::from_value::<LinearResult>(c.result.clone())
+                    .map(|r| linear::failures(&r, ops))
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let anomalies = match c.checker.starts_with("elle-") {
+                true => serde_json::from_value::<ElleResult>(c.result.clone())
+                    .map(|r| elle::anomalies(&r))
+                    .unwrap_or_default(),
+                false => Vec::new(),
+            };
+            CheckView {
+                checker: c.checker.clone(),
+                verdict: c.verdict.to_string(),
+                text: c.text.clone(),
+                failures,
+                anomalies,
+            }
+        })
+        .collect()
+}
+
+/// Failing ops and anomalous transactions first, then fault starts.
+fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
+    let by_index: HashMap<u64, &Span> = ops
+        .spans
+        .iter()
+        .flat_map(|s| [Some((s.invoke.index, s)), s.complete.map(|c| (c.index, s))])
+        .flatten()
+        .collect();
+    let mut out = Vec::new();
+    let mut mark = |label: String, index: u64| {
+        if let Some(s) = by_index.get(&index) {
+            out.push(Mark {
+                label,
+                t: s.start() / 1000,
+                index: Some(s.invoke.index),
+            });
+        }
+    };
+    for c in checks {
+        for f in &c.failures {
+            mark(format!("not linearizable: {}", f.op), f.index);
+        }
+        for a in &c.anomalies {
+            if let Some(t) = a.txns.first() {
+                let index = t[0].trim_start_matches('T').parse().unwrap_or(u64::MAX);
+                mark(format!("{} at {}", a.kind, t[0]), index);
+            }
+        }
+    }
+    out.extend(ops.intervals.iter().map(|i| Mark {
+        label: i.label.clone(),
+        t: i.start / 1000,
+        index: None,
+    }));
+    out.truncate(MARKS);
+    out
+}
+
+fn stats(ops: &Ops, duration_s: f64) -> Vec<StatRow> {
+    let mut by_f: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
+    for s in &ops.spans {
+        by_f.entry(s.invoke.f.as_str()).or_default().push(s);
+    }
+    let total: Vec<&Span> = ops.spans.iter().collect();
+    by_f.into_iter()
+        .map(|(f, spans)| stat_row(f, &spans, duration_s))
+        .chain(std::iter::once(stat_row("all", &total, duration_s)))
+        .collect()
+}
+
+fn stat_row(f: &str, spans: &[&Span], duration_s: f64) -> StatRow {
+    let n = |o| spans.iter().filter(|s| s.outcome == o).count();
+    let (ok, fail, info) = (n(Outcome::Ok), n(Outcome::Fail), n(Outcome::Info));
+    let mut lat: Vec<u64> = spans.iter().filter_map(|s| s.latency()).collect();
+    lat.sort_unstable();
+    let q = |q: f64| match lat.len() {
+        0 => "–".to_string(),
+        len => format!(
+            "{:.1}",
+            lat[((len - 1) as f64 * q).round() as usize] as f64 / 1e6
+        ),
+    };
+    StatRow {
+        f: f.to_string(),
+        count: spans.len(),
+        ok,
+        fail,
+        info,
+        ok_pct: format!("{:.1}%", 100.0 * ok as f64 / spans.len().max(1) as f64),
+        rate: format!("{:.1}", spans.len() as f64 / duration_s.max(1e-9)),
+        p50: q(0.5),
+        p99: q(0.99),
+    }
+}

@@ -1,0 +1,251 @@
+//! The top of a report: the verdict in one line and why, and the test as
+//! configured, with the command that repeats it (Jepsen prints the seed;
+//! we print the whole `temblor test` line).
+
+use super::results::ResultsFile;
+use checkers::elle::ElleResult;
+use checkers::linear::LinearResult;
+use checkers::Verdict;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The verdict and why.
+#[derive(Debug, Serialize)]
+pub struct VerdictLine {
+    /// valid, invalid, unknown, or incomplete (no results.json).
+    pub verdict: String,
+    /// Why, in one sentence.
+    pub why: String,
+}
+
+/// The verdict line of a run.
+pub fn verdict_line(results: Option<&ResultsFile>, client_ops: usize) -> VerdictLine {
+    let Some(r) = results else {
+        return VerdictLine {
+            verdict: "incomplete".into(),
+            why: "the run left no results.json: it was stopped before its history was checked (run `temblor check` on this folder)".into(),
+        };
+    };
+    let reasons: Vec<String> = r
+        .checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Valid)
+        .map(|c| format!("{} is {}: {}", c.checker, c.verdict, reason(c)))
+        .collect();
+    let why = if reasons.is_empty() {
+        let names: Vec<&str> = r.checks.iter().map(|c| c.checker.as_str()).collect();
+        format!(
+            "{client_ops} client operations; every checker passed ({}).",
+            names.join(", ")
+        )
+    } else {
+        reasons.join("; ")
+    };
+    VerdictLine {
+        verdict: r.verdict.to_string(),
+        why,
+    }
+}
+
+fn reason(c: &crate::run::analysis::CheckOutcome) -> String {
+    let parsed = match c.checker.as_str() {
+        "linearizable" => serde_json::from_value::<LinearResult>(c.result.clone())
+            .ok()
+            .and_then(|r| linear_reason(&r)),
+        n if n.starts_with("elle-") => serde_json::from_value::<ElleResult>(c.result.clone())
+            .ok()
+            .and_then(|r| elle_reason(&r)),
+        _ => None,
+    };
+    parsed.unwrap_or_else(|| first_line(&c.text))
+}
+
+fn linear_reason(r: &LinearResult) -> Option<String> {
+    let failing: Vec<_> = r
+        .partitions
+        .iter()
+        .filter(|p| p.failure.is_some())
+        .collect();
+    let p = failing.first()?;
+    let f = p.failure.as_ref()?;
+    let key = p
+        .key
+        .as_ref()
+        .map(|k| format!("on key {k}, "))
+        .unwrap_or_default();
+    let more = match failing.len() {
+        1 => String::new(),
+        n => format!(" (and {} more keys)", n - 1),
+    };
+    Some(format!(
+        "{key}“{}” by process {} (history index {}) could not be linearized{more}",
+        f.op.describe, f.op.process, f.op.index
+    ))
+}
+
+fn elle_reason(r: &ElleResult) -> Option<String> {
+    if r.anomaly_types.is_empty() {
+        return None;
+    }
+    let found: Vec<String> = r
+        .anomaly_types
+        .iter()
+        .map(|t| format!("{t} ×{}", r.anomaly_counts.get(t).copied().unwrap_or(1)))
+        .collect();
+    let not: Vec<String> = r.not.iter().map(|m| m.name().to_string()).collect();
+    Some(format!(
+        "found {}; rules out {}",
+        found.join(", "),
+        not.join(", ")
+    ))
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no explanation")
+        .to_string()
+}
+
+/// The test as configured.
+#[derive(Debug, Serialize)]
+pub struct TestView {
+    /// (label, value) rows.
+    pub rows: Vec<(String, String)>,
+    /// The command that repeats the run.
+    pub command: String,
+}
+
+fn field(spec: &Value, k: &str) -> String {
+    match &spec[k] {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a
+            .iter()
+            .map(super::ops::compact)
+            .collect::<Vec<_>>()
+            .join(", "),
+        v => v.to_string(),
+    }
+}
+
+/// The test rows and command from spec.json; `seed` and `duration_s` from
+/// the results (the seed a run picked at random is recorded there).
+pub fn test_view(spec: &Value, seed: Option<u64>, duration_s: f64) -> TestView {
+    let seed = seed.or_else(|| spec["seed"].as_u64());
+    let nodes = match field(spec, "nodes_file") {
+        f if !f.is_empty() => format!("from {f}"),
+        _ => format!("{} (local cluster)", field(spec, "nodes")),
+    };
+    let faults = match field(spec, "nemesis") {
+        f if f.is_empty() => "none".to_string(),
+        f => format!("{f} every {}s", field(spec, "nemesis_interval")),
+    };
+    let rows = [
+        ("test", field(spec, "name")),
+        ("target", field(spec, "target")),
+        ("nodes", nodes),
+        ("workload", field(spec, "workload")),
+        ("faults", faults),
+        ("bugs switched on", field(spec, "bugs")),
+        ("seed", seed.map(|s| s.to_string()).unwrap_or_default()),
+        ("concurrency", field(spec, "concurrency")),
+        ("time limit", format!("{}s", field(spec, "time_limit"))),
+        ("duration", format!("{duration_s:.1}s (to the last record)")),
+    ];
+    TestView {
+        rows: rows
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty() && v != "s")
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        command: command(spec, seed),
+    }
+}
+
+/// `temblor test ...` with every setting that shapes the op stream.
+pub fn command(spec: &Value, seed: Option<u64>) -> String {
+    let mut args: Vec<String> = vec!["temblor".into(), "test".into()];
+    let mut flag = |name: &str, v: String| {
+        if !v.is_empty() {
+            args.push(format!("--{name}"));
+            args.push(v);
+        }
+    };
+    flag("name", field(spec, "name"));
+    flag("target", field(spec, "target"));
+    flag("workload", field(spec, "workload"));
+    let faults = spec["nemesis"].as_array().map(|a| {
+        a.iter()
+            .map(super::ops::compact)
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    flag(
+        "nemesis",
+        faults
+            .map(|f| if f.is_empty() { "none".into() } else { f })
+            .unwrap_or_default(),
+    );
+    for (f, k) in [
+        ("nemesis-interval", "nemesis_interval"),
+        ("time-limit", "time_limit"),
+    ] {
+        flag(
+            f,
+            spec[k]
+                .as_f64()
+                .map(|s| format!("{s}s"))
+                .unwrap_or_default(),
+        );
+    }
+    flag("concurrency", field(spec, "concurrency"));
+    match field(spec, "nodes_file") {
+        f if !f.is_empty() => flag("nodes-file", f),
+        _ => flag("nodes", field(spec, "nodes")),
+    }
+    flag("rate", field(&spec["workload_options"], "rate"));
+    for b in spec["bugs"].as_array().into_iter().flatten() {
+        flag("bug", super::ops::compact(b));
+    }
+    flag("seed", seed.map(|s| s.to_string()).unwrap_or_default());
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `s` as one shell word.
+fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:=@%+".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_command_repeats_the_run_and_quotes_odd_words() {
+        let spec = json!({"name": "it's", "target": "raftkv", "workload": "register",
+            "nemesis": ["partition", "kill"], "nemesis_interval": 5.0, "time_limit": 30.0,
+            "concurrency": 10, "nodes": 5, "bugs": ["lease-reads"], "workload_options": {"rate": null}});
+        assert_eq!(
+            command(&spec, Some(42)),
+            "temblor test --name 'it'\\''s' --target raftkv --workload register --nemesis partition,kill \
+             --nemesis-interval 5s --time-limit 30s --concurrency 10 --nodes 5 --bug lease-reads --seed 42"
+        );
+    }
+
+    #[test]
+    fn a_run_without_results_is_incomplete_not_valid() {
+        let v = verdict_line(None, 3);
+        assert_eq!(v.verdict, "incomplete");
+    }
+}
