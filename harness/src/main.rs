@@ -35,6 +35,10 @@ enum Command {
     Heal(cmd::heal::Args),
     /// Build, inspect or remove a local cluster of network-namespace hosts.
     Cluster(cmd::cluster::Args),
+    /// Render the HTML report and junit.xml of recorded runs, and the index.
+    Report(cmd::report::Args),
+    /// Serve the results folder over HTTP (loopback by default).
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +55,8 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Heal(args) => cmd::heal::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

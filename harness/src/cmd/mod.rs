@@ -4,6 +4,8 @@
 pub mod check;
 pub mod cluster;
 pub mod heal;
+pub mod report;
+pub mod serve;
 pub mod test;
 
 pub use harness::error::UsageError;

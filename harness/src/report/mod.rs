@@ -20,6 +20,7 @@ mod ops;
 mod page;
 mod plot;
 pub mod results;
+pub mod serve;
 mod summary;
 mod svg;
 mod timeline;
