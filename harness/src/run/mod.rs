@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::RunDir;
 use workloads::generator::{
-    any, boxed, clients, nemesis, once, phases, sleep, time_limit, Template,
+    any, boxed, cat, clients, nemesis, once, phases, sleep, time_limit, BoxGen, Template,
 };
 use workloads::nemesis::schedule;
 
@@ -177,11 +177,13 @@ async fn run_generator(
     faults.validate().map_err(crate::error::UsageError)?;
     let active = faults.active();
     let interval = Duration::from_secs_f64(spec.nemesis_interval);
-    let fault_list = spec.nemesis.iter().map(|k| k.fault()).collect();
     let gen = phases(vec![
         boxed(any(vec![
             boxed(clients(time_limit(limit, client_gen))),
-            boxed(nemesis(time_limit(limit, schedule(interval, fault_list)))),
+            boxed(nemesis(time_limit(
+                limit,
+                fault_schedules(&spec.nemesis, interval),
+            ))),
         ])),
         boxed(nemesis(once(Template::new(
             "heal",
@@ -207,6 +209,13 @@ async fn run_generator(
     let outcome = interpreter.run(gen).await;
     progress.abort();
     eprintln!();
+    if !matches!(&outcome, Ok(o) if !o.interrupted) {
+        // Stopped early (Ctrl-C, deadline, error): the generator's own heal
+        // never ran. Heal now and record it, so the history shows every
+        // fault ended.
+        let mut healer = Faults::new(nodes.clone(), Arc::clone(&db), NemesisOptions::default(), 0);
+        record_heal(&recorder, &mut healer).await;
+    }
     let summary = recorder.finish().await?;
     let outcome = outcome?;
     if outcome.interrupted && shutdown.is_triggered() {
@@ -216,4 +225,41 @@ async fn run_generator(
         );
     }
     Ok(summary)
+}
+
+/// One schedule per fault family, each cycling quiet/faulty on its own and
+/// started a fraction of an interval after the previous, so that faults
+/// overlap in every combination (a partition while a clock is skewed, a
+/// pause during a partition) as Jepsen's combined nemesis does.
+fn fault_schedules(kinds: &[crate::nemesis::FaultKind], interval: Duration) -> BoxGen {
+    let n = kinds.len().max(1) as u32;
+    let gens = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            let offset = interval * i as u32 / n;
+            boxed(cat(vec![
+                boxed(sleep(offset)),
+                boxed(schedule(interval, vec![kind.fault()])),
+            ]))
+        })
+        .collect();
+    boxed(any(gens))
+}
+
+/// Heals every fault and records it as a nemesis `heal` op.
+async fn record_heal(recorder: &Recorder, healer: &mut Faults) {
+    let invoke = checkers::Op {
+        process: checkers::Process::Nemesis,
+        ..checkers::Op::new(0, checkers::OpType::Info, "heal", serde_json::Value::Null)
+    };
+    let tx = recorder.sender();
+    let _ = tx.send(invoke.clone()).await;
+    let problems = healer.heal_all().await;
+    let value = if problems.is_empty() {
+        serde_json::json!("healed")
+    } else {
+        serde_json::json!({ "problems": problems })
+    };
+    let _ = tx.send(checkers::Op { value, ..invoke }).await;
 }
