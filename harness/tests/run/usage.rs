@@ -1,0 +1,58 @@
+//! Bad input gets a clear message and exit 254, and leaves nothing running.
+
+use crate::support::*;
+
+fn assert_usage(args: &[&str], expect: &str) {
+    let out = temblor(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "temblor {args:?}: {err}");
+    assert!(
+        err.contains(expect),
+        "temblor {args:?}: expected {expect:?} in {err}"
+    );
+}
+
+#[test]
+fn unknown_names_and_typos_are_usage_errors() {
+    assert_usage(&["test", "--target", "mongo"], "unknown target \"mongo\"");
+    assert_usage(&["test", "--workload", "bank"], "unknown workload \"bank\"");
+    assert_usage(&["test", "--nemesis", "flood"], "unknown nemesis \"flood\"");
+    assert_usage(&["test", "--time-limit", "soon"], "not a duration");
+    let dir = results_dir("usage");
+    let file = dir.join("test.toml");
+    std::fs::write(&file, "workload = \"register\"\nconcurency = 5\n").unwrap();
+    assert_usage(
+        &["test", "--test-file", file.to_str().unwrap()],
+        "concurency",
+    );
+}
+
+#[test]
+fn a_node_that_cannot_be_reached_is_a_usage_error() {
+    // A port on loopback where nothing listens: the connection is refused
+    // at once, and nothing is started anywhere.
+    let dir = results_dir("unreachable");
+    let nodes = dir.join("nodes");
+    std::fs::write(&nodes, "n1 127.0.0.1\n").unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, "not a key").unwrap();
+    let file = dir.join("test.toml");
+    std::fs::write(&file, "[ssh]\nport = 9\n").unwrap();
+    let results = dir.join("results");
+    let out = temblor(&[
+        "test",
+        "--test-file",
+        file.to_str().unwrap(),
+        "--nodes-file",
+        nodes.to_str().unwrap(),
+        "--ssh-key",
+        key.to_str().unwrap(),
+        "--results-dir",
+        results.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{err}");
+    assert!(err.contains("cannot reach node n1"), "{err}");
+}
