@@ -112,6 +112,10 @@ pub struct Txns {
     pub syms: Vec<Value>,
     key_ids: FxMap<Val, u32>,
     sym_ids: HashMap<String, u32>,
+    /// Per key id: the longest list stored for it so far, as (start, len).
+    last_list: Vec<(u32, u32)>,
+    /// A reused buffer for the list being parsed.
+    scratch: Vec<Val>,
 }
 
 impl Txns {
@@ -217,7 +221,7 @@ impl Txns {
         }
         let kv = self.atom(&parts[1]);
         let key = self.key_id(kv);
-        let mut arg = self.parse_arg(f, &parts[2], workload)?;
+        let mut arg = self.parse_arg(f, key, &parts[2], workload)?;
         if ok && workload == Workload::ListAppend && arg == Arg::Nil {
             // Elle's histories record a committed read of a missing key as nil.
             arg = Arg::List {
@@ -229,25 +233,57 @@ impl Txns {
         Ok(())
     }
 
-    fn parse_arg(&mut self, f: MopF, v: &Value, workload: Workload) -> Result<Arg, String> {
+    fn parse_arg(
+        &mut self,
+        f: MopF,
+        key: u32,
+        v: &Value,
+        workload: Workload,
+    ) -> Result<Arg, String> {
         match (f, v) {
             (MopF::Append | MopF::Write, Value::Null) => Err("writes nil".into()),
             (MopF::Append | MopF::Write, v) => Ok(Arg::Val(self.atom(v))),
             (MopF::Read, Value::Null) => Ok(Arg::Nil),
             (MopF::Read, Value::Array(items)) if workload == Workload::ListAppend => {
-                let start = self.lists.len() as u32;
-                for item in items {
-                    let a = self.atom(item);
-                    self.lists.push(a);
-                }
-                let len = items.len() as u32;
-                Ok(Arg::List { start, len })
+                Ok(self.list_arg(key, items))
             }
             (MopF::Read, _) if workload == Workload::ListAppend => {
                 Err("a list-append read must be nil or a list".into())
             }
             (MopF::Read, v) => Ok(Arg::Val(self.atom(v))),
         }
+    }
+
+    /// Stores a list read of `key`. Reads of a key are mostly prefixes of
+    /// one another, so a list that is a prefix of the key's longest stored
+    /// list shares it, and one that extends it (stored last) appends only
+    /// its tail: memory grows with distinct versions, not with reads.
+    fn list_arg(&mut self, key: u32, items: &[Value]) -> Arg {
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.extend(items.iter().map(|item| self.atom(item)));
+        if self.last_list.len() <= key as usize {
+            self.last_list.resize(key as usize + 1, (0, 0));
+        }
+        let (start, len) = self.last_list[key as usize];
+        let stored = &self.lists[start as usize..(start + len) as usize];
+        let n = buf.len() as u32;
+        let arg = if stored.starts_with(&buf) {
+            Arg::List { start, len: n }
+        } else if buf.starts_with(stored) && (start + len) as usize == self.lists.len() {
+            self.lists.extend_from_slice(&buf[len as usize..]);
+            self.last_list[key as usize] = (start, n);
+            Arg::List { start, len: n }
+        } else {
+            let start = self.lists.len() as u32;
+            self.lists.extend_from_slice(&buf);
+            if n >= len {
+                self.last_list[key as usize] = (start, n);
+            }
+            Arg::List { start, len: n }
+        };
+        self.scratch = buf;
+        arg
     }
 
     fn atom(&mut self, v: &Value) -> Val {
@@ -398,5 +434,31 @@ mod tests {
         assert_eq!(m[0].key, m[1].key);
         assert_eq!(m[0].arg, m[1].arg);
         assert_eq!(t.arg_json(m[0].arg), json!("a"));
+    }
+
+    #[test]
+    fn prefix_reads_share_storage_and_still_read_back() {
+        let reads = [
+            json!([["r", "x", [1]]]),
+            json!([["r", "x", [1, 2]]]),
+            json!([["r", "y", [7]]]),
+            json!([["r", "x", [1]], ["r", "x", [1, 2, 3]]]),
+            json!([["r", "x", [2]]]),
+        ];
+        let mut ops = Vec::new();
+        for v in &reads {
+            ops.push(Op::new(0, OpType::Invoke, "txn", v.clone()));
+            ops.push(Op::new(0, OpType::Ok, "txn", v.clone()));
+        }
+        let t = Txns::parse(&hist(ops), Workload::ListAppend).unwrap();
+        let back: Vec<Value> = t.mops.iter().map(|m| t.arg_json(m.arg)).collect();
+        let expect: Vec<Value> = reads
+            .iter()
+            .flat_map(|r| r.as_array().unwrap().iter().map(|m| m[2].clone()))
+            .collect();
+        assert_eq!(back, expect);
+        // [1 2] extends [1]; [1] and [1 2 3] reuse and extend x's list, but
+        // [1 2 3] comes after y's [7], so it is copied; [2] is copied.
+        assert_eq!(t.lists.len(), 2 + 1 + 3 + 1);
     }
 }
