@@ -27,6 +27,11 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Records in flight between the run and the recorder.
 const CHANNEL: usize = 8192;
 
+/// When the channel runs dry, the recorder polls this often for a while
+/// before it parks: under load, senders then rarely pay for waking it.
+const IDLE_POLL: Duration = Duration::from_micros(200);
+const IDLE_POLLS: u32 = 50;
+
 /// The run's monotonic clock: nanoseconds since the test started.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
@@ -236,6 +241,19 @@ impl Recorder {
     }
 }
 
+/// The next record once the channel has run dry: poll briefly, then park.
+fn next_after_idle(rx: &mut mpsc::Receiver<Op>) -> Option<Op> {
+    for _ in 0..IDLE_POLLS {
+        std::thread::sleep(IDLE_POLL);
+        match rx.try_recv() {
+            Ok(op) => return Some(op),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => {}
+        }
+    }
+    rx.blocking_recv()
+}
+
 /// The recorder's state, owned by its blocking task.
 struct Task {
     path: PathBuf,
@@ -256,7 +274,7 @@ impl Task {
                 Err(mpsc::error::TryRecvError::Empty) => {
                     self.flush();
                     last_flush = Instant::now();
-                    match rx.blocking_recv() {
+                    match next_after_idle(&mut rx) {
                         Some(op) => op,
                         None => break,
                     }

@@ -12,27 +12,29 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::borrow::Cow;
 
+/// Words kept inline: sets of up to 256 threads never allocate, so that
+/// restricting a context on every op stays cheap.
+const INLINE: usize = 4;
+
 /// A set of worker threads, as a bitset.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ThreadSet {
-    words: Vec<u64>,
+    inline: [u64; INLINE],
+    spill: Vec<u64>,
 }
 
 impl ThreadSet {
     /// An empty set able to hold threads `0..n`.
     pub fn empty(n: usize) -> Self {
         ThreadSet {
-            words: vec![0; n.div_ceil(64)],
+            inline: [0; INLINE],
+            spill: vec![0; n.div_ceil(64).saturating_sub(INLINE)],
         }
     }
 
     /// The set of threads `0..n`.
     pub fn full(n: usize) -> Self {
-        let mut s = ThreadSet::empty(n);
-        for t in 0..n {
-            s.insert(t);
-        }
-        s
+        ThreadSet::filter(n, |_| true)
     }
 
     /// The threads for which `keep` holds, among `0..n`.
@@ -42,65 +44,88 @@ impl ThreadSet {
         s
     }
 
+    fn words(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inline.iter().chain(&self.spill).copied()
+    }
+
+    fn word(&self, i: usize) -> u64 {
+        match i.checked_sub(INLINE) {
+            None => self.inline[i],
+            Some(j) => self.spill.get(j).copied().unwrap_or(0),
+        }
+    }
+
+    fn word_mut(&mut self, i: usize) -> &mut u64 {
+        match i.checked_sub(INLINE) {
+            None => &mut self.inline[i],
+            Some(j) => {
+                if j >= self.spill.len() {
+                    self.spill.resize(j + 1, 0);
+                }
+                &mut self.spill[j]
+            }
+        }
+    }
+
     /// Adds `t`.
     pub fn insert(&mut self, t: usize) {
-        if t / 64 >= self.words.len() {
-            self.words.resize(t / 64 + 1, 0);
-        }
-        self.words[t / 64] |= 1 << (t % 64);
+        *self.word_mut(t / 64) |= 1 << (t % 64);
     }
 
     /// Removes `t`.
     pub fn remove(&mut self, t: usize) {
-        if let Some(w) = self.words.get_mut(t / 64) {
-            *w &= !(1 << (t % 64));
-        }
+        *self.word_mut(t / 64) &= !(1 << (t % 64));
     }
 
     /// True when `t` is in the set.
     pub fn contains(&self, t: usize) -> bool {
-        self.words
-            .get(t / 64)
-            .is_some_and(|w| w & (1 << (t % 64)) != 0)
+        self.word(t / 64) & (1 << (t % 64)) != 0
     }
 
     /// How many threads are in the set.
     pub fn len(&self) -> usize {
-        self.words.iter().map(|w| w.count_ones() as usize).sum()
+        self.words().map(|w| w.count_ones() as usize).sum()
     }
 
     /// True when no thread is in the set.
     pub fn is_empty(&self) -> bool {
-        self.words.iter().all(|&w| w == 0)
+        self.words().all(|w| w == 0)
     }
 
     /// The threads in both sets.
     pub fn intersect(&self, other: &ThreadSet) -> ThreadSet {
-        let words = self
-            .words
-            .iter()
-            .zip(other.words.iter().chain(std::iter::repeat(&0)))
-            .map(|(a, b)| a & b)
-            .collect();
-        ThreadSet { words }
+        let mut out = ThreadSet {
+            inline: [0; INLINE],
+            spill: Vec::new(),
+        };
+        for i in 0..INLINE {
+            out.inline[i] = self.inline[i] & other.inline[i];
+        }
+        if !self.spill.is_empty() {
+            out.spill = (0..self.spill.len())
+                .map(|j| self.spill[j] & other.word(INLINE + j))
+                .collect();
+        }
+        out
     }
 
     /// True when some thread is in both sets.
     pub fn intersects(&self, other: &ThreadSet) -> bool {
-        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+        self.words()
+            .enumerate()
+            .any(|(i, w)| w & other.word(i) != 0)
     }
 
     /// True when every thread of `self` is in `other`.
     pub fn is_subset(&self, other: &ThreadSet) -> bool {
-        self.words
-            .iter()
+        self.words()
             .enumerate()
-            .all(|(i, w)| w & !other.words.get(i).copied().unwrap_or(0) == 0)
+            .all(|(i, w)| w & !other.word(i) == 0)
     }
 
     /// The `i`-th thread in ascending order.
     pub fn nth(&self, mut i: usize) -> Option<usize> {
-        for (wi, &w) in self.words.iter().enumerate() {
+        for (wi, w) in self.words().enumerate() {
             let n = w.count_ones() as usize;
             if i < n {
                 let mut w = w;
@@ -116,7 +141,7 @@ impl ThreadSet {
 
     /// The threads in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+        self.words().enumerate().flat_map(|(wi, w)| {
             (0..64)
                 .filter(move |b| w & (1 << b) != 0)
                 .map(move |b| wi * 64 + b)
@@ -286,18 +311,22 @@ mod tests {
 
     #[test]
     fn thread_sets_count_and_index() {
-        let mut s = ThreadSet::empty(130);
-        for t in [1, 64, 129] {
+        let mut s = ThreadSet::empty(400);
+        for t in [1, 64, 129, 300] {
             s.insert(t);
         }
-        assert_eq!(s.len(), 3);
+        assert_eq!(s.len(), 4);
         assert_eq!(s.nth(1), Some(64));
-        assert_eq!(s.nth(3), None);
-        assert_eq!(s.iter().collect::<Vec<_>>(), vec![1, 64, 129]);
+        assert_eq!(s.nth(3), Some(300));
+        assert_eq!(s.nth(4), None);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![1, 64, 129, 300]);
         s.remove(64);
-        assert!(!s.contains(64));
-        assert!(s.is_subset(&ThreadSet::full(130)));
+        assert!(!s.contains(64) && s.contains(300));
+        assert!(s.is_subset(&ThreadSet::full(400)));
         assert!(!ThreadSet::full(3).is_subset(&s));
+        let big = ThreadSet::filter(400, |t| t >= 200);
+        assert_eq!(s.intersect(&big).iter().collect::<Vec<_>>(), vec![300]);
+        assert!(s.intersects(&big) && !ThreadSet::full(2).intersects(&big));
     }
 
     #[test]
