@@ -44,6 +44,8 @@ pub fn read(dir: &Path) -> anyhow::Result<RunFiles> {
     } else {
         History::new(path.display().to_string())
     };
+    let mut history = history;
+    untime_if_flat(&mut history);
     Ok(RunFiles {
         dir: dir.to_path_buf(),
         spec,
@@ -51,6 +53,15 @@ pub fn read(dir: &Path) -> anyhow::Result<RunFiles> {
         history,
         logs: logs(dir),
     })
+}
+
+/// A history whose records all carry the same time (Elle's examples use
+/// `:time 0`) is drawn by position instead, one record per millisecond.
+fn untime_if_flat(history: &mut History) {
+    let first = history.ops.first().and_then(|o| o.time);
+    if history.ops.iter().all(|o| o.time == first) {
+        history.ops.iter_mut().for_each(|o| o.time = None);
+    }
 }
 
 /// Reads a JSON file; `None` when it does not exist.
