@@ -1,12 +1,12 @@
-//! Clock faults through the target's `Clock` ability: bump (jump a random
-//! subset of nodes by a random offset), strobe (flip an offset on and off
+//! Clock faults through the target's `Clock` ability: bump (jump one node,
+//! a minority, a majority, all, or the leaders by random offsets), strobe (flip an offset on and off
 //! quickly), reset (offset 0 everywhere). Jepsen's `nemesis/time.clj` sets
 //! the system clock; on the local cluster nodes share the kernel's clock,
 //! so targets that honour libfaketime get a per-node offset file instead
 //! (the target's `Clock` decides which). Offsets set are recorded in the
 //! op's value.
 
-use super::Faults;
+use super::{Faults, Targets};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -23,11 +23,9 @@ impl Faults {
     /// Jumps (or strobes) the clocks of a random non-empty subset of nodes.
     pub(super) async fn skew_clocks(&mut self, f: &str) -> Result<Value, NemesisError> {
         let max = self.opts.max_clock_skew_ms.max(1);
-        let mut names = self.names();
-        names.shuffle(&mut self.rng);
-        let count = self.rng.gen_range(1..=names.len().max(1));
+        let targets = *Targets::ALL.choose(&mut self.rng).unwrap_or(&Targets::One);
         let mut offsets = BTreeMap::new();
-        for name in names.into_iter().take(count) {
+        for name in self.choose(targets).await? {
             let magnitude = self.rng.gen_range(max / 10 + 1..=max);
             let sign = if self.rng.gen_bool(0.5) { 1 } else { -1 };
             offsets.insert(name, sign * magnitude);

@@ -112,7 +112,7 @@ impl Faults {
     }
 
     /// The nodes a process fault hits.
-    async fn choose(&mut self, targets: Targets) -> Result<Vec<String>, NemesisError> {
+    pub(super) async fn choose(&mut self, targets: Targets) -> Result<Vec<String>, NemesisError> {
         let mut names = self.names();
         names.shuffle(&mut self.rng);
         let n = names.len();

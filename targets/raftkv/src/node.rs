@@ -81,7 +81,14 @@ pub struct NodeStatus {
 pub type SharedStatus = Arc<RwLock<NodeStatus>>;
 
 /// A wall-clock lease for the `lease-reads` bug: renewed whenever a
-/// heartbeat round started at `sent` is acknowledged by a majority.
+/// heartbeat round started at `sent` is acknowledged by a majority, and
+/// judged against the wall clock as read at the top of the driver's turn,
+/// before it waits for events. Three things make it unsafe, as in real
+/// lease bugs: the wall clock can jump (a clock bump backwards extends the
+/// lease); a process paused while waiting wakes up and judges the requests
+/// that queued meanwhile by the time it read before the pause; and while
+/// the lease looks valid the leader does not step down for want of a
+/// quorum, so an isolated leader keeps answering reads.
 #[derive(Default)]
 struct Lease {
     until: Option<SystemTime>,
@@ -104,6 +111,8 @@ pub struct Driver {
     waiting_reads: Vec<(u64, Query, Responder)>,
     next_ctx: u64,
     lease: Lease,
+    /// The wall clock as read at the top of the current driver turn.
+    turn_clock: SystemTime,
     was_leader: bool,
 }
 
@@ -160,6 +169,7 @@ impl Driver {
             waiting_reads: Vec::new(),
             next_ctx: 0,
             lease: Lease::default(),
+            turn_clock: SystemTime::now(),
             was_leader: false,
         })
     }
@@ -170,6 +180,7 @@ impl Driver {
         let mut next_tick = Instant::now() + tick;
         loop {
             self.publish();
+            self.turn_clock = SystemTime::now();
             let wait = next_tick.saturating_duration_since(Instant::now());
             let mut batch = Vec::new();
             match self.events.recv_timeout(wait) {
@@ -185,6 +196,9 @@ impl Driver {
             }
             self.handle_events(batch);
             if Instant::now() >= next_tick {
+                if self.cfg.has(Bug::LeaseReads) {
+                    self.raft.set_hold_leadership(self.lease_valid());
+                }
                 self.raft.tick();
                 next_tick = Instant::now() + tick;
                 self.renew_lease();
@@ -268,7 +282,7 @@ impl Driver {
             && self
                 .lease
                 .until
-                .is_some_and(|until| SystemTime::now() < until)
+                .is_some_and(|until| self.turn_clock < until)
     }
 
     /// Start a heartbeat round whose majority acknowledgement extends the

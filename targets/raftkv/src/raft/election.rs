@@ -155,7 +155,7 @@ impl Raft {
         for p in self.progress.values_mut() {
             p.active = false;
         }
-        if active < self.quorum() {
+        if active < self.quorum() && !self.hold_leadership {
             self.become_follower(self.term, None);
         }
     }

@@ -121,9 +121,20 @@ pub struct Raft {
     rng: ChaCha8Rng,
     persisted: HardState,
     out: Ready,
+    /// Skip the check-quorum step-down (the `lease-reads` bug: a leader
+    /// that trusts its wall-clock lease over hearing from a majority).
+    hold_leadership: bool,
 }
 
 impl Raft {
+    /// While `hold` is set, a leader does not step down for want of a
+    /// quorum (thesis section 6.2's check). Only the `lease-reads` bug sets
+    /// it, while the node's wall-clock lease looks valid: a correct Raft
+    /// never does.
+    pub fn set_hold_leadership(&mut self, hold: bool) {
+        self.hold_leadership = hold;
+    }
+
     /// Start from what storage recovered (all defaults for a fresh node).
     pub fn new(
         cfg: Config,
@@ -147,6 +158,7 @@ impl Raft {
             reads: ReadIndex::default(),
             persisted: hard_state,
             out: Ready::default(),
+            hold_leadership: false,
         };
         raft.term = raft.term.max(raft.log.last_term());
         raft.reset_timeout();
