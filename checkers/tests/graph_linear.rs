@@ -225,6 +225,15 @@ fn the_graph_checker_agrees_with_the_search_wherever_both_answer() {
     );
 }
 
+#[test]
+fn longer_histories_of_a_correct_register_are_answered_valid() {
+    for seed in 0..100u64 {
+        let h = generate(seed, Fault::None, 1, 80);
+        let g = graph(&h, 1);
+        assert_eq!(g.verdict, Verdict::Valid, "seed {seed}:\n{}", g.render());
+    }
+}
+
 fn ops(list: Vec<(u64, OpType, &str, Value)>) -> History {
     History::from_ops(
         "t.jsonl",

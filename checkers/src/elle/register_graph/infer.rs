@@ -4,13 +4,14 @@
 //! order is inferred as Elle infers it for linearizable keys: along every
 //! forced edge a -> b, the value a leaves comes no later than the value b
 //! needs (or leaves). A cycle means no linearization exists; otherwise a
-//! topological order is replayed against the register as a witness, and
-//! only a replay that succeeds answers valid.
+//! topological order is built greedily while running the register (see
+//! [`Witness`]), and only one in which every op sees what it saw answers
+//! valid.
 
 use super::parse::{Kind, ROp};
 use crate::elle::graph::realtime_order;
 use crate::elle::txn::FxMap;
-use petgraph::algo::{tarjan_scc, toposort};
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use std::collections::VecDeque;
@@ -37,6 +38,9 @@ pub enum Cause {
     Initial,
     /// The cas at this node replaced the first value with the second.
     Cas(usize),
+    /// The cas at this node put its new value directly after its old one,
+    /// which orders these two values.
+    Adjacent(usize),
     /// This forced edge ran from an op leaving the first value to one
     /// needing (or writing) the second.
     Edge(usize, usize, Why),
@@ -96,7 +100,7 @@ pub fn check_key(ops: &[ROp], initial: u32) -> KeyOutcome {
             edges.push((r, wy, Why::Rw));
         }
     }
-    match decide(&nodes, edges, initial) {
+    match decide(&nodes, edges) {
         Decided::Cycle(c) => KeyOutcome::Cycle(explain(&nodes, &versions, c)),
         Decided::Valid => KeyOutcome::Valid,
         Decided::Unknown => KeyOutcome::Unknown,
@@ -211,13 +215,47 @@ fn version_order(
             vs.push((initial, op.post, Cause::Initial));
         }
     }
+    close_under_cas(nodes, &mut vs);
     vs.sort_unstable();
     vs.dedup_by_key(|v| (v.0, v.1));
     vs
 }
 
+/// Closes the version order under cas adjacency: a cas puts its new value
+/// directly after its old one, so another value before the new one is
+/// before the old one, and another value after the old one is after the
+/// new one. (Two cas from one old value already make a cycle.)
+fn close_under_cas(nodes: &[ROp], vs: &mut Vec<(u32, u32, Cause)>) {
+    let (mut succ, mut pred) = (FxMap::default(), FxMap::default());
+    for (i, op) in nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == Kind::Cas)
+    {
+        if let Some(x) = op.pre {
+            succ.entry(x).or_insert((op.post, i));
+            pred.entry(op.post).or_insert((x, i));
+        }
+    }
+    let mut seen: FxMap<(u32, u32), ()> = vs.iter().map(|v| ((v.0, v.1), ())).collect();
+    let mut i = 0;
+    while i < vs.len() {
+        let (a, b, _) = vs[i];
+        i += 1;
+        let derived = [
+            pred.get(&b).filter(|p| p.0 != a).map(|&(x, c)| (a, x, c)),
+            succ.get(&a).filter(|s| s.0 != b).map(|&(y, c)| (y, b, c)),
+        ];
+        for (x, y, c) in derived.into_iter().flatten() {
+            if x != y && seen.insert((x, y), ()).is_none() {
+                vs.push((x, y, Cause::Adjacent(c)));
+            }
+        }
+    }
+}
+
 /// A cycle if the graph has one, else valid if a topological order replays.
-fn decide(nodes: &[ROp], mut edges: Vec<(usize, usize, Why)>, initial: u32) -> Decided {
+fn decide(nodes: &[ROp], mut edges: Vec<(usize, usize, Why)>) -> Decided {
     edges.retain(|e| e.0 != e.1);
     edges.sort_unstable_by_key(|e| (e.0, e.1, e.2));
     edges.dedup_by_key(|e| (e.0, e.1));
@@ -231,23 +269,109 @@ fn decide(nodes: &[ROp], mut edges: Vec<(usize, usize, Why)>, initial: u32) -> D
     if let Some(scc) = tarjan_scc(&g).into_iter().find(|c| c.len() > 1) {
         return Decided::Cycle(shortest_cycle(&g, &scc));
     }
-    match toposort(&g, None) {
-        Ok(order) if replays(nodes, &order, initial) => Decided::Valid,
-        _ => Decided::Unknown,
+    if Witness::new(nodes, &g).run() {
+        Decided::Valid
+    } else {
+        Decided::Unknown
     }
 }
 
-/// Whether running the ops in `order` on a register gives every op's result.
-fn replays(nodes: &[ROp], order: &[NodeIndex<u32>], initial: u32) -> bool {
-    let mut state = initial;
-    for n in order {
-        let op = &nodes[n.index()];
-        if op.pre.is_some_and(|p| p != state) {
-            return false;
+/// A linearization built greedily in topological order (Kahn's algorithm)
+/// while running the register: an op that reads the current value goes
+/// first; once no unplaced op still needs the current value, a write whose
+/// value nobody reads, then any other write. Success means a real-time
+/// respecting order in which every op sees what it saw: a proof of
+/// linearizability. Failure proves nothing.
+struct Witness<'a> {
+    nodes: &'a [ROp],
+    g: &'a DiGraph<(), Why, u32>,
+    indegree: Vec<u32>,
+    /// Per value: the ops that need it and are not placed yet.
+    unplaced_readers: FxMap<u32, u32>,
+    /// Ready ops that need a value, by that value.
+    ready_by_pre: FxMap<u32, Vec<usize>>,
+    /// Ready writes nobody reads, and ready writes somebody reads.
+    ready_dead: Vec<usize>,
+    ready_live: Vec<usize>,
+}
+
+impl<'a> Witness<'a> {
+    fn new(nodes: &'a [ROp], g: &'a DiGraph<(), Why, u32>) -> Witness<'a> {
+        let mut indegree = vec![0; nodes.len()];
+        for e in g.raw_edges() {
+            indegree[e.target().index()] += 1;
         }
-        state = op.post;
+        let mut unplaced_readers: FxMap<u32, u32> = FxMap::default();
+        for p in nodes.iter().filter_map(|o| o.pre) {
+            *unplaced_readers.entry(p).or_default() += 1;
+        }
+        Witness {
+            nodes,
+            g,
+            indegree,
+            unplaced_readers,
+            ready_by_pre: FxMap::default(),
+            ready_dead: Vec::new(),
+            ready_live: Vec::new(),
+        }
     }
-    true
+
+    /// Places every op, starting from the initial state (node 0).
+    fn run(mut self) -> bool {
+        let mut placed = 0;
+        let mut next = Some(0);
+        while let Some(i) = next {
+            let state = self.place(i);
+            placed += 1;
+            next = self.pick(state);
+        }
+        placed == self.nodes.len()
+    }
+
+    fn pick(&mut self, state: u32) -> Option<usize> {
+        if let Some(i) = self.ready_by_pre.get_mut(&state).and_then(Vec::pop) {
+            return Some(i);
+        }
+        if self.unplaced_readers.get(&state).is_some_and(|&n| n > 0) {
+            return None;
+        }
+        if let Some(i) = self.ready_dead.pop() {
+            return Some(i);
+        }
+        // Of the writes somebody reads, the one invoked first: the likeliest
+        // to have taken effect first.
+        let (k, _) = self
+            .ready_live
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, &j)| self.nodes[j].invoke)?;
+        Some(self.ready_live.swap_remove(k))
+    }
+
+    /// Places node `i`; returns the register's value after it.
+    fn place(&mut self, i: usize) -> u32 {
+        let op = self.nodes[i];
+        if let Some(n) = op.pre.and_then(|p| self.unplaced_readers.get_mut(&p)) {
+            *n -= 1;
+        }
+        for e in self.g.edges(NodeIndex::new(i)) {
+            let j = e.target().index();
+            self.indegree[j] -= 1;
+            if self.indegree[j] == 0 {
+                self.ready(j);
+            }
+        }
+        op.post
+    }
+
+    fn ready(&mut self, j: usize) {
+        let op = self.nodes[j];
+        match op.pre {
+            Some(p) => self.ready_by_pre.entry(p).or_default().push(j),
+            None if self.unplaced_readers.contains_key(&op.post) => self.ready_live.push(j),
+            None => self.ready_dead.push(j),
+        }
+    }
 }
 
 /// The shortest cycle through the component's first node (breadth-first

@@ -7,8 +7,8 @@
 //!
 //! Sound where it answers: `invalid` only for a cycle of edges every
 //! linearization must respect (or a read of a value never written);
-//! `valid` only when a topological order of the graph, replayed on a
-//! register, gives every op's result. Otherwise `unknown`, with the reason:
+//! `valid` only when a topological order of the graph, built while running
+//! a register, gives every op's result. Otherwise `unknown`, with the reason:
 //! values written twice, ops that are not read/write/cas, or a version
 //! order the history leaves open.
 //!
@@ -236,6 +236,10 @@ impl Explainer<'_> {
         match c {
             Cause::Initial => "as the initial value precedes every write".into(),
             Cause::Cas(i) => format!("as {} replaced one with the other", self.op(i).describe()),
+            Cause::Adjacent(i) => format!(
+                "as {} put its new value directly after its old one",
+                self.op(i).describe()
+            ),
             Cause::Edge(a, b, why) => {
                 let (a, b) = (self.op(a).describe(), self.op(b).describe());
                 match why {
