@@ -49,14 +49,16 @@ fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// A pending register op: f, invocation value, and its result once applied.
+type Pending = (&'static str, Value, Option<(OpType, Value)>);
+
 /// A linearizable cas-register history: `processes` clients; each op takes
 /// effect at one instant between its invocation and completion; writes and
 /// cas write fresh values.
 fn register_history(ops: usize, processes: usize) -> History {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let (mut state, mut next) = (Value::Null, 0);
-    // Per process: the pending op (f, invocation value) and its result once applied.
-    let mut pending: Vec<Option<(&str, Value, Option<(OpType, Value)>)>> = vec![None; processes];
+    let mut pending: Vec<Option<Pending>> = vec![None; processes];
     let (mut out, mut invoked) = (Vec::with_capacity(ops * 2), 0);
     while invoked < ops || pending.iter().any(Option::is_some) {
         let p = rng.gen_range(0..processes);
