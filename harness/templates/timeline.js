@@ -22,7 +22,9 @@
   var OUTCOME = ['ok', 'fail', 'info'];
   var FAULT = { partition: '#e15759', kill: '#b07aa1', pause: '#f28e2b', clock: '#4e79a7', loss: '#9c755f' };
   var laneH = Math.max(5, Math.min(16, Math.floor(640 / lanes)));
-  var AXIS = 18, NEM = 18;
+  var kinds = [];
+  D.nem.forEach(function (f) { if (kinds.indexOf(f[2]) < 0) { kinds.push(f[2]); } });
+  var AXIS = 18, NEM = 14 * Math.max(1, kinds.length) + 4;
   var height = AXIS + NEM + lanes * laneH + 4;
   var view = { t0: 0, w: Math.min(end, Math.max(1000, end * Math.min(1, 600 / Math.max(n, 1)))) };
   var selected = -1, drawn = [];
@@ -73,8 +75,9 @@
       var x0 = Math.max(0, (f[0] - t0) * px), x1 = (f[1] - t0) * px;
       c.globalAlpha = 0.12; c.fillStyle = FAULT[f[2]] || '#999';
       c.fillRect(x0, AXIS, x1 - x0, height - AXIS);
-      c.globalAlpha = 1; c.fillRect(x0, AXIS + 2, Math.max(2, x1 - x0), NEM - 6);
-      c.fillStyle = '#fff'; c.font = '10px sans-serif'; c.fillText(f[3], x0 + 3, AXIS + NEM - 7, Math.max(0, x1 - x0 - 4));
+      var y = AXIS + 2 + 14 * kinds.indexOf(f[2]);
+      c.globalAlpha = 1; c.fillRect(x0, y, Math.max(2, x1 - x0), 12);
+      c.fillStyle = '#fff'; c.font = '10px sans-serif'; c.fillText(f[3], x0 + 3, y + 10, Math.max(0, x1 - x0 - 4));
     });
   }
 

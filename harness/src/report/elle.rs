@@ -73,7 +73,7 @@ fn view(kind: &str, a: &Anomaly, n: usize) -> AnomalyView {
     let (steps, txns, svg) = match a {
         Anomaly::Cycle { steps } => (
             cycle_words(steps),
-            steps.iter().map(|s| txn_row(&s.from)).collect(),
+            distinct(steps.iter().map(|s| &s.from)),
             cycle_svg(steps, n),
         ),
         other => {
@@ -92,6 +92,18 @@ fn view(kind: &str, a: &Anomaly, n: usize) -> AnomalyView {
         txns,
         svg,
     }
+}
+
+/// Each transaction once (a cycle may pass through one twice).
+fn distinct<'a>(txns: impl Iterator<Item = &'a TxnRef>) -> Vec<[String; 4]> {
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    for t in txns {
+        let row = txn_row(t);
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    rows
 }
 
 fn cycle_words(steps: &[Step]) -> Vec<String> {

@@ -74,8 +74,12 @@ pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Res
     Ok(ReportPage {
         title: name.map_or_else(|| run.dir.display().to_string(), str::to_string),
         verdict: summary::verdict_line(results, ops.spans.len()),
-        test: summary::test_view(&run.spec, results.and_then(|r| r.seed), duration_s),
-        stats: stats(&ops, duration_s),
+        test: summary::test_view(
+            &run.spec,
+            results.and_then(|r| r.seed),
+            ops.timed.then_some(duration_s),
+        ),
+        stats: stats(&ops, ops.timed.then_some(duration_s)),
         latency_svg: super::plot::latency_svg(&ops),
         throughput_svg: super::plot::throughput_svg(&ops),
         faults: ops
@@ -177,7 +181,8 @@ fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
     out
 }
 
-fn stats(ops: &Ops, duration_s: f64) -> Vec<StatRow> {
+/// `duration_s` is `None` when the history has no times (no rates then).
+fn stats(ops: &Ops, duration_s: Option<f64>) -> Vec<StatRow> {
     let mut by_f: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
     for s in &ops.spans {
         by_f.entry(s.invoke.f.as_str()).or_default().push(s);
@@ -189,7 +194,7 @@ fn stats(ops: &Ops, duration_s: f64) -> Vec<StatRow> {
         .collect()
 }
 
-fn stat_row(f: &str, spans: &[&Span], duration_s: f64) -> StatRow {
+fn stat_row(f: &str, spans: &[&Span], duration_s: Option<f64>) -> StatRow {
     let n = |o| spans.iter().filter(|s| s.outcome == o).count();
     let (ok, fail, info) = (n(Outcome::Ok), n(Outcome::Fail), n(Outcome::Info));
     let mut lat: Vec<u64> = spans.iter().filter_map(|s| s.latency()).collect();
@@ -208,7 +213,9 @@ fn stat_row(f: &str, spans: &[&Span], duration_s: f64) -> StatRow {
         fail,
         info,
         ok_pct: format!("{:.1}%", 100.0 * ok as f64 / spans.len().max(1) as f64),
-        rate: format!("{:.1}", spans.len() as f64 / duration_s.max(1e-9)),
+        rate: duration_s.map_or("–".into(), |d| {
+            format!("{:.1}", spans.len() as f64 / d.max(1e-9))
+        }),
         p50: q(0.5),
         p99: q(0.99),
     }

@@ -55,6 +55,13 @@ fn reason(c: &crate::run::analysis::CheckOutcome) -> String {
         n if n.starts_with("elle-") => serde_json::from_value::<ElleResult>(c.result.clone())
             .ok()
             .and_then(|r| elle_reason(&r)),
+        // The stats text is a table; its last line says what starved.
+        "stats" => c
+            .text
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .map(str::to_string),
         _ => None,
     };
     parsed.unwrap_or_else(|| first_line(&c.text))
@@ -132,7 +139,8 @@ fn field(spec: &Value, k: &str) -> String {
 
 /// The test rows and command from spec.json; `seed` and `duration_s` from
 /// the results (the seed a run picked at random is recorded there).
-pub fn test_view(spec: &Value, seed: Option<u64>, duration_s: f64) -> TestView {
+/// `duration_s` is `None` when the history has no times.
+pub fn test_view(spec: &Value, seed: Option<u64>, duration_s: Option<f64>) -> TestView {
     let seed = seed.or_else(|| spec["seed"].as_u64());
     let nodes = match field(spec, "nodes_file") {
         f if !f.is_empty() => format!("from {f}"),
@@ -152,7 +160,7 @@ pub fn test_view(spec: &Value, seed: Option<u64>, duration_s: f64) -> TestView {
         ("seed", seed.map(|s| s.to_string()).unwrap_or_default()),
         ("concurrency", field(spec, "concurrency")),
         ("time limit", format!("{}s", field(spec, "time_limit"))),
-        ("duration", format!("{duration_s:.1}s (to the last record)")),
+        ("duration", duration(duration_s)),
     ];
     TestView {
         rows: rows
@@ -161,6 +169,14 @@ pub fn test_view(spec: &Value, seed: Option<u64>, duration_s: f64) -> TestView {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         command: command(spec, seed),
+    }
+}
+
+fn duration(d: Option<f64>) -> String {
+    match d {
+        None => "unknown (the history has no times)".into(),
+        Some(d) if d < 10.0 => format!("{d:.3}s (to the last record)"),
+        Some(d) => format!("{d:.1}s (to the last record)"),
     }
 }
 
