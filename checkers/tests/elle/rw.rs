@@ -132,7 +132,8 @@ fn write_skew_is_g2_item() {
 fn reading_an_aborted_write_is_g1a_and_an_overwritten_one_g1b() {
     use OpType::*;
     let w = json!([["w", "x", 1]]);
-    let read1 = json!([["r", "x", 1]]);
+    // Read twice in one txn: still one G1a (the same read of the same write).
+    let read1 = json!([["r", "x", 1], ["r", "x", 1]]);
     let h = hist(vec![
         (0, Invoke, w.clone()),
         (0, Fail, w),
