@@ -143,7 +143,9 @@ pub struct ElleResult {
     pub anomaly_types: Vec<String>,
     /// The anomalies, by type: at most [`KEPT_PER_TYPE`] of each.
     pub anomalies: BTreeMap<String, Vec<Anomaly>>,
-    /// How many distinct anomalies of each type were found, kept or not.
+    /// How many distinct anomalies of each type were found, kept or not
+    /// (absent in results written before it existed).
+    #[serde(default)]
     pub anomaly_counts: BTreeMap<String, usize>,
     /// The weakest models the anomalies rule out.
     pub not: Vec<Model>,
