@@ -2,7 +2,8 @@
 //! random register histories: a correct simulated register, and registers
 //! with injected anomalies (stale reads, lost writes, phantom values), with
 //! crashed (`info`), never-completed and failed ops. Both must agree on
-//! every history, and every counterexample must itself be non-linearizable.
+//! every history; every counterexample must itself be non-linearizable,
+//! hold the failing op, and be linearizable without it.
 
 use checkers::history::{Op, OpType};
 use checkers::linear::{check, model::Register, CheckOptions, NilReads};
@@ -250,6 +251,22 @@ fn the_checker_agrees_with_brute_force_on_random_register_histories() {
         assert!(
             !brute(&sub_history(&cx.events)),
             "seed {seed}: counterexample is linearizable\n{r}"
+        );
+        let f = &failure.op;
+        assert!(
+            cx.ops.iter().any(|o| o.index == f.index),
+            "seed {seed}: counterexample lacks the failing op\n{r}"
+        );
+        let without: Vec<_> = cx
+            .events
+            .iter()
+            .filter(|e| e.index != f.index && e.index != f.invoke_index)
+            .cloned()
+            .collect();
+        assert_eq!(without.len() + 2, cx.events.len(), "seed {seed}");
+        assert!(
+            brute(&sub_history(&without)),
+            "seed {seed}: the failure is not the failing op's\n{r}"
         );
     }
     assert!(

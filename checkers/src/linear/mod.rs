@@ -147,7 +147,13 @@ fn check_part<M: Model>(
     opts: &CheckOptions,
     src: &Source<'_>,
 ) -> PartitionResult {
-    let (found, Stats { cache_entries }) = search(model, &part.ops, limits, opts.prefixes);
+    // Shrinking starts from a dead end's sequence, so keep at least one.
+    let keep = if opts.shrink_time_limit.is_zero() {
+        opts.prefixes
+    } else {
+        opts.prefixes.max(1)
+    };
+    let (found, Stats { cache_entries }) = search(model, &part.ops, limits, keep);
     let mut r = PartitionResult {
         key: part.key.clone(),
         verdict: Verdict::Valid,
@@ -167,31 +173,33 @@ fn check_part<M: Model>(
             let prefixes = dead
                 .prefixes
                 .iter()
+                .take(opts.prefixes)
                 .map(|(seq, state)| src.prefix(model, &part.ops, seq, state))
                 .collect();
-            let failing = &part.ops[dead.op];
             r.failure = Some(Failure {
-                op: src.op_ref(model, failing),
+                op: src.op_ref(model, &part.ops[dead.op]),
                 prefixes,
-                counterexample: counterexample(model, part, failing, opts, src),
+                counterexample: counterexample(model, part, &dead, opts, src),
             });
         }
     }
     r
 }
 
+/// The failing op and the smallest context that makes it impossible,
+/// shrunk from the shortest dead-end sequence (see [`shrink`]).
 fn counterexample<M: Model>(
     model: &M,
     part: &Part<M::Input>,
-    failing: &prepare::Prepared<M::Input>,
+    dead: &search::DeadEnds<M::State>,
     opts: &CheckOptions,
     src: &Source<'_>,
 ) -> Option<Counterexample> {
     if opts.shrink_time_limit.is_zero() {
         return None;
     }
-    let fail_pos = failing.ret.unwrap_or(usize::MAX);
-    let (ops, minimal) = shrink::shrink(model, &part.ops, fail_pos, src.shrink_until);
+    let context = dead.prefixes.iter().map(|p| &p.0).min_by_key(|s| s.len())?;
+    let (ops, minimal) = shrink::shrink(model, &part.ops, dead.op, context, src.shrink_until);
     Some(Counterexample {
         minimal,
         ops: ops.iter().map(|p| src.op_ref(model, p)).collect(),

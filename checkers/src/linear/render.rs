@@ -100,7 +100,11 @@ fn counterexample(f: &mut fmt::Formatter<'_>, cx: &Counterexample) -> fmt::Resul
     } else {
         "smaller (shrinking ran out of time)"
     };
-    writeln!(f, "  {how} failing sub-history ({} ops):", cx.ops.len())?;
+    writeln!(
+        f,
+        "  {how} counterexample ({} ops: the failing op and what rules it out):",
+        cx.ops.len()
+    )?;
     for e in &cx.events {
         writeln!(f, "    {}", event_line(e))?;
     }

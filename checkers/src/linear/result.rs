@@ -52,7 +52,8 @@ pub struct Failure {
     /// The longest linearizable sequences that reached it, with the state
     /// each leaves the model in.
     pub prefixes: Vec<Prefix>,
-    /// The smallest sub-history found that is still not linearizable.
+    /// The failing op with the smallest context that makes it impossible
+    /// (see [`Counterexample`]).
     pub counterexample: Option<Counterexample>,
 }
 
@@ -99,11 +100,14 @@ pub struct Step {
     pub describe: String,
 }
 
-/// A small sub-history that is still not linearizable (delta debugging,
-/// Zeller & Hildebrandt 2002, over the partition's ops).
+/// A small sub-history, from the model's initial state, that explains the
+/// failure: it holds the failing op, it is not linearizable, and without
+/// the failing op it is (delta debugging, Zeller & Hildebrandt 2002, over
+/// the partition's other ops; the rules are in `shrink`'s module doc).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Counterexample {
-    /// True when no single op can be removed (1-minimal); false when the
+    /// True when no single context op can be removed with the failure
+    /// still attributable to the failing op (1-minimal); false when the
     /// shrinking ran out of time first.
     pub minimal: bool,
     /// Its ops.

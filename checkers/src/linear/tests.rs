@@ -231,7 +231,7 @@ fn the_text_names_the_op_the_prefixes_and_the_counterexample() {
     );
     assert!(text.contains("write 9 (p4)  => state 9"), "{text}");
     assert!(
-        text.contains("smallest failing sub-history (2 ops):"),
+        text.contains("smallest counterexample (2 ops: the failing op and what rules it out):"),
         "{text}"
     );
     assert!(
@@ -246,4 +246,83 @@ fn the_text_names_the_op_the_prefixes_and_the_counterexample() {
     assert_eq!(json["partitions"][0]["failure"]["op"]["process"], json!(21));
     let back: LinearResult = serde_json::from_value(json).unwrap();
     assert_eq!(back, r);
+}
+
+/// The counterexample's ops as `p<process> <describe>`, in history order.
+fn counterexample_ops(r: &LinearResult) -> Vec<String> {
+    let failure = r.partitions[0].failure.as_ref().unwrap();
+    let cx = failure.counterexample.as_ref().unwrap();
+    assert!(cx.minimal, "{r}");
+    let mut ops: Vec<&OpRef> = cx.ops.iter().collect();
+    ops.sort_by_key(|o| o.invoke_index);
+    ops.iter()
+        .map(|o| format!("p{} {}", o.process, o.describe))
+        .collect()
+}
+
+#[test]
+fn the_counterexample_is_the_failing_read_and_the_write_that_rules_it_out() {
+    // Shaped like Knossos's cas-failure.edn: rounds of writes, cas and
+    // reads by many processes; process 70 finally reads a stale 0.
+    let h = hist(&[
+        (75, "invoke", "write", json!(3)),
+        (78, "invoke", "write", json!(0)),
+        (75, "ok", "write", json!(3)),
+        (78, "ok", "write", json!(0)),
+        (72, "invoke", "read", json!(null)),
+        (72, "ok", "read", json!(0)),
+        (76, "invoke", "cas", json!([0, 2])),
+        (77, "invoke", "write", json!(4)),
+        (77, "ok", "write", json!(4)),
+        (76, "ok", "cas", json!([0, 2])),
+        (73, "invoke", "cas", json!([3, 1])),
+        (73, "fail", "cas", json!([3, 1])),
+        (79, "invoke", "write", json!(2)),
+        (79, "ok", "write", json!(2)),
+        (71, "invoke", "read", json!(null)),
+        (71, "ok", "read", json!(2)),
+        (74, "invoke", "write", json!(1)),
+        (70, "invoke", "read", json!(null)),
+        (70, "ok", "read", json!(0)),
+    ]);
+    let r = check(&h, &cas_register(json!(0)), &CheckOptions::default()).unwrap();
+    assert_eq!(r.verdict, Verdict::Invalid);
+    let failure = r.partitions[0].failure.as_ref().unwrap();
+    assert_eq!(failure.op.describe, "read 0");
+    assert_eq!(failure.op.process, Process::Client(70));
+    let ops = counterexample_ops(&r);
+    assert!((2..=3).contains(&ops.len()), "{r}");
+    assert_eq!(ops.last().map(String::as_str), Some("p70 read 0"), "{r}");
+    assert!(
+        ops[..ops.len() - 1]
+            .iter()
+            .all(|o| o.contains("write") || o.contains("cas 0->2")),
+        "only what moved the register off 0 explains a stale 0: {r}"
+    );
+}
+
+#[test]
+fn a_stale_read_keeps_the_write_it_read_and_a_phantom_stands_alone() {
+    let stale = hist(&[
+        (0, "invoke", "write", json!(4)),
+        (0, "ok", "write", json!(4)),
+        (1, "invoke", "write", json!(2)),
+        (1, "ok", "write", json!(2)),
+        (2, "invoke", "read", json!(null)),
+        (2, "ok", "read", json!(4)),
+    ]);
+    let r = check(&stale, &cas_register(json!(0)), &CheckOptions::default()).unwrap();
+    assert_eq!(
+        counterexample_ops(&r),
+        ["p0 write 4", "p1 write 2", "p2 read 4"],
+        "a bare `read 4` would say 4 was never written: {r}"
+    );
+    let phantom = hist(&[
+        (0, "invoke", "write", json!(4)),
+        (0, "ok", "write", json!(4)),
+        (2, "invoke", "read", json!(null)),
+        (2, "ok", "read", json!(100)),
+    ]);
+    let r = check(&phantom, &cas_register(json!(0)), &CheckOptions::default()).unwrap();
+    assert_eq!(counterexample_ops(&r), ["p2 read 100"], "{r}");
 }
