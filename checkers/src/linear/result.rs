@@ -180,9 +180,10 @@ impl Source<'_> {
                 describe: model.describe_op(&ops[i].input),
             })
             .collect();
+        let path: Vec<&M::Input> = seq.iter().map(|&i| &ops[i].input).collect();
         Prefix {
             ops: steps,
-            state: model.describe_state(state),
+            state: model.describe_path(&path, state),
         }
     }
 

@@ -12,6 +12,7 @@
 mod collections;
 mod independent;
 mod kv;
+mod kv_states;
 mod multi;
 mod register;
 
@@ -35,7 +36,9 @@ pub trait Model: Send + Sync {
     /// One operation, parsed once from the history.
     type Input: Clone + Debug + Send + Sync;
 
-    /// The state before any operation.
+    /// The state before any operation. The checker calls it only after
+    /// every op of the history is prepared, so a model may build tables
+    /// from what `prepare` saw (kv numbers its strings).
     fn init(&self) -> Self::State;
 
     /// Parses one operation. `Ok(None)`: the op constrains nothing (a crashed
@@ -54,6 +57,13 @@ pub trait Model: Send + Sync {
 
     /// A state, for people.
     fn describe_state(&self, state: &Self::State) -> String;
+
+    /// The state `path` (a linearization from [`Model::init`]) reached,
+    /// for people: a model whose states forget detail (kv's dead strings)
+    /// can replay the path to name it exactly.
+    fn describe_path(&self, _path: &[&Self::Input], state: &Self::State) -> String {
+        self.describe_state(state)
+    }
 
     /// An operation, for people (`write 3`, `cas 1->2`, `read 2`).
     fn describe_op(&self, input: &Self::Input) -> String;
