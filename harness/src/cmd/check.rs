@@ -48,6 +48,13 @@ pub struct Args {
     #[arg(long)]
     pub no_split: bool,
 
+    /// How to check a register history for linearizability: `search`
+    /// (Wing-Gong-Lowe, any history) or `graph` (through Elle's dependency
+    /// graph: fast, for cas-registers whose written values are unique; says
+    /// unknown when its inference cannot decide).
+    #[arg(long, default_value = "search", value_name = "search|graph")]
+    pub checker: CheckerKind,
+
     /// Transactional histories: check with Elle for this workload instead
     /// of checking linearizability.
     #[arg(long, value_name = "list-append|rw-register")]
@@ -77,6 +84,16 @@ pub struct Args {
     pub csv: Option<PathBuf>,
 }
 
+/// The linearizability checkers `--checker` chooses between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckerKind {
+    /// Wing-Gong-Lowe search (Knossos, Porcupine): any history.
+    Search,
+    /// Elle's dependency graph with real-time edges: registers with unique
+    /// written values.
+    Graph,
+}
+
 /// Runs the check; returns the verdict's exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let path = history_path(&args.path)?;
@@ -84,9 +101,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if let Some(out) = &args.csv {
         write_csv(&history, out)?;
     }
-    let (verdict, text, json) = match args.workload {
-        Some(workload) => check_elle(&history, workload, &args)?,
-        None => check_linear(&history, &args)?,
+    let (verdict, text, json) = match (args.workload, args.checker) {
+        (Some(workload), _) => check_elle(&history, workload, &args)?,
+        (None, CheckerKind::Graph) => check_graph(&history, &args)?,
+        (None, CheckerKind::Search) => check_linear(&history, &args)?,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -119,8 +137,7 @@ fn history_path(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn check_linear(history: &History, args: &Args) -> anyhow::Result<(Verdict, String, Value)> {
-    let initial: Value = serde_json::from_str(&args.initial)
-        .map_err(|e| UsageError(format!("--initial {:?} is not JSON: {e}", args.initial)))?;
+    let initial = parse_initial(&args.initial)?;
     let spec = ModelSpec {
         kind: args.model,
         initial,
@@ -140,6 +157,32 @@ fn check_linear(history: &History, args: &Args) -> anyhow::Result<(Verdict, Stri
         result.to_string(),
         serde_json::to_value(&result)?,
     ))
+}
+
+fn check_graph(history: &History, args: &Args) -> anyhow::Result<(Verdict, String, Value)> {
+    if !matches!(args.model, ModelKind::CasRegister | ModelKind::Register) {
+        return Err(UsageError(format!(
+            "--checker graph checks registers; --model {} needs --checker search",
+            args.model
+        ))
+        .into());
+    }
+    let opts = elle::GraphLinearOptions {
+        independent: args.independent,
+        initial: parse_initial(&args.initial)?,
+    };
+    let result =
+        elle::check_register_graph(history, &opts).map_err(|e| UsageError(e.to_string()))?;
+    Ok((
+        result.verdict,
+        result.render(),
+        serde_json::to_value(&result)?,
+    ))
+}
+
+fn parse_initial(text: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| UsageError(format!("--initial {text:?} is not JSON: {e}")).into())
 }
 
 fn check_elle(

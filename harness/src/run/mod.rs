@@ -97,6 +97,14 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
             "checks": analysis.checks,
         }),
     )?;
+    // The report is for people; a failure to render it never costs the
+    // verdict or the results already written.
+    if let Err(e) = crate::report::write_run(&dir.path) {
+        eprintln!("temblor: cannot write the report: {e:#}");
+    }
+    if let Err(e) = crate::report::write_index(&spec.results_dir) {
+        eprintln!("temblor: cannot write the results index: {e:#}");
+    }
     Ok(RunReport { dir, analysis })
 }
 
