@@ -274,11 +274,14 @@ fn quantile_line(spans: &[Span], end: u64, q: f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// A line: its legend, colour, dash pattern and points.
+type Series = (String, &'static str, &'static str, Vec<(f64, f64)>);
+
 /// Completions per second over time, per f: ok solid, fail and info dashed.
 pub fn throughput_svg(ops: &Ops) -> String {
     let fs = by_f(ops);
     let width = (secs(ops.end) / BUCKETS as f64).max(1e-9);
-    let mut series: Vec<(String, &str, &str, Vec<(f64, f64)>)> = Vec::new();
+    let mut series: Vec<Series> = Vec::new();
     for (i, (f, spans)) in fs.iter().enumerate() {
         for (outcome, name, dash) in [
             (Outcome::Ok, "ok", ""),
