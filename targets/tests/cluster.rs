@@ -148,7 +148,10 @@ fn nodes_behave_like_separate_hosts() {
             Some("10.78.1.13")
         );
         let routes = run(&ssh[0], "ip -4 route; ip -6 addr");
-        assert_eq!(routes.trim(), "10.78.1.0/24 dev eth0 proto kernel scope link src 10.78.1.11");
+        assert_eq!(
+            routes.trim(),
+            "10.78.1.0/24 dev eth0 proto kernel scope link src 10.78.1.11"
+        );
         files_round_trip(&ssh[0], &cluster.dir().join("scratch"));
         daemon_lives_only_on_its_node(&ssh);
         binaries_are_per_node(&ssh);
@@ -247,7 +250,10 @@ fn large_stderr_does_not_block_stdout(n3: &Ssh) {
     let cmd = Command::shell("head -c 3000000 /dev/zero | tr '\\0' e >&2; echo done")
         .timeout(Duration::from_secs(20));
     let out = n3.exec(&cmd).unwrap();
-    assert_eq!((out.stdout.as_str(), out.stderr.len()), ("done\n", 3_000_000));
+    assert_eq!(
+        (out.stdout.as_str(), out.stderr.len()),
+        ("done\n", 3_000_000)
+    );
 }
 
 /// Kills the sshd process serving one session from another session; the

@@ -183,10 +183,9 @@ mod tests {
 
     #[test]
     fn the_nemesis_is_a_process() {
-        let op: Op = serde_json::from_str(
-            r#"{"process":"nemesis","type":"info","f":"start","value":null}"#,
-        )
-        .unwrap();
+        let op: Op =
+            serde_json::from_str(r#"{"process":"nemesis","type":"info","f":"start","value":null}"#)
+                .unwrap();
         assert!(op.is_nemesis());
         assert!(serde_json::from_str::<Op>(r#"{"process":-1,"type":"ok","f":"r"}"#).is_err());
         assert!(serde_json::from_str::<Op>(r#"{"process":1,"type":"done","f":"r"}"#).is_err());

@@ -212,17 +212,23 @@ fn write_csv(history: &History, out: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", out.display()))
 }
 
-/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
+/// Splits `12.5ms` into `12.5` and `ms`; `example` shows the user the form.
+fn number_and_unit<'a>(s: &'a str, example: &str) -> Result<(f64, &'a str), String> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: f64 = num
+    let n = num
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 500ms, 30s or 5m"))?;
-    let secs = match unit.trim() {
+        .map_err(|_| format!("{s:?} is not a {example}"))?;
+    Ok((n, unit.trim()))
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (n, unit) = number_and_unit(s, "duration like 500ms, 30s or 5m")?;
+    let secs = match unit {
         "ms" => n / 1e3,
         "" | "s" => n,
         "m" | "min" => n * 60.0,
@@ -239,14 +245,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses `512MiB`, `4GiB`, `100MB`, `1000` (bytes).
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like 512MiB or 4GiB"))?;
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+    let (n, unit) = number_and_unit(s, "size like 512MiB or 4GiB")?;
+    let scale: f64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
         "kib" => 1024.0,

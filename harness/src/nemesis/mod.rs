@@ -123,7 +123,7 @@ impl Faults {
             nodes,
             db,
             opts,
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6e65_6d65_7369_73),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x006e_656d_6573_6973),
             active: Arc::default(),
         }
     }

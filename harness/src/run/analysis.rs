@@ -104,14 +104,7 @@ mod tests {
     use serde_json::json;
 
     fn register_spec() -> Vec<CheckerSpec> {
-        vec![
-            CheckerSpec {
-                name: "linearizable".into(),
-                model: Some("cas-register".into()),
-                per_key: true,
-            },
-            CheckerSpec::plain("stats"),
-        ]
+        workloads::by_name("register").unwrap().checkers()
     }
 
     #[test]

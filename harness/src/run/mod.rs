@@ -200,7 +200,7 @@ async fn run_generator(
         boxed(sleep(Duration::from_secs_f64(spec.recovery_time))),
     ]);
     let clock = Clock::start();
-    let recorder = Recorder::create(&dir.file("history.jsonl"), clock.clone())?;
+    let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
     let client = db::client(&spec, &nodes)?;
     let interpreter = Interpreter::new(
         spec.concurrency,

@@ -2,40 +2,51 @@
 //! pauses: the harness does not cry wolf.
 
 use crate::support::*;
+use std::path::PathBuf;
 
-#[test]
-fn raftkv_register_under_partitions_kills_and_pauses_is_valid() {
-    let Some(_cluster) = cluster_or_skip("register valid run") else {
-        return;
-    };
-    let results = results_dir("register-valid");
-    let out = run_test(
-        &results,
-        &[
-            "--workload",
-            "register",
-            "--nemesis",
-            "partition,kill,pause",
-            "--time-limit",
-            "30s",
-            "--nemesis-interval",
-            "4s",
-            "--seed",
-            "1",
-        ],
-    );
+/// Runs `workload` for 30 s under partitions, kills and pauses and asserts
+/// the run and its `checker` are valid; returns the run's folder.
+fn valid_run(test: &str, workload: &str, checker: &str) -> PathBuf {
+    let results = results_dir(test);
+    let args = [
+        "--workload",
+        workload,
+        "--nemesis",
+        "partition,kill,pause",
+        "--time-limit",
+        "30s",
+        "--nemesis-interval",
+        "4s",
+        "--seed",
+        "1",
+    ];
+    let out = run_test(&results, &args);
     assert_eq!(
         out.status.code(),
         Some(0),
         "a correct raftkv must come out valid"
     );
     let run = latest(&results);
+    let v = verdicts(&run);
+    assert!(v.contains(&(checker.into(), "valid".into())), "{v:?}");
+    assert_cluster_gone();
+    run
+}
+
+#[test]
+fn raftkv_register_under_partitions_kills_and_pauses_is_valid() {
+    let Some(_cluster) = cluster_or_skip("register valid run") else {
+        return;
+    };
+    let run = valid_run("register-valid", "register", "linearizable");
     for file in [
         "spec.json",
         "history.jsonl",
         "history.csv",
         "results.json",
         "state.json",
+        "report.html",
+        "junit.xml",
     ] {
         assert!(
             run.join(file).is_file(),
@@ -59,11 +70,6 @@ fn raftkv_register_under_partitions_kills_and_pauses_is_valid() {
             "no {f} in the history"
         );
     }
-    let v = verdicts(&run);
-    assert!(
-        v.contains(&("linearizable".into(), "valid".into())),
-        "{v:?}"
-    );
     // temblor check agrees with the run's own analysis.
     let check = temblor(&["check", run.to_str().unwrap(), "--independent"])
         .output()
@@ -74,7 +80,6 @@ fn raftkv_register_under_partitions_kills_and_pauses_is_valid() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    assert_cluster_gone();
 }
 
 #[test]
@@ -82,29 +87,5 @@ fn raftkv_list_append_under_partitions_kills_and_pauses_is_valid() {
     let Some(_cluster) = cluster_or_skip("list-append valid run") else {
         return;
     };
-    let results = results_dir("append-valid");
-    let out = run_test(
-        &results,
-        &[
-            "--workload",
-            "list-append",
-            "--nemesis",
-            "partition,kill,pause",
-            "--time-limit",
-            "30s",
-            "--nemesis-interval",
-            "4s",
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "a correct raftkv must come out valid"
-    );
-    let v = verdicts(&latest(&results));
-    assert!(
-        v.contains(&("elle-list-append".into(), "valid".into())),
-        "{v:?}"
-    );
-    assert_cluster_gone();
+    valid_run("append-valid", "list-append", "elle-list-append");
 }
