@@ -4,10 +4,12 @@
 //! - [`node`]: chores on one node: daemons by pidfile, ports, packages, paths.
 //! - [`cluster`]: the local cluster of namespace hosts (`temblor cluster`).
 //! - [`db`]: the `Db` lifecycle and its optional abilities (kill, pause, ...).
+//! - [`etcd`]: the etcd target: its lifecycle and clients (JSON gateway).
 //! - [`raftkv`]: the raftkv target: its lifecycle and clients.
 
 pub mod cluster;
 pub mod db;
+pub mod etcd;
 pub mod node;
 pub mod raftkv;
 pub mod remote;

@@ -1,0 +1,264 @@
+//! Request bodies and answer parsing for etcd's v3 JSON gateway
+//! (grpc-gateway over `etcdserverpb`: `/v3/kv/range`, `/v3/kv/put`,
+//! `/v3/kv/txn`, `/v3/maintenance/status`). Pure functions, so the shapes
+//! are unit-tested without an etcd.
+//!
+//! The gateway's conventions: keys and values are base64 of the raw bytes;
+//! 64-bit integers (revisions, member ids) are JSON strings; fields with
+//! their zero value are left out (a failed txn has no `succeeded`, a range
+//! that found nothing has no `kvs`). temblor stores every value as its JSON
+//! text, so any workload value round-trips.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// One key as etcd returned it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kv {
+    /// The stored value, decoded from its JSON text.
+    pub value: Value,
+    /// The revision of the key's last modification.
+    pub mod_revision: i64,
+}
+
+/// The etcd key for a workload key: its JSON text (`1`, `"x"`).
+pub fn key_of(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn b64(s: &str) -> String {
+    STANDARD.encode(s.as_bytes())
+}
+
+fn unb64(s: &str) -> Result<String, String> {
+    let bytes = STANDARD
+        .decode(s)
+        .map_err(|e| format!("bad base64 {s:?}: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("value is not UTF-8: {e}"))
+}
+
+/// A range request for one key; `serializable` lets the member answer from
+/// its own state without a quorum round (possibly stale).
+pub fn range(key: &str, serializable: bool) -> Value {
+    let mut r = json!({ "key": b64(key) });
+    if serializable {
+        r["serializable"] = json!(true);
+    }
+    r
+}
+
+/// A put of `value` (stored as its JSON text).
+pub fn put(key: &str, value: &Value) -> Value {
+    json!({ "key": b64(key), "value": b64(&value.to_string()) })
+}
+
+/// A txn that puts `new` only if the key's value is exactly `old`.
+pub fn cas(key: &str, old: &Value, new: &Value) -> Value {
+    json!({
+        "compare": [{
+            "key": b64(key),
+            "target": "VALUE",
+            "result": "EQUAL",
+            "value": b64(&old.to_string()),
+        }],
+        "success": [{ "request_put": put(key, new) }],
+    })
+}
+
+/// A txn with no compare that reads `keys` at one revision.
+pub fn read_all(keys: &[String], serializable: bool) -> Value {
+    let ranges: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({ "request_range": range(k, serializable) }))
+        .collect();
+    json!({ "success": ranges })
+}
+
+/// A txn that puts `puts` only if every key in `seen` still has the mod
+/// revision it was read at (0: the key did not exist).
+pub fn put_if_unchanged(seen: &[(String, i64)], puts: &[(String, Value)]) -> Value {
+    let compare: Vec<Value> = seen
+        .iter()
+        .map(|(k, rev)| {
+            json!({
+                "key": b64(k),
+                "target": "MOD",
+                "result": "EQUAL",
+                "mod_revision": rev.to_string(),
+            })
+        })
+        .collect();
+    let success: Vec<Value> = puts
+        .iter()
+        .map(|(k, v)| json!({ "request_put": put(k, v) }))
+        .collect();
+    json!({ "compare": compare, "success": success })
+}
+
+/// A 64-bit integer field: the gateway writes them as strings.
+fn int(v: &Value, field: &str) -> Result<i64, String> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| format!("{field} {s:?}: not an integer")),
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| format!("{field} {n}: not an i64")),
+        Some(other) => Err(format!("{field} {other}: not an integer")),
+    }
+}
+
+/// The first key of a range answer, or `None` when the key does not exist.
+pub fn parse_range(resp: &Value) -> Result<Option<Kv>, String> {
+    let Some(kv) = resp
+        .get("kvs")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    else {
+        return Ok(None);
+    };
+    let text = unb64(kv.get("value").and_then(Value::as_str).unwrap_or(""))?;
+    let value = serde_json::from_str(&text)
+        .map_err(|e| format!("stored value {text:?} is not JSON: {e}"))?;
+    let mod_revision = int(kv, "mod_revision")?;
+    Ok(Some(Kv {
+        value,
+        mod_revision,
+    }))
+}
+
+/// Whether a txn's compares held (`succeeded` is absent when false).
+pub fn txn_succeeded(resp: &Value) -> bool {
+    resp.get("succeeded").and_then(Value::as_bool) == Some(true)
+}
+
+/// The range answers of a txn built by [`read_all`], in order.
+pub fn parse_read_all(resp: &Value) -> Result<Vec<Option<Kv>>, String> {
+    let responses = resp
+        .get("responses")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("txn answer without responses: {resp}"))?;
+    responses
+        .iter()
+        .map(|r| {
+            r.get("response_range")
+                .ok_or_else(|| format!("txn response is not a range: {r}"))
+                .and_then(parse_range)
+        })
+        .collect()
+}
+
+/// From `/v3/maintenance/status`: whether the answering member leads.
+pub fn status_is_leader(resp: &Value) -> Result<bool, String> {
+    let header = resp
+        .get("header")
+        .ok_or_else(|| format!("status without header: {resp}"))?;
+    let member = member_id(header, "member_id")?;
+    let leader = member_id(resp, "leader")?;
+    Ok(member != 0 && member == leader)
+}
+
+/// Member ids are uint64, often above i64::MAX; absent means 0 (no leader).
+fn member_id(v: &Value, field: &str) -> Result<u64, String> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| format!("{field} {s:?}: not a uint64")),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| format!("{field} {n}: not a uint64")),
+        Some(other) => Err(format!("{field} {other}: not a uint64")),
+    }
+}
+
+/// What an error answer says: its message and gRPC code (0 when absent).
+pub fn parse_error(body: &Value) -> (String, i64) {
+    let msg = body
+        .get("error")
+        .or_else(|| body.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("error")
+        .to_string();
+    (msg, body.get("code").and_then(Value::as_i64).unwrap_or(0))
+}
+
+/// gRPC codes that etcd returns only when the request was rejected before
+/// it could take effect: bad argument, permission, quota, compacted
+/// revision, failed precondition. Anything else (unavailable, deadline,
+/// leader changed, request timed out) may have committed.
+pub fn definite_code(code: i64) -> bool {
+    matches!(code, 3 | 7 | 8 | 9 | 11 | 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_base64_and_json_encoded() {
+        assert_eq!(key_of(&json!(3)), "3");
+        assert_eq!(key_of(&json!("k")), "k");
+        assert_eq!(range("3", false), json!({"key": "Mw=="}));
+        assert_eq!(range("3", true)["serializable"], true);
+        // The value 5 is stored as the text "5".
+        assert_eq!(put("3", &json!(5)), json!({"key": "Mw==", "value": "NQ=="}));
+        let c = cas("3", &json!(1), &json!(2));
+        assert_eq!(c["compare"][0]["target"], "VALUE");
+        assert_eq!(c["compare"][0]["value"], "MQ==");
+        assert_eq!(c["success"][0]["request_put"]["value"], "Mg==");
+    }
+
+    #[test]
+    fn append_txn_compares_every_mod_revision() {
+        let t = put_if_unchanged(
+            &[("1".into(), 0), ("2".into(), 17)],
+            &[("1".into(), json!([4]))],
+        );
+        assert_eq!(t["compare"].as_array().unwrap().len(), 2);
+        assert_eq!(t["compare"][0]["target"], "MOD");
+        assert_eq!(t["compare"][0]["mod_revision"], "0");
+        assert_eq!(t["compare"][1]["mod_revision"], "17");
+        assert_eq!(t["success"][0]["request_put"]["value"], b64("[4]"));
+        let r = read_all(&["1".into(), "2".into()], true);
+        assert_eq!(r["success"][1]["request_range"]["serializable"], true);
+    }
+
+    #[test]
+    fn parses_ranges_txns_and_status() {
+        let found = json!({"header": {"revision": "9"}, "kvs": [
+            {"key": "Mw==", "create_revision": "2", "mod_revision": "8",
+             "version": "3", "value": b64("[1,2]")}], "count": "1"});
+        let kv = parse_range(&found).unwrap().unwrap();
+        assert_eq!((kv.value, kv.mod_revision), (json!([1, 2]), 8));
+        assert_eq!(parse_range(&json!({"header": {}})).unwrap(), None);
+        assert!(parse_range(&json!({"kvs": [{"value": "!!"}]})).is_err());
+        let txn = json!({"header": {}, "succeeded": true, "responses": [
+            {"response_range": found}, {"response_range": {"header": {}}}]});
+        assert!(txn_succeeded(&txn));
+        assert!(!txn_succeeded(&json!({"header": {}})));
+        let reads = parse_read_all(&txn).unwrap();
+        assert_eq!(reads.len(), 2);
+        assert_eq!(reads[1], None);
+        let status = json!({"header": {"member_id": "12867084467488187165"},
+                            "leader": "12867084467488187165"});
+        assert!(status_is_leader(&status).unwrap());
+        let follower = json!({"header": {"member_id": "1"}, "leader": "2"});
+        assert!(!status_is_leader(&follower).unwrap());
+    }
+
+    #[test]
+    fn errors_say_whether_they_are_definite() {
+        let body = json!({"error": "etcdserver: request timed out", "code": 14});
+        assert_eq!(
+            parse_error(&body),
+            ("etcdserver: request timed out".into(), 14)
+        );
+        assert!(!definite_code(14));
+        assert!(definite_code(9));
+        assert_eq!(parse_error(&json!({})).1, 0);
+    }
+}
