@@ -102,7 +102,12 @@ pub fn check<M: Model>(
     })
 }
 
-/// Searches every partition, biggest first, on `opts.threads` threads.
+/// Searches every partition on `opts.threads` threads, taking them from
+/// both ends of the list sorted by size: the biggest first keeps the
+/// threads busy to the end on a valid history, and the smallest first
+/// finds an invalid partition soonest (proving one invalid means searching
+/// it exhaustively, so a small one is quickest; with `stop_early` that
+/// decides the check).
 fn search_all<M: Model>(
     model: &M,
     parts: &[Part<M::Input>],
@@ -121,7 +126,7 @@ fn search_all<M: Model>(
     let next = AtomicUsize::new(0);
     let done: Mutex<Vec<Option<PartitionResult>>> = Mutex::new(vec![None; parts.len()]);
     let work = || {
-        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+        while let Some(i) = both_ends(&order, next.fetch_add(1, Ordering::Relaxed)) {
             let r = check_part(model, &parts[i], limits, opts, src);
             if r.verdict == Verdict::Invalid && opts.stop_early {
                 limits.cancel();
@@ -137,6 +142,17 @@ fn search_all<M: Model>(
     });
     let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
     done.into_iter().flatten().collect()
+}
+
+/// The `ticket`th partition to search: even tickets from the front of
+/// `order`, odd ones from the back (a bijection on `0..order.len()`).
+fn both_ends(order: &[usize], ticket: usize) -> Option<usize> {
+    let at = if ticket.is_multiple_of(2) {
+        ticket / 2
+    } else {
+        order.len().checked_sub(1 + ticket / 2)?
+    };
+    (ticket < order.len()).then(|| order.get(at).copied())?
 }
 
 /// Searches one partition and explains a failure.

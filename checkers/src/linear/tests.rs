@@ -326,3 +326,15 @@ fn a_stale_read_keeps_the_write_it_read_and_a_phantom_stands_alone() {
     let r = check(&phantom, &cas_register(json!(0)), &CheckOptions::default()).unwrap();
     assert_eq!(counterexample_ops(&r), ["p2 read 100"], "{r}");
 }
+
+#[test]
+fn partitions_are_taken_from_both_ends_each_once() {
+    for n in 0..7 {
+        let order: Vec<usize> = (0..n).collect();
+        let mut got: Vec<usize> = (0..n + 2).filter_map(|t| both_ends(&order, t)).collect();
+        assert_eq!(got.first(), order.first(), "biggest first");
+        assert_eq!(got.get(1), order.last().filter(|_| n > 1), "then smallest");
+        got.sort_unstable();
+        assert_eq!(got, order);
+    }
+}

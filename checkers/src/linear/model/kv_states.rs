@@ -39,19 +39,25 @@ pub struct Vocab {
 /// Distinct (slot, text) pairs numbered densely.
 #[derive(Debug, Default)]
 pub struct Interned {
-    ids: HashMap<(usize, Arc<str>), u32>,
+    /// Per slot, text to id (looked up by `&str`: no allocation when seen).
+    ids: Vec<FxMap<Arc<str>, u32>>,
     pub values: Vec<(usize, Arc<str>)>,
 }
 
 impl Interned {
     /// The id of `text` on key `slot`, and its shared text.
     pub fn id(&mut self, slot: usize, text: &str) -> (u32, Arc<str>) {
-        let text: Arc<str> = text.into();
-        let next = self.values.len() as u32;
-        let id = *self.ids.entry((slot, text.clone())).or_insert(next);
-        if id == next {
-            self.values.push((slot, text.clone()));
+        if self.ids.len() <= slot {
+            self.ids.resize_with(slot + 1, FxMap::default);
         }
+        let ids = &mut self.ids[slot];
+        if let Some((known, &id)) = ids.get_key_value(text) {
+            return (id, known.clone());
+        }
+        let text: Arc<str> = text.into();
+        let id = self.values.len() as u32;
+        ids.insert(text.clone(), id);
+        self.values.push((slot, text.clone()));
         (id, text)
     }
 }
