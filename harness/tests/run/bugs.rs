@@ -67,3 +67,36 @@ fn follower_reads_under_partitions_are_stale_and_found() {
     }
     assert_cluster_gone();
 }
+
+#[test]
+fn early_ack_loses_acknowledged_writes_when_the_leader_is_cut_off() {
+    let Some(_cluster) = cluster_or_skip("early-ack") else {
+        return;
+    };
+    // Cutting off the leader is what strands its early acknowledgements;
+    // 30 workers keep writes in flight at the moment of the cut.
+    let args = [
+        "--bug",
+        "early-ack",
+        "--nemesis",
+        "partition",
+        "--partition",
+        "leader",
+        "--concurrency",
+        "30",
+        "--time-limit",
+        "20s",
+        "--nemesis-interval",
+        "2s",
+    ];
+    let (n, runs) = caught("early-ack", 3, &args);
+    assert!(n >= 2, "early-ack caught in only {n} of 3 runs");
+    for run in runs {
+        assert!(
+            !failing_fs(&run).is_empty(),
+            "{}: invalid without a failing op",
+            run.display()
+        );
+    }
+    assert_cluster_gone();
+}
