@@ -201,9 +201,9 @@ fn porcupine_kv_per_key_and_as_one_map_agree_with_porcupine() {
         let r = check_spec(&h, &ModelSpec::new(ModelKind::Kv), &opts()).unwrap();
         assert_eq!(r.verdict, expected, "{name} per key: {r}");
         assert!(r.partitions.len() > 1, "{name} splits by key");
-        if !name.starts_with("c01") {
-            // One map over 10 clients takes ~1 s optimized (Porcupine: 2 s),
-            // far longer unoptimized: the bench checks those verdicts.
+        if name.starts_with("c50") {
+            // One map over 50 clients is beyond any checker's reach (no
+            // answer in 20 s); over 10 it takes ~30 ms (Porcupine: 2.1 s).
             continue;
         }
         let whole = ModelSpec {
