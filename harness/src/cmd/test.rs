@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     pub name: Option<String>,
     /// The system under test.
-    #[arg(long, value_name = "raftkv")]
+    #[arg(long, value_name = "raftkv|etcd")]
     pub target: Option<String>,
     /// The workload: register (linearizable cas registers, by key) or
     /// list-append (transactions, checked with Elle).
@@ -81,6 +81,13 @@ pub struct Args {
     /// The raftkv binary to install (default: next to temblor, built if missing).
     #[arg(long, value_name = "FILE")]
     pub raftkv_bin: Option<PathBuf>,
+    /// etcd: `debian` (the etcd-server package, default), a release
+    /// tarball URL, or a local etcd binary to upload.
+    #[arg(long, value_name = "debian|URL|FILE")]
+    pub etcd_install: Option<String>,
+    /// etcd: serializable (stale-allowed) reads instead of linearizable.
+    #[arg(long)]
+    pub etcd_serializable_reads: bool,
     /// Where results go.
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
@@ -145,6 +152,8 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     s.seed = args.seed.or(s.seed);
     s.workload_options.rate = args.rate.or(s.workload_options.rate);
     s.raftkv_bin = args.raftkv_bin.or(s.raftkv_bin);
+    set(&mut s.etcd_install, args.etcd_install);
+    s.etcd_serializable_reads |= args.etcd_serializable_reads;
     set(&mut s.results_dir, args.results_dir);
     s.teardown &= !args.no_teardown;
     s.validate().map_err(|e| UsageError(e.to_string()))?;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use targets::db::{Db, DbError, NodeCtx};
+use targets::etcd::{Etcd, EtcdClient, EtcdOptions, Install};
 use targets::raftkv::{RaftKv, RaftKvClient, RaftKvOptions};
 use workloads::client::Timeout;
 use workloads::Client;
@@ -25,22 +26,37 @@ pub fn for_spec(spec: &TestSpec, nodes: &Nodes) -> anyhow::Result<Arc<dyn Db>> {
     let addrs = addrs(&nodes.handles);
     match spec.target.as_str() {
         "raftkv" => Ok(Arc::new(RaftKv::new(raftkv_options(spec)?, addrs))),
-        other => Err(UsageError(format!("unknown target {other:?} (available: raftkv)")).into()),
+        "etcd" => Ok(Arc::new(Etcd::new(etcd_options(spec), addrs))),
+        other => Err(UsageError(format!(
+            "unknown target {other:?} (available: raftkv, etcd)"
+        ))
+        .into()),
     }
 }
 
 /// The workload client for `spec`'s target, with the op timeout applied.
 pub fn client(spec: &TestSpec, nodes: &[NodeHandle]) -> anyhow::Result<Arc<dyn Client>> {
     let timeout = Duration::from_secs_f64(spec.op_timeout);
+    // The HTTP timeout turns a slow op into `info`; the wrapper is the
+    // backstop for anything that still hangs.
+    let backstop = timeout + Duration::from_secs(1);
+    if spec.target == "etcd" {
+        let port = etcd_options(spec).client_port;
+        let inner = EtcdClient::new(&addrs(nodes), port, timeout, spec.etcd_serializable_reads)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(Arc::new(Timeout::new(inner, backstop)));
+    }
     let opts = raftkv_options(spec)?;
     let inner = RaftKvClient::new(&addrs(nodes), opts.client_port, timeout)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // The HTTP timeout turns a slow op into `info`; the wrapper is the
-    // backstop for anything that still hangs.
-    Ok(Arc::new(Timeout::new(
-        inner,
-        timeout + Duration::from_secs(1),
-    )))
+    Ok(Arc::new(Timeout::new(inner, backstop)))
+}
+
+fn etcd_options(spec: &TestSpec) -> EtcdOptions {
+    EtcdOptions {
+        install: Install::parse(&spec.etcd_install),
+        ..EtcdOptions::default()
+    }
 }
 
 fn addrs(nodes: &[NodeHandle]) -> BTreeMap<String, String> {

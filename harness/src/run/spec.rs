@@ -15,7 +15,7 @@ use workloads::Options;
 pub struct TestSpec {
     /// The test's name: the results folder under `results/`.
     pub name: String,
-    /// The system under test: `raftkv` (etcd and Consul to come).
+    /// The system under test: `raftkv` or `etcd` (Consul to come).
     pub target: String,
     /// The workload: `register` or `list-append`.
     pub workload: String,
@@ -54,6 +54,10 @@ pub struct TestSpec {
     pub raftkv_bin: Option<PathBuf>,
     /// Remove the target's data from the nodes after the run.
     pub teardown: bool,
+    /// How etcd is installed: `debian`, a tarball URL or a binary path.
+    pub etcd_install: String,
+    /// etcd reads are serializable (stale-allowed), not linearizable.
+    pub etcd_serializable_reads: bool,
 }
 
 /// How to reach real machines.
@@ -106,6 +110,8 @@ impl Default for TestSpec {
             results_dir: PathBuf::from("results"),
             raftkv_bin: None,
             teardown: true,
+            etcd_install: "debian".into(),
+            etcd_serializable_reads: false,
         }
     }
 }
@@ -160,9 +166,9 @@ impl TestSpec {
     /// Checks ranges and names that would otherwise fail mid-run.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError::Invalid(m));
-        if self.target != "raftkv" {
+        if !["raftkv", "etcd"].contains(&self.target.as_str()) {
             return bad(format!(
-                "unknown target {:?} (available here: raftkv)",
+                "unknown target {:?} (available here: raftkv, etcd)",
                 self.target
             ));
         }
