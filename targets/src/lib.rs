@@ -4,9 +4,11 @@
 //! - [`node`]: chores on one node: daemons by pidfile, ports, packages, paths.
 //! - [`cluster`]: the local cluster of namespace hosts (`temblor cluster`).
 //! - [`db`]: the `Db` lifecycle and its optional abilities (kill, pause, ...).
+//! - [`append`]: list-append over a store with per-key versions (etcd, Consul).
 //! - [`etcd`]: the etcd target: its lifecycle and clients (JSON gateway).
 //! - [`raftkv`]: the raftkv target: its lifecycle and clients.
 
+pub mod append;
 pub mod cluster;
 pub mod db;
 pub mod etcd;

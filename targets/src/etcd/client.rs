@@ -22,7 +22,8 @@
 //! with a definite gRPC code is `fail` and anything else (timeout, lost
 //! connection, leader change) is `info`.
 
-use super::gateway::{self, Kv};
+use super::gateway;
+use crate::append::{self, Kv};
 use checkers::Op;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -108,7 +109,7 @@ impl EtcdClient {
 
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, arg) = keyed(op)?;
-        let key = gateway::key_of(k);
+        let key = append::key_of(k);
         match op.f.as_str() {
             "read" => {
                 let body = gateway::range(&key, self.serializable);
@@ -138,28 +139,19 @@ impl EtcdClient {
     }
 
     async fn txn(&self, op: &Op) -> Result<Op, ClientError> {
-        let micro = parse_micro_ops(op)?;
-        let keys: Vec<String> =
-            micro
-                .iter()
-                .map(|m| m.key.clone())
-                .fold(Vec::new(), |mut ks, k| {
-                    if !ks.contains(&k) {
-                        ks.push(k);
-                    }
-                    ks
-                });
+        let micro = append::parse_micro_ops(op)?;
+        let keys = append::keys(&micro);
         let body = gateway::read_all(&keys, self.serializable);
         let resp = self.call("/v3/kv/txn", body, Effect::ReadOnly).await?;
         let read = gateway::parse_read_all(&resp).map_err(ClientError::Fail)?;
         let seen: BTreeMap<String, Option<Kv>> = keys.iter().cloned().zip(read).collect();
-        let (done, puts) = apply(&micro, &seen);
+        let (done, puts) = append::apply(&micro, &seen);
         if puts.is_empty() {
             return Ok(op.ok(Value::Array(done)));
         }
         let revs: Vec<(String, i64)> = seen
             .iter()
-            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.mod_revision)))
+            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
             .collect();
         let body = gateway::put_if_unchanged(&revs, &puts);
         let resp = self.call("/v3/kv/txn", body, Effect::Write).await?;
@@ -169,72 +161,6 @@ impl EtcdClient {
             op.fail("a key changed since it was read (mod revision compare failed)")
         })
     }
-}
-
-/// One `[f, k, v]` of a list-append txn.
-struct Micro {
-    f: String,
-    k: Value,
-    key: String,
-    v: Value,
-}
-
-fn parse_micro_ops(op: &Op) -> Result<Vec<Micro>, ClientError> {
-    let list = op
-        .value
-        .as_array()
-        .ok_or_else(|| bad(op, "a list of micro-ops"))?;
-    list.iter()
-        .map(|m| match m.as_array().map(Vec::as_slice) {
-            Some([Value::String(f), k, v]) if f == "r" || f == "append" => Ok(Micro {
-                f: f.clone(),
-                k: k.clone(),
-                key: gateway::key_of(k),
-                v: v.clone(),
-            }),
-            _ => Err(bad(op, "[\"r\"|\"append\", key, value] micro-ops")),
-        })
-        .collect()
-}
-
-/// Runs the micro-ops over the lists read: the completed micro-ops (a read
-/// sees the txn's own earlier appends) and the lists to put back.
-fn apply(
-    micro: &[Micro],
-    seen: &BTreeMap<String, Option<Kv>>,
-) -> (Vec<Value>, Vec<(String, Value)>) {
-    let mut lists: BTreeMap<&str, Option<Vec<Value>>> = seen
-        .iter()
-        .map(|(k, kv)| {
-            let list = kv
-                .as_ref()
-                .map(|kv| kv.value.as_array().cloned().unwrap_or_default());
-            (k.as_str(), list)
-        })
-        .collect();
-    let mut appended: Vec<String> = Vec::new();
-    let mut done = Vec::with_capacity(micro.len());
-    for m in micro {
-        let list = lists.entry(m.key.as_str()).or_insert(None);
-        let result = if m.f == "append" {
-            list.get_or_insert_with(Vec::new).push(m.v.clone());
-            if !appended.contains(&m.key) {
-                appended.push(m.key.clone());
-            }
-            m.v.clone()
-        } else {
-            list.clone().map_or(Value::Null, Value::Array)
-        };
-        done.push(json!([m.f, m.k, result]));
-    }
-    let puts = appended
-        .into_iter()
-        .map(|k| {
-            let list = lists.get(k.as_str()).cloned().flatten().unwrap_or_default();
-            (k, Value::Array(list))
-        })
-        .collect();
-    (done, puts)
 }
 
 impl Client for EtcdClient {
@@ -294,61 +220,6 @@ fn classify(e: ClientError, effect: Effect) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn op(value: Value) -> Op {
-        serde_json::from_value(json!({"index": 0, "time": 0, "process": 0,
-            "type": "invoke", "f": "txn", "value": value}))
-        .unwrap()
-    }
-
-    #[test]
-    fn appends_build_on_what_was_read_and_reads_see_own_appends() {
-        let micro = parse_micro_ops(&op(json!([
-            ["r", 1, null],
-            ["append", 1, 3],
-            ["r", 1, null],
-            ["append", 2, 9],
-            ["r", 3, null]
-        ])))
-        .unwrap();
-        let seen: BTreeMap<String, Option<Kv>> = [
-            (
-                "1".to_string(),
-                Some(Kv {
-                    value: json!([1, 2]),
-                    mod_revision: 5,
-                }),
-            ),
-            ("2".to_string(), None),
-            ("3".to_string(), None),
-        ]
-        .into_iter()
-        .collect();
-        let (done, puts) = apply(&micro, &seen);
-        assert_eq!(
-            Value::Array(done),
-            json!([
-                ["r", 1, [1, 2]],
-                ["append", 1, 3],
-                ["r", 1, [1, 2, 3]],
-                ["append", 2, 9],
-                ["r", 3, null]
-            ])
-        );
-        assert_eq!(
-            puts,
-            vec![("1".into(), json!([1, 2, 3])), ("2".into(), json!([9]))]
-        );
-    }
-
-    #[test]
-    fn malformed_micro_ops_are_definite_failures() {
-        assert!(matches!(
-            parse_micro_ops(&op(json!([["w", 1, 2]]))),
-            Err(ClientError::Fail(_))
-        ));
-        assert!(parse_micro_ops(&op(json!(5))).is_err());
-    }
 
     #[test]
     fn read_only_errors_are_failures_write_errors_stay_unknown() {

@@ -9,26 +9,10 @@
 //! that found nothing has no `kvs`). temblor stores every value as its JSON
 //! text, so any workload value round-trips.
 
+use crate::append::Kv;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-
-/// One key as etcd returned it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Kv {
-    /// The stored value, decoded from its JSON text.
-    pub value: Value,
-    /// The revision of the key's last modification.
-    pub mod_revision: i64,
-}
-
-/// The etcd key for a workload key: its JSON text (`1`, `"x"`).
-pub fn key_of(k: &Value) -> String {
-    match k {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 fn b64(s: &str) -> String {
     STANDARD.encode(s.as_bytes())
@@ -123,11 +107,8 @@ pub fn parse_range(resp: &Value) -> Result<Option<Kv>, String> {
     let text = unb64(kv.get("value").and_then(Value::as_str).unwrap_or(""))?;
     let value = serde_json::from_str(&text)
         .map_err(|e| format!("stored value {text:?} is not JSON: {e}"))?;
-    let mod_revision = int(kv, "mod_revision")?;
-    Ok(Some(Kv {
-        value,
-        mod_revision,
-    }))
+    let version = int(kv, "mod_revision")?;
+    Ok(Some(Kv { value, version }))
 }
 
 /// Whether a txn's compares held (`succeeded` is absent when false).
@@ -200,8 +181,6 @@ mod tests {
 
     #[test]
     fn requests_are_base64_and_json_encoded() {
-        assert_eq!(key_of(&json!(3)), "3");
-        assert_eq!(key_of(&json!("k")), "k");
         assert_eq!(range("3", false), json!({"key": "Mw=="}));
         assert_eq!(range("3", true)["serializable"], true);
         // The value 5 is stored as the text "5".
@@ -233,7 +212,7 @@ mod tests {
             {"key": "Mw==", "create_revision": "2", "mod_revision": "8",
              "version": "3", "value": b64("[1,2]")}], "count": "1"});
         let kv = parse_range(&found).unwrap().unwrap();
-        assert_eq!((kv.value, kv.mod_revision), (json!([1, 2]), 8));
+        assert_eq!((kv.value, kv.version), (json!([1, 2]), 8));
         assert_eq!(parse_range(&json!({"header": {}})).unwrap(), None);
         assert!(parse_range(&json!({"kvs": [{"value": "!!"}]})).is_err());
         let txn = json!({"header": {}, "succeeded": true, "responses": [

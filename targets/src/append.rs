@@ -1,0 +1,174 @@
+//! List-append over a key-value store with per-key versions, the recipe
+//! Jepsen's etcd test (`jepsen.etcd.append`) uses and that etcd (mod
+//! revisions) and Consul (ModifyIndex) share: read every key of the txn
+//! and its version at one point in time, compute the reads and the new
+//! lists here, then write the lists back only if no key's version changed.
+//! A failed version check means nothing was written: a definite `fail`.
+
+use checkers::Op;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use workloads::ClientError;
+
+/// One key as the store returned it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kv {
+    /// The stored value, decoded from its JSON text.
+    pub value: Value,
+    /// The store's version of the key: etcd's mod revision, Consul's
+    /// ModifyIndex (0: the key does not exist).
+    pub version: i64,
+}
+
+/// The store key for a workload key: its JSON text (`1`, `"x"` as `x`).
+pub fn key_of(k: &Value) -> String {
+    match k {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The distinct store keys of `micro`, in first-use order.
+pub fn keys(micro: &[Micro]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for m in micro {
+        if !keys.contains(&m.key) {
+            keys.push(m.key.clone());
+        }
+    }
+    keys
+}
+
+/// One `[f, k, v]` of a list-append txn.
+pub struct Micro {
+    f: String,
+    k: Value,
+    /// The store's key for `k`.
+    pub key: String,
+    v: Value,
+}
+
+pub fn parse_micro_ops(op: &Op) -> Result<Vec<Micro>, ClientError> {
+    let list = op
+        .value
+        .as_array()
+        .ok_or_else(|| bad(op, "a list of micro-ops"))?;
+    list.iter()
+        .map(|m| match m.as_array().map(Vec::as_slice) {
+            Some([Value::String(f), k, v]) if f == "r" || f == "append" => Ok(Micro {
+                f: f.clone(),
+                k: k.clone(),
+                key: key_of(k),
+                v: v.clone(),
+            }),
+            _ => Err(bad(op, "[\"r\"|\"append\", key, value] micro-ops")),
+        })
+        .collect()
+}
+
+/// Runs the micro-ops over the lists read (key -> what the store held): the completed micro-ops (a read
+/// sees the txn's own earlier appends) and the lists to put back.
+pub fn apply(
+    micro: &[Micro],
+    seen: &BTreeMap<String, Option<Kv>>,
+) -> (Vec<Value>, Vec<(String, Value)>) {
+    let mut lists: BTreeMap<&str, Option<Vec<Value>>> = seen
+        .iter()
+        .map(|(k, kv)| {
+            let list = kv
+                .as_ref()
+                .map(|kv| kv.value.as_array().cloned().unwrap_or_default());
+            (k.as_str(), list)
+        })
+        .collect();
+    let mut appended: Vec<String> = Vec::new();
+    let mut done = Vec::with_capacity(micro.len());
+    for m in micro {
+        let list = lists.entry(m.key.as_str()).or_insert(None);
+        let result = if m.f == "append" {
+            list.get_or_insert_with(Vec::new).push(m.v.clone());
+            if !appended.contains(&m.key) {
+                appended.push(m.key.clone());
+            }
+            m.v.clone()
+        } else {
+            list.clone().map_or(Value::Null, Value::Array)
+        };
+        done.push(json!([m.f, m.k, result]));
+    }
+    let puts = appended
+        .into_iter()
+        .map(|k| {
+            let list = lists.get(k.as_str()).cloned().flatten().unwrap_or_default();
+            (k, Value::Array(list))
+        })
+        .collect();
+    (done, puts)
+}
+
+fn bad(op: &Op, want: &str) -> ClientError {
+    ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(value: Value) -> Op {
+        serde_json::from_value(json!({"index": 0, "time": 0, "process": 0,
+            "type": "invoke", "f": "txn", "value": value}))
+        .unwrap()
+    }
+
+    #[test]
+    fn appends_build_on_what_was_read_and_reads_see_own_appends() {
+        let micro = parse_micro_ops(&op(json!([
+            ["r", 1, null],
+            ["append", 1, 3],
+            ["r", 1, null],
+            ["append", 2, 9],
+            ["r", 3, null]
+        ])))
+        .unwrap();
+        assert_eq!(keys(&micro), vec!["1", "2", "3"]);
+        let seen: BTreeMap<String, Option<Kv>> = [
+            (
+                "1".to_string(),
+                Some(Kv {
+                    value: json!([1, 2]),
+                    version: 5,
+                }),
+            ),
+            ("2".to_string(), None),
+            ("3".to_string(), None),
+        ]
+        .into_iter()
+        .collect();
+        let (done, puts) = apply(&micro, &seen);
+        assert_eq!(
+            Value::Array(done),
+            json!([
+                ["r", 1, [1, 2]],
+                ["append", 1, 3],
+                ["r", 1, [1, 2, 3]],
+                ["append", 2, 9],
+                ["r", 3, null]
+            ])
+        );
+        assert_eq!(
+            puts,
+            vec![("1".into(), json!([1, 2, 3])), ("2".into(), json!([9]))]
+        );
+    }
+
+    #[test]
+    fn malformed_micro_ops_are_definite_failures() {
+        assert!(matches!(
+            parse_micro_ops(&op(json!([["w", 1, 2]]))),
+            Err(ClientError::Fail(_))
+        ));
+        assert!(parse_micro_ops(&op(json!(5))).is_err());
+        assert_eq!(key_of(&json!("k")), "k");
+        assert_eq!(key_of(&json!(3)), "3");
+    }
+}
