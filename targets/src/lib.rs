@@ -5,11 +5,13 @@
 //! - [`cluster`]: the local cluster of namespace hosts (`temblor cluster`).
 //! - [`db`]: the `Db` lifecycle and its optional abilities (kill, pause, ...).
 //! - [`append`]: list-append over a store with per-key versions (etcd, Consul).
+//! - [`consul`]: the Consul target: server agents and KV/txn clients.
 //! - [`etcd`]: the etcd target: its lifecycle and clients (JSON gateway).
 //! - [`raftkv`]: the raftkv target: its lifecycle and clients.
 
 pub mod append;
 pub mod cluster;
+pub mod consul;
 pub mod db;
 pub mod etcd;
 pub mod node;

@@ -22,7 +22,7 @@
 
 pub mod client;
 mod gateway;
-mod http;
+pub(crate) mod http;
 mod install;
 
 pub use client::EtcdClient;
