@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     pub name: Option<String>,
     /// The system under test.
-    #[arg(long, value_name = "raftkv|etcd")]
+    #[arg(long, value_name = "raftkv|etcd|consul")]
     pub target: Option<String>,
     /// The workload: register (linearizable cas registers, by key) or
     /// list-append (transactions, checked with Elle).
@@ -88,6 +88,13 @@ pub struct Args {
     /// etcd: serializable (stale-allowed) reads instead of linearizable.
     #[arg(long)]
     pub etcd_serializable_reads: bool,
+    /// Consul (required with --target consul): a release zip URL or a
+    /// local consul binary to upload.
+    #[arg(long, value_name = "URL|FILE")]
+    pub consul_install: Option<String>,
+    /// Consul reads: default, consistent or stale.
+    #[arg(long, value_name = "MODE")]
+    pub consul_reads: Option<String>,
     /// Where results go.
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
@@ -154,6 +161,8 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     s.raftkv_bin = args.raftkv_bin.or(s.raftkv_bin);
     set(&mut s.etcd_install, args.etcd_install);
     s.etcd_serializable_reads |= args.etcd_serializable_reads;
+    s.consul_install = args.consul_install.or(s.consul_install);
+    set(&mut s.consul_reads, args.consul_reads);
     set(&mut s.results_dir, args.results_dir);
     s.teardown &= !args.no_teardown;
     s.validate().map_err(|e| UsageError(e.to_string()))?;

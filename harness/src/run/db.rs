@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use targets::consul::{Consul, ConsulClient, ConsulInstall, ConsulOptions, Mode};
 use targets::db::{Db, DbError, NodeCtx};
 use targets::etcd::{Etcd, EtcdClient, EtcdOptions, Install};
 use targets::raftkv::{RaftKv, RaftKvClient, RaftKvOptions};
@@ -27,6 +28,7 @@ pub fn for_spec(spec: &TestSpec, nodes: &Nodes) -> anyhow::Result<Arc<dyn Db>> {
     match spec.target.as_str() {
         "raftkv" => Ok(Arc::new(RaftKv::new(raftkv_options(spec)?, addrs))),
         "etcd" => Ok(Arc::new(Etcd::new(etcd_options(spec), addrs))),
+        "consul" => Ok(Arc::new(Consul::new(consul_options(spec), addrs))),
         other => Err(UsageError(format!(
             "unknown target {other:?} (available: raftkv, etcd)"
         ))
@@ -46,10 +48,23 @@ pub fn client(spec: &TestSpec, nodes: &[NodeHandle]) -> anyhow::Result<Arc<dyn C
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         return Ok(Arc::new(Timeout::new(inner, backstop)));
     }
+    if spec.target == "consul" {
+        let port = consul_options(spec).http_port;
+        let mode = Mode::parse(&spec.consul_reads).unwrap_or_default();
+        let inner = ConsulClient::new(&addrs(nodes), port, timeout, mode)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(Arc::new(Timeout::new(inner, backstop)));
+    }
     let opts = raftkv_options(spec)?;
     let inner = RaftKvClient::new(&addrs(nodes), opts.client_port, timeout)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Arc::new(Timeout::new(inner, backstop)))
+}
+
+/// Validation makes sure `consul_install` is there for a consul run.
+fn consul_options(spec: &TestSpec) -> ConsulOptions {
+    let install = spec.consul_install.as_deref().unwrap_or_default();
+    ConsulOptions::new(ConsulInstall::parse(install))
 }
 
 fn etcd_options(spec: &TestSpec) -> EtcdOptions {

@@ -15,7 +15,7 @@ use workloads::Options;
 pub struct TestSpec {
     /// The test's name: the results folder under `results/`.
     pub name: String,
-    /// The system under test: `raftkv` or `etcd` (Consul to come).
+    /// The system under test: `raftkv`, `etcd` or `consul`.
     pub target: String,
     /// The workload: `register` or `list-append`.
     pub workload: String,
@@ -58,6 +58,10 @@ pub struct TestSpec {
     pub etcd_install: String,
     /// etcd reads are serializable (stale-allowed), not linearizable.
     pub etcd_serializable_reads: bool,
+    /// How Consul is installed: a release zip URL or a binary path.
+    pub consul_install: Option<String>,
+    /// Consul reads: `default`, `consistent` or `stale`.
+    pub consul_reads: String,
 }
 
 /// How to reach real machines.
@@ -112,6 +116,8 @@ impl Default for TestSpec {
             teardown: true,
             etcd_install: "debian".into(),
             etcd_serializable_reads: false,
+            consul_install: None,
+            consul_reads: "default".into(),
         }
     }
 }
@@ -166,10 +172,19 @@ impl TestSpec {
     /// Checks ranges and names that would otherwise fail mid-run.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError::Invalid(m));
-        if !["raftkv", "etcd"].contains(&self.target.as_str()) {
+        if !["raftkv", "etcd", "consul"].contains(&self.target.as_str()) {
             return bad(format!(
-                "unknown target {:?} (available here: raftkv, etcd)",
+                "unknown target {:?} (available here: raftkv, etcd, consul)",
                 self.target
+            ));
+        }
+        if self.target == "consul" && self.consul_install.is_none() {
+            return bad("--target consul needs --consul-install URL|FILE".into());
+        }
+        if targets::consul::Mode::parse(&self.consul_reads).is_none() {
+            return bad(format!(
+                "--consul-reads must be default, consistent or stale, not {:?}",
+                self.consul_reads
             ));
         }
         workloads::by_name(&self.workload).map_err(|e| SpecError::Invalid(e.to_string()))?;
