@@ -107,11 +107,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("list-append 100k txns", |b| {
         b.iter(|| check(&h, &opts).map(|r| r.verdict))
     });
-    let shared = std::env::var_os("TEMBLOR_SHARED_HISTORIES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories")
-        });
+    let shared = checkers::testing::reference_histories_dir();
     let huge = shared.join("elle/huge-scc.edn");
     match checkers::format::read_path(&huge, None) {
         Ok(hh) => {

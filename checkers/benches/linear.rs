@@ -18,11 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("TEMBLOR_SHARED_HISTORIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories")
-        });
+    let dir = checkers::testing::reference_histories_dir();
     dir.is_dir().then_some(dir)
 }
 

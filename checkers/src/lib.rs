@@ -7,6 +7,7 @@ pub mod format;
 pub mod history;
 pub mod linear;
 pub mod stats;
+pub mod testing;
 pub mod verdict;
 
 pub use history::{History, HistoryError, Op, OpType, Process};

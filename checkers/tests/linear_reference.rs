@@ -9,22 +9,8 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The shared histories folder; `None` (after saying why) when it is
-/// absent outside CI. With `CI=true` its absence fails the test.
 fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("TEMBLOR_SHARED_HISTORIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories")
-        });
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("shared histories not found at {} (CI=true)", dir.display());
-    }
-    eprintln!("skipping: shared histories not found at {}", dir.display());
-    None
+    checkers::testing::reference_histories()
 }
 
 fn read(path: &std::path::Path) -> History {

@@ -13,10 +13,7 @@ use workloads::CheckerSpec;
 
 /// The reference histories, or `None` (with the reason) when absent.
 pub fn shared_histories() -> Result<PathBuf, String> {
-    let dir = match std::env::var_os("TEMBLOR_SHARED_HISTORIES") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/histories"),
-    };
+    let dir = checkers::testing::reference_histories_dir();
     match dir.is_dir() {
         true => Ok(dir),
         false => Err(format!("no reference histories at {}", dir.display())),
