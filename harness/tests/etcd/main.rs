@@ -38,6 +38,9 @@ fn etcd_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
 /// Waits (up to 10 minutes) while another process runs `temblor test`.
 fn wait_for_other_runs() {
     let deadline = Instant::now() + Duration::from_secs(600);
+    if other_runs() {
+        eprintln!("waiting for another `temblor test` to finish: one local cluster at a time");
+    }
     while other_runs() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_secs(2));
     }
