@@ -10,10 +10,12 @@
 //! - [`raftkv`]: the raftkv target: its lifecycle and clients.
 
 pub mod append;
+mod client;
 pub mod cluster;
 pub mod consul;
 pub mod db;
 pub mod etcd;
+pub(crate) mod http;
 pub mod node;
 pub mod raftkv;
 pub mod remote;

@@ -15,6 +15,7 @@
 
 use super::api::{self, Mode};
 use crate::append::{self, Kv};
+use crate::client::{bad, send_error};
 use checkers::Op;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -218,19 +219,6 @@ fn json_of(a: &Answer) -> Result<Value, ClientError> {
 fn status_error(a: &Answer) -> String {
     let head: String = a.text.trim().chars().take(200).collect();
     format!("HTTP {}: {head}", a.status)
-}
-
-fn bad(op: &Op, want: &str) -> ClientError {
-    ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
-}
-
-/// `fail` only when the connection was refused (nothing was sent).
-fn send_error(e: reqwest::Error) -> ClientError {
-    if e.is_connect() && !e.is_timeout() {
-        ClientError::Fail(format!("connection refused: {e}"))
-    } else {
-        ClientError::Unknown(format!("no answer: {e}"))
-    }
 }
 
 /// An op that only reads changed nothing, whatever happened to it.

@@ -22,7 +22,7 @@ pub use api::Mode;
 pub use client::ConsulClient;
 
 use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
-use crate::etcd::http;
+use crate::http;
 use crate::node::{self, Daemon, NodePaths};
 use crate::remote::{escape, Command};
 use std::collections::BTreeMap;

@@ -24,6 +24,7 @@
 
 use super::gateway;
 use crate::append::{self, Kv};
+use crate::client::{bad, keyed, send_error};
 use checkers::Op;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -184,28 +185,6 @@ impl Client for EtcdClient {
                 _ => self.register(op).await,
             }
         })
-    }
-}
-
-/// `[k, v]`.
-fn keyed(op: &Op) -> Result<(&Value, &Value), ClientError> {
-    match op.value.as_array().map(Vec::as_slice) {
-        Some([k, v]) => Ok((k, v)),
-        _ => Err(bad(op, "[key, value]")),
-    }
-}
-
-fn bad(op: &Op, want: &str) -> ClientError {
-    ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
-}
-
-/// A request that never got an answer: `fail` only when the connection was
-/// refused (nothing was sent), `info` otherwise.
-fn send_error(e: reqwest::Error) -> ClientError {
-    if e.is_connect() && !e.is_timeout() {
-        ClientError::Fail(format!("connection refused: {e}"))
-    } else {
-        ClientError::Unknown(format!("no answer: {e}"))
     }
 }
 

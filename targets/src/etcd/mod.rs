@@ -22,13 +22,13 @@
 
 pub mod client;
 mod gateway;
-pub(crate) mod http;
 mod install;
 
 pub use client::EtcdClient;
 pub use install::Install;
 
 use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
+use crate::http;
 use crate::node::{self, Daemon, NodePaths};
 use crate::remote::Command;
 use std::collections::BTreeMap;

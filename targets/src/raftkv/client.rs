@@ -8,6 +8,7 @@
 //! anything else (a timeout, a dropped connection, an indefinite error) is
 //! `info`, because the write may still take effect.
 
+use crate::client::{bad, keyed, send_error};
 use checkers::Op;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -160,27 +161,5 @@ impl Client for RaftKvClient {
                 _ => self.register(op).await,
             }
         })
-    }
-}
-
-/// `[k, v]`.
-fn keyed(op: &Op) -> Result<(&Value, &Value), ClientError> {
-    match op.value.as_array().map(Vec::as_slice) {
-        Some([k, v]) => Ok((k, v)),
-        _ => Err(bad(op, "[key, value]")),
-    }
-}
-
-fn bad(op: &Op, want: &str) -> ClientError {
-    ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
-}
-
-/// A request that never got an answer: `fail` only when the connection was
-/// refused (nothing was sent), `info` otherwise.
-fn send_error(e: reqwest::Error) -> ClientError {
-    if e.is_connect() && !e.is_timeout() {
-        ClientError::Fail(format!("connection refused: {e}"))
-    } else {
-        ClientError::Unknown(format!("no answer: {e}"))
     }
 }

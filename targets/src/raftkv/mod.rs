@@ -11,11 +11,11 @@
 //! libfaketime reaches its wall clock, and so its lease).
 
 pub mod client;
-mod http;
 
 pub use client::RaftKvClient;
 
 use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
+use crate::http;
 use crate::node::{self, Daemon, NodePaths};
 use crate::remote::{escape, Command};
 use std::collections::BTreeMap;
@@ -250,16 +250,14 @@ impl Pause for RaftKv {
 impl Primary for RaftKv {
     fn is_primary(&self, ctx: &NodeCtx<'_>) -> Result<bool, DbError> {
         let host = self.addr(ctx.node)?;
-        let (_, status) = http::get_json(
-            host,
-            self.opts.client_port,
-            "/status",
-            Duration::from_secs(1),
-        )
-        .map_err(|what| DbError::Unhealthy {
-            node: ctx.node.to_string(),
-            what,
-        })?;
+        let target = (host, self.opts.client_port);
+        let (_, status) =
+            http::request_json("GET", target, "/status", None, Duration::from_secs(1)).map_err(
+                |what| DbError::Unhealthy {
+                    node: ctx.node.to_string(),
+                    what,
+                },
+            )?;
         Ok(status.get("role").and_then(|r| r.as_str()) == Some("leader"))
     }
 }

@@ -1,19 +1,21 @@
-//! A minimal blocking HTTP/1.1 GET for status probes from `Db` calls, which
-//! run on tokio's blocking pool where an async client cannot be driven.
-//! `Connection: close`, so the body is everything after the headers (or
-//! exactly `Content-Length` bytes when given).
+//! A minimal blocking HTTP/1.1 request for the targets' health and status
+//! probes (raftkv, etcd, Consul) from `Db` calls, which run on tokio's
+//! blocking pool where the async client cannot be driven. `Connection:
+//! close`, so the body ends where the connection does (or after
+//! `Content-Length` bytes).
 
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// GETs `path` from `host:port` and parses the body as JSON. Errors are
-/// one line naming the address and what went wrong.
-pub fn get_json(
-    host: &str,
-    port: u16,
+/// Sends `method path` with an optional JSON `body` to `host:port` and
+/// parses the answer as JSON. Errors are one line naming the address.
+pub fn request_json(
+    method: &str,
+    (host, port): (&str, u16),
     path: &str,
+    body: Option<&Value>,
     timeout: Duration,
 ) -> Result<(u16, Value), String> {
     let addr: SocketAddr = (host, port)
@@ -25,7 +27,12 @@ pub fn get_json(
         TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
     let _ = stream.set_read_timeout(Some(timeout));
     let _ = stream.set_write_timeout(Some(timeout));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("{addr}: {e}"))?;
@@ -33,7 +40,7 @@ pub fn get_json(
     stream
         .take(1 << 20)
         .read_to_end(&mut raw)
-        .map_err(|e| format!("{addr}: {e}"))?;
+        .map_err(|e| format!("{addr}{path}: {e}"))?;
     parse_response(&raw).map_err(|e| format!("{addr}{path}: {e}"))
 }
 
@@ -66,13 +73,26 @@ mod tests {
 
     #[test]
     fn parses_status_and_body() {
-        let raw = b"HTTP/1.1 200 OK\r\ncontent-length: 14\r\n\r\n{\"leader\":\"x\"}";
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n{\"health\":\"true\"}";
         let (status, v) = parse_response(raw).unwrap();
         assert_eq!(status, 200);
-        assert_eq!(v["leader"], "x");
+        assert_eq!(v["health"], "true");
         assert!(parse_response(b"HTTP/1.1 200").is_err());
-        assert!(parse_response(b"HTTP/1.1 500 Oops\r\n\r\nnot json")
+        assert!(parse_response(b"HTTP/1.1 503 No\r\n\r\nnot json")
             .unwrap_err()
-            .contains("500"));
+            .contains("503"));
+    }
+
+    #[test]
+    fn a_closed_port_is_an_error_naming_the_address() {
+        let e = request_json(
+            "GET",
+            ("127.0.0.1", 1),
+            "/health",
+            None,
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+        assert!(e.contains("127.0.0.1:1"), "{e}");
     }
 }
