@@ -204,6 +204,21 @@ pub fn is_running(remote: &dyn Remote, pidfile: &str) -> Result<bool, NodeError>
     Ok(running_pid(remote, pidfile)?.is_some())
 }
 
+/// Sends `signal` to the daemon of `pidfile` if it is running, and says
+/// whether it was. Healing resumes and kills every node; one whose process
+/// is already gone has nothing to signal, and that is not an error.
+pub fn signal_if_running(
+    remote: &dyn Remote,
+    pidfile: &str,
+    signal: &str,
+) -> Result<bool, NodeError> {
+    if !is_running(remote, pidfile)? {
+        return Ok(false);
+    }
+    self::signal(remote, pidfile, signal)?;
+    Ok(true)
+}
+
 /// How [`stop`] ended the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {

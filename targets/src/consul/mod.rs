@@ -230,9 +230,7 @@ impl Db for Consul {
 impl Kill for Consul {
     fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let pidfile = NodePaths::new(ctx.node).var("consul.pid");
-        if node::is_running(ctx.remote, &pidfile)? {
-            node::signal(ctx.remote, &pidfile, "KILL")?;
-        }
+        node::signal_if_running(ctx.remote, &pidfile, "KILL")?;
         Ok(())
     }
 
@@ -254,9 +252,7 @@ impl Pause for Consul {
 
     fn resume(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let pidfile = NodePaths::new(ctx.node).var("consul.pid");
-        if node::is_running(ctx.remote, &pidfile)? {
-            node::signal(ctx.remote, &pidfile, "CONT")?;
-        }
+        node::signal_if_running(ctx.remote, &pidfile, "CONT")?;
         Ok(())
     }
 }

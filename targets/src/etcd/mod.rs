@@ -211,9 +211,7 @@ impl Db for Etcd {
 impl Kill for Etcd {
     fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let pidfile = Self::paths(ctx.node).var("etcd.pid");
-        if node::is_running(ctx.remote, &pidfile)? {
-            node::signal(ctx.remote, &pidfile, "KILL")?;
-        }
+        node::signal_if_running(ctx.remote, &pidfile, "KILL")?;
         Ok(())
     }
 
@@ -233,9 +231,7 @@ impl Pause for Etcd {
 
     fn resume(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let pidfile = Self::paths(ctx.node).var("etcd.pid");
-        if node::is_running(ctx.remote, &pidfile)? {
-            node::signal(ctx.remote, &pidfile, "CONT")?;
-        }
+        node::signal_if_running(ctx.remote, &pidfile, "CONT")?;
         Ok(())
     }
 }

@@ -215,9 +215,7 @@ impl Kill for RaftKv {
     fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let pidfile = Self::paths(ctx.node).var("raftkv.pid");
         // A paused process dies of SIGKILL too; nothing else to undo.
-        if node::is_running(ctx.remote, &pidfile)? {
-            node::signal(ctx.remote, &pidfile, "KILL")?;
-        }
+        node::signal_if_running(ctx.remote, &pidfile, "KILL")?;
         Ok(())
     }
 
@@ -240,9 +238,7 @@ impl Pause for RaftKv {
         // Healing resumes every node; one that was killed meanwhile has
         // nothing to resume.
         let pidfile = Self::paths(ctx.node).var("raftkv.pid");
-        if node::is_running(ctx.remote, &pidfile)? {
-            node::signal(ctx.remote, &pidfile, "CONT")?;
-        }
+        node::signal_if_running(ctx.remote, &pidfile, "CONT")?;
         Ok(())
     }
 }
