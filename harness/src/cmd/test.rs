@@ -5,7 +5,7 @@
 use super::check::parse_duration;
 use super::UsageError;
 use harness::interpreter::Shutdown;
-use harness::nemesis::{FaultKind, Shape};
+use harness::nemesis::{FaultKind, Shape, Targets};
 use harness::run::{self, TestSpec};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +39,11 @@ pub struct Args {
     /// majorities-ring, bridge, leader (default: all).
     #[arg(long, value_delimiter = ',', value_name = "SHAPES")]
     pub partition: Option<Vec<Shape>>,
+    /// Which nodes kill, pause and clock faults hit, chosen at random for
+    /// each fault among: one, minority, majority, all, primaries (the nodes
+    /// that say they lead) (default: all five).
+    #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
+    pub fault_targets: Option<Vec<Targets>>,
     /// How long the workload runs (e.g. 60, 60s, 2m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Option<Duration>,
@@ -137,6 +142,7 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
         s.nemesis = parse_faults(&list)?;
     }
     set(&mut s.partition_shapes, args.partition);
+    set(&mut s.fault_targets, args.fault_targets);
     set(
         &mut s.nemesis_interval,
         args.nemesis_interval.map(|d| d.as_secs_f64()),
@@ -234,5 +240,30 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown workload"));
+    }
+
+    #[test]
+    fn fault_targets_come_from_the_flag_and_must_not_be_empty() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = Cli::try_parse_from(["t", "--fault-targets", "primaries,one"]).unwrap();
+        let s = spec_from(cli.args).unwrap();
+        assert_eq!(s.fault_targets, vec![Targets::Primaries, Targets::One]);
+        let e = Cli::try_parse_from(["t", "--fault-targets", "leader"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("unknown fault target \"leader\""), "{e}");
+        let empty = Args {
+            nemesis: Some(vec!["pause".into()]),
+            fault_targets: Some(Vec::new()),
+            ..Args::default()
+        };
+        let e = spec_from(empty).unwrap_err();
+        assert!(e.to_string().contains("--fault-targets"), "{e:#}");
     }
 }

@@ -6,8 +6,7 @@
 //! (the target's `Clock` decides which). Offsets set are recorded in the
 //! op's value.
 
-use super::{Faults, Targets};
-use rand::seq::SliceRandom;
+use super::Faults;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -23,7 +22,7 @@ impl Faults {
     /// Jumps (or strobes) the clocks of a random non-empty subset of nodes.
     pub(super) async fn skew_clocks(&mut self, f: &str) -> Result<Value, NemesisError> {
         let max = self.opts.max_clock_skew_ms.max(1);
-        let targets = *Targets::ALL.choose(&mut self.rng).unwrap_or(&Targets::One);
+        let targets = self.pick_targets();
         let mut offsets = BTreeMap::new();
         for name in self.choose(targets).await? {
             let magnitude = self.rng.gen_range(max / 10 + 1..=max);

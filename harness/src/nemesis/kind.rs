@@ -105,6 +105,36 @@ impl Targets {
         Targets::All,
         Targets::Primaries,
     ];
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Targets::One => "one",
+            Targets::Minority => "minority",
+            Targets::Majority => "majority",
+            Targets::All => "all",
+            Targets::Primaries => "primaries",
+        }
+    }
+}
+
+impl fmt::Display for Targets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Targets {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Targets, String> {
+        Targets::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Targets::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown fault target {s:?} (one of {})", names.join(", "))
+            })
+    }
 }
 
 #[cfg(test)]
@@ -118,5 +148,10 @@ mod tests {
         }
         let e = "flood".parse::<FaultKind>().unwrap_err();
         assert!(e.contains("partition, kill, pause, clock, packet"), "{e}");
+        for t in Targets::ALL {
+            assert_eq!(t.name().parse::<Targets>(), Ok(t));
+        }
+        let e = "leader".parse::<Targets>().unwrap_err();
+        assert!(e.contains("one, minority, majority, all, primaries"), "{e}");
     }
 }

@@ -51,6 +51,8 @@ pub struct NemesisOptions {
     pub kinds: Vec<FaultKind>,
     /// Partition shapes to choose among.
     pub shapes: Vec<Shape>,
+    /// The node sets kill, pause and clock faults choose among.
+    pub targets: Vec<Targets>,
     /// Fraction of packets dropped by a packet fault.
     pub loss: f64,
     /// Largest clock jump, in milliseconds.
@@ -62,6 +64,7 @@ impl Default for NemesisOptions {
         NemesisOptions {
             kinds: Vec::new(),
             shapes: Shape::ALL.to_vec(),
+            targets: Targets::ALL.to_vec(),
             loss: 0.3,
             max_clock_skew_ms: 30_000,
         }
@@ -126,6 +129,16 @@ impl Faults {
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x006e_656d_6573_6973),
             active: Arc::default(),
         }
+    }
+
+    /// Picks which nodes the next kill, pause or clock fault hits.
+    fn pick_targets(&mut self) -> Targets {
+        use rand::seq::SliceRandom;
+        *self
+            .opts
+            .targets
+            .choose(&mut self.rng)
+            .unwrap_or(&Targets::One)
     }
 
     /// Refuses fault families the target cannot carry out here, saying why

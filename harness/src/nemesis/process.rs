@@ -13,7 +13,7 @@ use workloads::NemesisError;
 impl Faults {
     /// Kills or pauses the nodes of a randomly chosen target set.
     pub(super) async fn process_fault(&mut self, f: &str) -> Result<Value, NemesisError> {
-        let targets = *Targets::ALL.choose(&mut self.rng).unwrap_or(&Targets::One);
+        let targets = self.pick_targets();
         let chosen = self.choose(targets).await?;
         let pause = f == "pause";
         for node in &chosen {

@@ -178,6 +178,7 @@ async fn run_generator(
         NemesisOptions {
             kinds: spec.nemesis.clone(),
             shapes: spec.partition_shapes.clone(),
+            targets: spec.fault_targets.clone(),
             ..NemesisOptions::default()
         },
         seed,

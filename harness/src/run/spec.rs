@@ -4,7 +4,7 @@
 //! (Jepsen's test map; STYLE.md "A test is a value"). Live handles
 //! (sessions, clients) never live here.
 
-use crate::nemesis::{FaultKind, Shape};
+use crate::nemesis::{FaultKind, Shape, Targets};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use workloads::Options;
@@ -23,6 +23,8 @@ pub struct TestSpec {
     pub nemesis: Vec<FaultKind>,
     /// Partition shapes the partition fault chooses among.
     pub partition_shapes: Vec<Shape>,
+    /// The node sets kill, pause and clock faults choose among.
+    pub fault_targets: Vec<Targets>,
     /// Seconds between fault starts and stops.
     pub nemesis_interval: f64,
     /// Seconds of workload.
@@ -100,6 +102,7 @@ impl Default for TestSpec {
             workload: "register".into(),
             nemesis: vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause],
             partition_shapes: Shape::ALL.to_vec(),
+            fault_targets: Targets::ALL.to_vec(),
             nemesis_interval: 5.0,
             time_limit: 30.0,
             recovery_time: 5.0,
@@ -219,6 +222,12 @@ impl TestSpec {
         }
         if self.nemesis.contains(&FaultKind::Partition) && self.partition_shapes.is_empty() {
             return bad("the partition nemesis needs at least one shape".into());
+        }
+        let targeted = [FaultKind::Kill, FaultKind::Pause, FaultKind::Clock];
+        if self.nemesis.iter().any(|k| targeted.contains(k)) && self.fault_targets.is_empty() {
+            return bad(
+                "kill, pause and clock faults need at least one --fault-targets choice".into(),
+            );
         }
         Ok(())
     }

@@ -61,7 +61,7 @@ pub struct Config {
 pub enum Bug {
     /// Any node answers reads from its own state, which may be stale.
     FollowerReads,
-    /// The leader answers reads locally while a wall-clock lease runs: stale under pauses and clock jumps.
+    /// The leader answers reads locally while a lease counted in wall-clock ticks runs: stale under pauses and clock jumps.
     LeaseReads,
     /// A write is acknowledged once appended locally, before commit: it can vanish after a partition.
     EarlyAck,

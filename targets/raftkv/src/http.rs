@@ -146,6 +146,7 @@ async fn read_key(api: &Api, key: &str) -> Result<Value, Failure> {
             ClientRequest::Read {
                 query,
                 reply: dummy(),
+                leased: false,
             },
             false,
         )
@@ -162,6 +163,7 @@ async fn txn(api: &Api, body: TxnBody) -> Result<Value, Failure> {
         ClientRequest::Read {
             query: Query::Txn(ops),
             reply: dummy(),
+            leased: false,
         }
     } else {
         ClientRequest::Propose {
@@ -215,7 +217,16 @@ impl Api {
         let (tx, rx) = oneshot::channel();
         let request = match request {
             ClientRequest::Propose { command, .. } => ClientRequest::Propose { command, reply: tx },
-            ClientRequest::Read { query, .. } => ClientRequest::Read { query, reply: tx },
+            // The `lease-reads` bug's fast path: the lease is judged here,
+            // by the status the driver last published, and the driver then
+            // answers without judging it again (TiKV's local reader does
+            // the same). After a pause that status is stale until the
+            // driver has read the news of a newer term and published again.
+            ClientRequest::Read { query, .. } => ClientRequest::Read {
+                query,
+                reply: tx,
+                leased: status.lease,
+            },
         };
         if self.events.send(Event::Client(request)).is_err() {
             return Err(Failure {

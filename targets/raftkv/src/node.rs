@@ -31,8 +31,17 @@ pub enum Event {
 }
 
 pub enum ClientRequest {
-    Propose { command: Command, reply: Responder },
-    Read { query: Query, reply: Responder },
+    Propose {
+        command: Command,
+        reply: Responder,
+    },
+    Read {
+        query: Query,
+        reply: Responder,
+        /// The `lease-reads` bug: the HTTP layer already judged the lease
+        /// good, so the driver answers from its state at once.
+        leased: bool,
+    },
 }
 
 pub type Responder = oneshot::Sender<Result<Value, ApiError>>;
@@ -76,24 +85,79 @@ pub struct NodeStatus {
     pub applied: u64,
     pub last_index: u64,
     pub snapshot_index: u64,
+    /// The `lease-reads` bug's lease looks good: reads are answered locally.
+    pub lease: bool,
 }
 
 pub type SharedStatus = Arc<RwLock<NodeStatus>>;
 
-/// A wall-clock lease for the `lease-reads` bug: renewed whenever a
-/// heartbeat round started at `sent` is acknowledged by a majority, and
-/// judged against the wall clock as read at the top of the driver's turn,
-/// before it waits for events. Three things make it unsafe, as in real
-/// lease bugs: the wall clock can jump (a clock bump backwards extends the
-/// lease); a process paused while waiting wakes up and judges the requests
-/// that queued meanwhile by the time it read before the pause; and while
-/// the lease looks valid the leader does not step down for want of a
-/// quorum, so an isolated leader keeps answering reads.
-#[derive(Default)]
+/// The lease of the `lease-reads` bug, kept the way etcd-raft's
+/// `ReadOnlyLeaseBased` keeps it: in ticks of the driver's loop, not in
+/// time. A heartbeat round started at lease tick `s` and acknowledged by a
+/// majority makes the lease good until tick `s + election_ticks`; while it
+/// is good the leader answers reads from its own state and does not step
+/// down for want of a quorum. Two mistakes make it unsafe, as in real
+/// lease bugs:
+///
+/// - a tick is counted only when the wall clock says a tick period has
+///   passed since the last one, so a clock moved backwards stops the count
+///   for as long as the jump (the lease outlives the election timeout the
+///   other nodes wait out before electing someone else);
+/// - missed ticks are dropped, as a Go ticker drops them, so a process
+///   paused for ten seconds counts one tick when it wakes and still trusts
+///   its lease; and the lease is judged on the HTTP threads by the status
+///   the driver last published (a local reader, as in TiKV), so the reads
+///   that queued while it slept are answered from its old state before the
+///   driver has taken in, persisted and published the newer term that was
+///   waiting for it.
 struct Lease {
-    until: Option<SystemTime>,
-    probes: HashMap<u64, SystemTime>,
+    /// Lease ticks counted so far.
+    ticks: u64,
+    /// The wall clock at the last counted tick.
+    last_tick: SystemTime,
+    /// The lease is good while `ticks` is below this.
+    until: Option<u64>,
+    /// Heartbeat rounds in flight: read-index context to the tick it started at.
+    probes: HashMap<u64, u64>,
     last_probe: Option<Instant>,
+    /// For the log: the wall clock is behind the last tick.
+    stalled: bool,
+    was_good: bool,
+}
+
+impl Default for Lease {
+    fn default() -> Self {
+        Lease {
+            ticks: 0,
+            last_tick: SystemTime::now(),
+            until: None,
+            probes: HashMap::new(),
+            last_probe: None,
+            stalled: false,
+            was_good: false,
+        }
+    }
+}
+
+impl Lease {
+    /// Counts a tick if the wall clock moved on by a tick period since the
+    /// last one (at most one per call: missed ticks are dropped).
+    fn tick(&mut self, now: SystemTime) {
+        let period = Duration::from_millis(TICK_MS);
+        match now.duration_since(self.last_tick) {
+            Ok(d) if d >= period => {
+                self.ticks += 1;
+                self.last_tick = now;
+                self.stalled = false;
+            }
+            Ok(_) => {}
+            Err(_) => self.stalled = true,
+        }
+    }
+
+    fn good(&self) -> bool {
+        self.until.is_some_and(|until| self.ticks < until)
+    }
 }
 
 pub struct Driver {
@@ -111,8 +175,6 @@ pub struct Driver {
     waiting_reads: Vec<(u64, Query, Responder)>,
     next_ctx: u64,
     lease: Lease,
-    /// The wall clock as read at the top of the current driver turn.
-    turn_clock: SystemTime,
     was_leader: bool,
 }
 
@@ -169,7 +231,6 @@ impl Driver {
             waiting_reads: Vec::new(),
             next_ctx: 0,
             lease: Lease::default(),
-            turn_clock: SystemTime::now(),
             was_leader: false,
         })
     }
@@ -180,7 +241,6 @@ impl Driver {
         let mut next_tick = Instant::now() + tick;
         loop {
             self.publish();
-            self.turn_clock = SystemTime::now();
             let wait = next_tick.saturating_duration_since(Instant::now());
             let mut batch = Vec::new();
             match self.events.recv_timeout(wait) {
@@ -197,7 +257,27 @@ impl Driver {
             self.handle_events(batch);
             if Instant::now() >= next_tick {
                 if self.cfg.has(Bug::LeaseReads) {
-                    self.raft.set_hold_leadership(self.lease_valid());
+                    let now = SystemTime::now();
+                    if let Err(back) = now.duration_since(self.lease.last_tick) {
+                        if back.duration() > Duration::from_secs(1) && !self.lease.stalled {
+                            log(
+                                self.cfg.id,
+                                format!(
+                                    "the wall clock went back {:?}: lease ticks stop until it catches up (lease-reads)",
+                                    back.duration()
+                                ),
+                            );
+                        }
+                    }
+                    self.lease.tick(now);
+                    let good = self.lease_valid();
+                    if good != self.lease.was_good {
+                        let msg =
+                            format!("lease-reads lease good: {good} (tick {})", self.lease.ticks);
+                        log(self.cfg.id, msg);
+                        self.lease.was_good = good;
+                    }
+                    self.raft.set_hold_leadership(good);
                 }
                 self.raft.tick();
                 next_tick = Instant::now() + tick;
@@ -217,9 +297,11 @@ impl Driver {
                 Event::Client(ClientRequest::Propose { command, reply }) => {
                     proposals.push((command, reply))
                 }
-                Event::Client(ClientRequest::Read { query, reply }) => {
-                    self.read(query, reply, &mut read_ctxs)
-                }
+                Event::Client(ClientRequest::Read {
+                    query,
+                    reply,
+                    leased,
+                }) => self.read(query, reply, leased, &mut read_ctxs),
             }
         }
         self.propose(proposals);
@@ -259,8 +341,8 @@ impl Driver {
         }
     }
 
-    fn read(&mut self, query: Query, reply: Responder, ctxs: &mut Vec<u64>) {
-        if self.cfg.has(Bug::FollowerReads) || self.lease_valid() {
+    fn read(&mut self, query: Query, reply: Responder, leased: bool, ctxs: &mut Vec<u64>) {
+        if self.cfg.has(Bug::FollowerReads) || leased || self.lease_valid() {
             let _ = reply.send(Ok(self.eval(&query)));
             return;
         }
@@ -279,14 +361,11 @@ impl Driver {
     fn lease_valid(&self) -> bool {
         self.cfg.has(Bug::LeaseReads)
             && self.raft.status().role == Role::Leader
-            && self
-                .lease
-                .until
-                .is_some_and(|until| self.turn_clock < until)
+            && self.lease.good()
     }
 
     /// Start a heartbeat round whose majority acknowledgement extends the
-    /// lease by one election timeout from when it was sent.
+    /// lease to one election timeout, in lease ticks, from when it started.
     fn renew_lease(&mut self) {
         let heartbeat = Duration::from_millis(self.cfg.heartbeat_ms);
         let due = self
@@ -298,7 +377,7 @@ impl Driver {
         }
         self.next_ctx += 1;
         if self.raft.read_index(vec![self.next_ctx]).is_ok() {
-            self.lease.probes.insert(self.next_ctx, SystemTime::now());
+            self.lease.probes.insert(self.next_ctx, self.lease.ticks);
             self.lease.last_probe = Some(Instant::now());
         }
     }
@@ -375,8 +454,8 @@ impl Driver {
     fn on_reads(&mut self, reads: Vec<ReadState>, failed: Vec<u64>) {
         for ReadState { ctx, index } in reads {
             if let Some(sent) = self.lease.probes.remove(&ctx) {
-                let lease = Duration::from_millis(self.cfg.election_timeout_ms);
-                self.lease.until = Some(sent + lease);
+                let until = sent + self.cfg.election_timeout_ms / TICK_MS;
+                self.lease.until = self.lease.until.max(Some(until));
             } else if let Some((query, reply)) = self.reads.remove(&ctx) {
                 self.waiting_reads.push((index, query, reply));
             }
@@ -415,7 +494,11 @@ impl Driver {
                     "leadership lost while the write was in flight".into(),
                 )));
             }
-            self.lease = Lease::default();
+            self.lease = Lease {
+                ticks: self.lease.ticks,
+                last_tick: self.lease.last_tick,
+                ..Lease::default()
+            };
         }
         self.was_leader = is_leader;
     }
@@ -449,6 +532,7 @@ impl Driver {
             applied: s.applied,
             last_index: s.last_index,
             snapshot_index: s.snapshot_index,
+            lease: self.lease_valid(),
         };
         if let Ok(mut shared) = self.status.write() {
             *shared = status;
@@ -481,5 +565,53 @@ fn raft_config(cfg: &Config) -> raft::Config {
         volatile_vote: cfg.has(Bug::VolatileVote),
         max_entries_per_message: 512,
         seed: seed ^ cfg.id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_lease_counts_one_tick_however_long_the_gap() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut lease = Lease {
+            last_tick: start,
+            until: Some(30),
+            ..Lease::default()
+        };
+        lease.tick(start + ms(TICK_MS));
+        assert_eq!(lease.ticks, 1);
+        // A ten-second pause is one tick, so the lease is still good.
+        lease.tick(start + ms(TICK_MS) + Duration::from_secs(10));
+        assert_eq!(lease.ticks, 2);
+        assert!(lease.good());
+        // Less than a tick period: no tick.
+        lease.tick(start + ms(TICK_MS + 5) + Duration::from_secs(10));
+        assert_eq!(lease.ticks, 2);
+    }
+
+    #[test]
+    fn a_clock_moved_back_stops_the_lease_until_it_catches_up() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut lease = Lease {
+            last_tick: start,
+            until: Some(3),
+            ..Lease::default()
+        };
+        for i in 1..=100 {
+            lease.tick(start - Duration::from_secs(5) + ms(i * TICK_MS));
+        }
+        assert_eq!(lease.ticks, 0, "no tick while the clock is behind");
+        assert!(lease.good() && lease.stalled);
+        for i in 1..=3 {
+            lease.tick(start + ms(i * TICK_MS));
+        }
+        assert_eq!(lease.ticks, 3);
+        assert!(!lease.good() && !lease.stalled);
     }
 }
