@@ -100,10 +100,15 @@ fn raftkv_binary(spec: &TestSpec) -> anyhow::Result<PathBuf> {
     }
     let exe = std::env::current_exe().context("cannot locate the temblor executable")?;
     let sibling = exe.with_file_name("raftkv");
-    if sibling.is_file() {
-        return Ok(sibling);
+    // From a checkout, cargo brings the sibling up to date (a no-op when it
+    // is), so a rebuilt temblor never runs a raftkv older than its sources;
+    // an installed temblor uses the sibling as it is.
+    if let Err(e) = build_raftkv(&exe) {
+        if !sibling.is_file() {
+            return Err(e);
+        }
+        eprintln!("temblor: {e:#}; using {} as it is", sibling.display());
     }
-    build_raftkv(&exe)?;
     if sibling.is_file() {
         Ok(sibling)
     } else {
@@ -116,18 +121,27 @@ fn raftkv_binary(spec: &TestSpec) -> anyhow::Result<PathBuf> {
 }
 
 /// Builds raftkv with the profile this temblor was built with, when the
-/// workspace it came from is still here.
+/// workspace it came from is still here and this temblor was built into
+/// its target folder (cargo's `target/<profile>/` or `CARGO_TARGET_DIR`).
 fn build_raftkv(exe: &std::path::Path) -> anyhow::Result<()> {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     if !workspace.join("targets/raftkv/Cargo.toml").is_file() {
         return Ok(());
     }
-    let release = exe
-        .parent()
-        .and_then(|p| p.file_name())
-        .is_some_and(|n| n == "release");
+    let Some(profile_dir) = exe.parent() else {
+        return Ok(());
+    };
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let debug = profile_dir.file_name().is_some_and(|n| n == "debug");
+    let Some(target_dir) = profile_dir.parent() else {
+        return Ok(());
+    };
+    // cargo marks its target folders; a temblor copied elsewhere is left be.
+    if !(release || debug) || !target_dir.join("CACHEDIR.TAG").is_file() {
+        return Ok(());
+    }
     eprintln!(
-        "temblor: building raftkv (cargo build{} -p raftkv)",
+        "temblor: bringing raftkv up to date (cargo build{} -p raftkv)",
         if release { " --release" } else { "" }
     );
     let mut cmd =
@@ -137,9 +151,7 @@ fn build_raftkv(exe: &std::path::Path) -> anyhow::Result<()> {
     if release {
         cmd.arg("--release");
     }
-    if let Some(target_dir) = exe.parent().and_then(|p| p.parent()) {
-        cmd.env("CARGO_TARGET_DIR", target_dir);
-    }
+    cmd.env("CARGO_TARGET_DIR", target_dir);
     let status = cmd.status().context("cannot run cargo to build raftkv")?;
     anyhow::ensure!(status.success(), "cargo build -p raftkv failed ({status})");
     Ok(())

@@ -57,14 +57,7 @@ fn follower_reads_under_partitions_are_stale_and_found() {
     ];
     let (n, runs) = caught("follower-reads", 3, &args);
     assert_eq!(n, 3, "follower-reads must be caught in every run");
-    for run in runs {
-        let fs = failing_fs(&run);
-        assert!(
-            !fs.is_empty() && fs.iter().all(|f| f == "read"),
-            "{}: {fs:?}",
-            run.display()
-        );
-    }
+    assert_stale_reads(&runs);
     assert_cluster_gone();
 }
 
@@ -98,5 +91,83 @@ fn early_ack_loses_acknowledged_writes_when_the_leader_is_cut_off() {
             run.display()
         );
     }
+    assert_cluster_gone();
+}
+
+/// Every failure the linearizability checker found is a read.
+fn assert_stale_reads(runs: &[std::path::PathBuf]) {
+    for run in runs {
+        let fs = failing_fs(run);
+        assert!(
+            !fs.is_empty() && fs.iter().all(|f| f == "read"),
+            "{}: {fs:?}",
+            run.display()
+        );
+    }
+}
+
+#[test]
+fn lease_reads_under_leader_pauses_are_stale_and_found() {
+    let Some(_cluster) = cluster_or_skip("lease-reads") else {
+        return;
+    };
+    // Pausing the leader freezes its lease ticks; on waking it answers the
+    // reads that queued meanwhile from its old state. 30 workers keep
+    // reads queued at the leader when it wakes.
+    let args = [
+        "--bug",
+        "lease-reads",
+        "--nemesis",
+        "pause",
+        "--fault-targets",
+        "primaries",
+        "--concurrency",
+        "30",
+        "--time-limit",
+        "30s",
+        "--nemesis-interval",
+        "2s",
+    ];
+    let (n, runs) = caught("lease-reads-pause", 3, &args);
+    assert!(
+        n >= 2,
+        "lease-reads under pauses caught in only {n} of 3 runs"
+    );
+    assert_stale_reads(&runs);
+    assert_cluster_gone();
+}
+
+#[test]
+fn lease_reads_under_clock_jumps_are_stale_and_found() {
+    let Some(_cluster) = cluster_or_skip("lease-reads") else {
+        return;
+    };
+    // The leader's clock jumps (back, half the time), then it is cut off:
+    // its lease ticks stand still while the others elect a new leader.
+    // Short op timeouts free workers stuck on writes to read again.
+    let args = [
+        "--bug",
+        "lease-reads",
+        "--nemesis",
+        "clock,partition",
+        "--partition",
+        "leader",
+        "--fault-targets",
+        "primaries",
+        "--concurrency",
+        "30",
+        "--op-timeout",
+        "250ms",
+        "--time-limit",
+        "30s",
+        "--nemesis-interval",
+        "2s",
+    ];
+    let (n, runs) = caught("lease-reads-clock", 3, &args);
+    assert!(
+        n >= 2,
+        "lease-reads under clock jumps caught in only {n} of 3 runs"
+    );
+    assert_stale_reads(&runs);
     assert_cluster_gone();
 }
