@@ -10,6 +10,7 @@
 
 use crate::node::NodeError;
 use crate::remote::{Remote, RemoteError};
+use crate::sysclock::ClockError;
 
 /// Everything a `Db` call needs to know about the node it works on.
 pub struct NodeCtx<'a> {
@@ -30,6 +31,9 @@ pub enum DbError {
     /// A command on the node failed.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// The node's system clock could not be moved.
+    #[error(transparent)]
+    Clock(#[from] ClockError),
     /// The target is not usable as configured (a missing binary, a fault it
     /// cannot honour here); the message says what to change.
     #[error("{0}")]
@@ -76,10 +80,11 @@ pub trait Db: Send + Sync {
         None
     }
 
-    /// How the target's clock can be skewed on these nodes, or why it cannot
-    /// (e.g. a Go binary on the local cluster, which libfaketime does not
-    /// reach): `Err` carries the message the run prints when it refuses a
-    /// clock fault.
+    /// How the target's clock can be skewed on these nodes (libfaketime
+    /// for a libc program, the hosts' system clock on real hosts), or why it
+    /// cannot (e.g. a Go binary on the local cluster, which libfaketime does
+    /// not reach and whose shared kernel clock temblor never sets): `Err`
+    /// carries the message the run prints when it refuses a clock fault.
     fn clock(&self) -> Result<&dyn Clock, String> {
         Err(format!(
             "{} does not support clock faults on these nodes",
@@ -121,6 +126,6 @@ pub trait LogFiles: Send + Sync {
 /// Skews the wall clock the target sees on a node.
 pub trait Clock: Send + Sync {
     /// Sets the node's clock offset (relative to the true time) in
-    /// milliseconds; 0 resets it.
+    /// milliseconds: an absolute offset, not a step; 0 resets it.
     fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError>;
 }

@@ -8,6 +8,8 @@
 //! - [`consul`]: the Consul target: server agents and KV/txn clients.
 //! - [`etcd`]: the etcd target: its lifecycle and clients (JSON gateway).
 //! - [`raftkv`]: the raftkv target: its lifecycle and clients.
+//! - [`sysclock`]: clock faults on real hosts: the system clock, moved by a
+//!   small C helper compiled on each node, and put back.
 
 pub mod append;
 mod client;
@@ -19,3 +21,4 @@ pub(crate) mod http;
 pub mod node;
 pub mod raftkv;
 pub mod remote;
+pub mod sysclock;
