@@ -1,9 +1,12 @@
 //! Clock faults through the target's `Clock` ability: bump (jump one node,
-//! a minority, a majority, all, or the leaders by random offsets), strobe (flip an offset on and off
-//! quickly), reset (offset 0 everywhere). Jepsen's `nemesis/time.clj` sets
-//! the system clock; on the local cluster nodes share the kernel's clock,
-//! so targets that honour libfaketime get a per-node offset file instead
-//! (the target's `Clock` decides which). Offsets set are recorded in the
+//! a minority, a majority, all, or the leaders by random offsets), strobe
+//! (flip an offset on and off quickly), reset (offset 0 everywhere).
+//! Jepsen's `nemesis/time.clj` sets the system clock; the target's `Clock`
+//! decides how here. On the local cluster nodes share the kernel's clock,
+//! so targets that honour libfaketime (raftkv) get a per-node offset file
+//! and Go targets (etcd, Consul) refuse; on real hosts Go targets get
+//! `targets::sysclock::SystemClock`, which moves each host's system clock
+//! and undoes its own offset on reset. Offsets set are recorded in the
 //! op's value.
 
 use super::Faults;

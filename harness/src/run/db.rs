@@ -64,14 +64,25 @@ pub fn client(spec: &TestSpec, nodes: &[NodeHandle]) -> anyhow::Result<Arc<dyn C
 /// Validation makes sure `consul_install` is there for a consul run.
 fn consul_options(spec: &TestSpec) -> ConsulOptions {
     let install = spec.consul_install.as_deref().unwrap_or_default();
-    ConsulOptions::new(ConsulInstall::parse(install))
+    ConsulOptions {
+        system_clock: on_real_hosts(spec),
+        ..ConsulOptions::new(ConsulInstall::parse(install))
+    }
 }
 
 fn etcd_options(spec: &TestSpec) -> EtcdOptions {
     EtcdOptions {
         install: Install::parse(&spec.etcd_install),
+        system_clock: on_real_hosts(spec),
         ..EtcdOptions::default()
     }
+}
+
+/// Whether the nodes are real hosts (a nodes file), whose system clocks a
+/// clock fault may move; the local cluster's nodes share this machine's
+/// clock, which must never be moved.
+fn on_real_hosts(spec: &TestSpec) -> bool {
+    spec.nodes_file.is_some()
 }
 
 fn addrs(nodes: &[NodeHandle]) -> BTreeMap<String, String> {
@@ -254,5 +265,26 @@ pub fn mark_state_done(dir: &RunDir) {
     if let Ok(mut state) = serde_json::from_str::<RunState>(&text) {
         state.running = false;
         let _ = dir.write_json("state.json", &state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_hosts_get_the_system_clock() {
+        let local = TestSpec {
+            consul_install: Some("/tmp/consul".into()),
+            ..TestSpec::default()
+        };
+        assert!(!etcd_options(&local).system_clock);
+        assert!(!consul_options(&local).system_clock);
+        let real = TestSpec {
+            nodes_file: Some(PathBuf::from("nodes.txt")),
+            ..local
+        };
+        assert!(etcd_options(&real).system_clock);
+        assert!(consul_options(&real).system_clock);
     }
 }

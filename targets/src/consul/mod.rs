@@ -1,5 +1,5 @@
 //! The Consul target: server agents on every node (`Db` with `Kill`,
-//! `Pause`, `Primary`, `LogFiles`) and clients over the KV and txn HTTP API
+//! `Pause`, `Primary`, `LogFiles`, and `Clock` on real hosts) and clients over the KV and txn HTTP API
 //! ([`client`], [`api`]). Built to Consul's documented install steps and
 //! HTTP API and Jepsen's Consul test (`jepsen.consul`); this machine cannot
 //! install Consul, so see the README for what was verified live.
@@ -13,7 +13,9 @@
 //! a leader; the leader is the node whose address it names.
 //!
 //! Consul is a Go program: like etcd, libfaketime does not reach its clock,
-//! so clock faults are refused.
+//! so clock faults are refused on the local cluster (whose nodes share one
+//! kernel clock) and move each host's system clock with [`SystemClock`] on
+//! real hosts (`system_clock`, set when the run has a nodes file).
 
 pub mod api;
 pub mod client;
@@ -25,6 +27,7 @@ use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::http;
 use crate::node::{self, Daemon, NodePaths};
 use crate::remote::{escape, Command};
+use crate::sysclock::{self, SystemClock};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -58,15 +61,20 @@ pub struct ConsulOptions {
     pub http_port: u16,
     /// How long setup waits for a leader.
     pub start_timeout: Duration,
+    /// The nodes are real hosts whose system clock clock faults may move
+    /// (never the local cluster, whose nodes share this machine's clock).
+    pub system_clock: bool,
 }
 
 impl ConsulOptions {
-    /// Defaults for `install`: port 8500, 60 s to elect a leader.
+    /// Defaults for `install`: port 8500, 60 s to elect a leader, no
+    /// system clock.
     pub fn new(install: ConsulInstall) -> Self {
         ConsulOptions {
             install,
             http_port: 8500,
             start_timeout: Duration::from_secs(60),
+            system_clock: false,
         }
     }
 }
@@ -75,6 +83,7 @@ impl ConsulOptions {
 pub struct Consul {
     opts: ConsulOptions,
     addrs: BTreeMap<String, String>,
+    clock: SystemClock,
 }
 
 /// The script that fetches and unzips `url` into `dir` unless `dir/consul`
@@ -92,7 +101,11 @@ pub fn archive_script(url: &str, dir: &str) -> String {
 impl Consul {
     /// Consul on the nodes in `addrs` (name -> address).
     pub fn new(opts: ConsulOptions, addrs: BTreeMap<String, String>) -> Self {
-        Consul { opts, addrs }
+        Consul {
+            opts,
+            addrs,
+            clock: SystemClock::new(),
+        }
     }
 
     fn addr(&self, node: &str) -> Result<&str, DbError> {
@@ -218,12 +231,11 @@ impl Db for Consul {
     }
 
     fn clock(&self) -> Result<&dyn Clock, String> {
-        Err(
-            "consul does not support clock faults here: it is a Go program, so libfaketime \
-             does not reach its clock; on real hosts this needs a system-clock helper, which \
-             temblor does not have yet"
-                .into(),
-        )
+        if self.opts.system_clock {
+            Ok(&self.clock)
+        } else {
+            Err(sysclock::refused_on_local_cluster("consul"))
+        }
     }
 }
 
@@ -276,14 +288,19 @@ impl LogFiles for Consul {
 mod tests {
     use super::*;
 
-    fn three() -> Consul {
+    fn three_with(system_clock: bool) -> Consul {
         let addrs = (1..=3)
             .map(|i| (format!("n{i}"), format!("10.77.0.{}", 10 + i)))
             .collect();
-        Consul::new(
-            ConsulOptions::new(ConsulInstall::parse("/tmp/consul")),
-            addrs,
-        )
+        let opts = ConsulOptions {
+            system_clock,
+            ..ConsulOptions::new(ConsulInstall::parse("/tmp/consul"))
+        };
+        Consul::new(opts, addrs)
+    }
+
+    fn three() -> Consul {
+        three_with(false)
     }
 
     #[test]
@@ -321,6 +338,14 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("unzip -o -q consul.zip consul"), "{s}");
-        assert!(three().clock().err().unwrap().contains("Go program"));
+    }
+
+    #[test]
+    fn clock_faults_are_refused_on_the_local_cluster_and_taken_on_real_hosts() {
+        let e = three().clock().err().unwrap();
+        for want in ["consul does not support", "Go program", "--nodes-file"] {
+            assert!(e.contains(want), "{want} missing from {e}");
+        }
+        assert!(three_with(true).clock().is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! The etcd target: etcd's lifecycle on a node (`Db` with `Kill`, `Pause`,
-//! `Primary`, `LogFiles`; no `Clock`, see below) and its clients for the
-//! register and list-append workloads ([`client`]).
+//! `Primary`, `LogFiles`, and `Clock` on real hosts only, see below) and its
+//! clients for the register and list-append workloads ([`client`]).
 //!
 //! Follows Jepsen's etcd test (`jepsen.etcd`, `jepsen.etcd.db`): the
 //! initial cluster is built from the node list
@@ -16,9 +16,10 @@
 //!
 //! Clock faults: etcd is a Go program. Go reads the clock through the vDSO
 //! and raw syscalls, so libfaketime does not reach it, and the local
-//! cluster's nodes share one kernel clock. `Db::clock` therefore refuses,
-//! saying so; on real hosts a system-clock helper would be needed, which
-//! temblor does not have yet.
+//! cluster's nodes share one kernel clock. On the local cluster `Db::clock`
+//! therefore refuses, saying so; on real hosts (`system_clock`, set when
+//! the run has a nodes file) it moves each host's system clock with
+//! [`SystemClock`], as Jepsen's etcd test does with `jepsen.nemesis.time`.
 
 pub mod client;
 mod gateway;
@@ -31,13 +32,9 @@ use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::http;
 use crate::node::{self, Daemon, NodePaths};
 use crate::remote::Command;
+use crate::sysclock::{self, SystemClock};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-/// Why etcd refuses clock faults (printed when a run asks for one).
-pub const NO_CLOCK: &str = "etcd does not support clock faults here: it is a Go program, \
-     so libfaketime does not reach its clock, and the local cluster's nodes share one kernel \
-     clock; on real hosts this needs a system-clock helper, which temblor does not have yet";
 
 /// How to run etcd.
 #[derive(Clone, Debug)]
@@ -50,6 +47,9 @@ pub struct EtcdOptions {
     pub peer_port: u16,
     /// How long setup waits for a member to report itself healthy.
     pub start_timeout: Duration,
+    /// The nodes are real hosts whose system clock clock faults may move
+    /// (never the local cluster, whose nodes share this machine's clock).
+    pub system_clock: bool,
 }
 
 impl Default for EtcdOptions {
@@ -59,6 +59,7 @@ impl Default for EtcdOptions {
             client_port: 2379,
             peer_port: 2380,
             start_timeout: Duration::from_secs(30),
+            system_clock: false,
         }
     }
 }
@@ -68,12 +69,17 @@ pub struct Etcd {
     opts: EtcdOptions,
     /// Node name -> address.
     addrs: BTreeMap<String, String>,
+    clock: SystemClock,
 }
 
 impl Etcd {
     /// etcd on the nodes in `addrs` (name -> address).
     pub fn new(opts: EtcdOptions, addrs: BTreeMap<String, String>) -> Self {
-        Etcd { opts, addrs }
+        Etcd {
+            opts,
+            addrs,
+            clock: SystemClock::new(),
+        }
     }
 
     fn addr(&self, node: &str) -> Result<&str, DbError> {
@@ -204,7 +210,11 @@ impl Db for Etcd {
     }
 
     fn clock(&self) -> Result<&dyn Clock, String> {
-        Err(NO_CLOCK.to_string())
+        if self.opts.system_clock {
+            Ok(&self.clock)
+        } else {
+            Err(sysclock::refused_on_local_cluster("etcd"))
+        }
     }
 }
 
@@ -256,11 +266,15 @@ impl LogFiles for Etcd {
 mod tests {
     use super::*;
 
-    fn three() -> Etcd {
+    fn three_with(opts: EtcdOptions) -> Etcd {
         let addrs = (1..=3)
             .map(|i| (format!("n{i}"), format!("10.77.0.{}", 10 + i)))
             .collect();
-        Etcd::new(EtcdOptions::default(), addrs)
+        Etcd::new(opts, addrs)
+    }
+
+    fn three() -> Etcd {
+        three_with(EtcdOptions::default())
     }
 
     #[test]
@@ -290,6 +304,23 @@ mod tests {
     #[test]
     fn clock_faults_are_refused_saying_why() {
         let e = three().clock().err().unwrap();
-        assert!(e.contains("Go program") && e.contains("libfaketime"), "{e}");
+        for want in [
+            "etcd does not support clock faults on the local cluster",
+            "Go program",
+            "libfaketime",
+            "share this machine's kernel clock",
+            "on real hosts (--nodes-file)",
+        ] {
+            assert!(e.contains(want), "{want} missing from {e}");
+        }
+    }
+
+    #[test]
+    fn on_real_hosts_clock_faults_move_the_system_clock() {
+        let opts = EtcdOptions {
+            system_clock: true,
+            ..EtcdOptions::default()
+        };
+        assert!(three_with(opts).clock().is_ok());
     }
 }
