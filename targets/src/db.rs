@@ -128,4 +128,11 @@ pub trait Clock: Send + Sync {
     /// Sets the node's clock offset (relative to the true time) in
     /// milliseconds: an absolute offset, not a step; 0 resets it.
     fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError>;
+
+    /// Readies the node for clock faults before the workload starts, so a
+    /// node that cannot take them fails the run up front (Jepsen's clock
+    /// nemesis `setup!`, which compiles its helpers and resets clocks).
+    fn prepare(&self, _ctx: &NodeCtx<'_>) -> Result<(), DbError> {
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@
 //! and undoes its own offset on reset. Offsets set are recorded in the
 //! op's value.
 
-use super::Faults;
+use super::{FaultKind, Faults};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -47,6 +47,19 @@ impl Faults {
         Ok(json!({ "offsets_ms": offsets }))
     }
 
+    /// Readies every node for clock faults (the target's `Clock::prepare`)
+    /// when the schedule has them; nothing otherwise.
+    pub async fn prepare_clocks(&self) -> Result<(), NemesisError> {
+        if !self.opts.kinds.contains(&FaultKind::Clock) {
+            return Ok(());
+        }
+        self.db.clock().map_err(NemesisError)?;
+        self.on_nodes(&self.names(), |db, ctx| {
+            db.clock().map_err(DbError::Unsupported)?.prepare(ctx)
+        })
+        .await
+    }
+
     /// Puts every node's clock back to the true time.
     pub(super) async fn reset_clocks(&mut self) -> Result<Value, NemesisError> {
         if self.db.clock().is_err() {
@@ -76,5 +89,112 @@ impl Faults {
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::{NemesisOptions, NodeHandle};
+    use std::sync::{Arc, Mutex};
+    use targets::db::{Clock, Db, NodeCtx};
+    use targets::remote::{AsyncRemote, Local};
+
+    /// A target whose clock records what it is asked, and fails to prepare
+    /// on `broken`.
+    #[derive(Default)]
+    struct Recorded {
+        calls: Mutex<Vec<String>>,
+        broken: Option<&'static str>,
+    }
+
+    impl Db for Recorded {
+        fn name(&self) -> &str {
+            "recorded"
+        }
+        fn setup(&self, _: &NodeCtx<'_>) -> Result<(), DbError> {
+            Ok(())
+        }
+        fn teardown(&self, _: &NodeCtx<'_>) -> Result<(), DbError> {
+            Ok(())
+        }
+        fn clock(&self) -> Result<&dyn Clock, String> {
+            Ok(self)
+        }
+    }
+
+    impl Clock for Recorded {
+        fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError> {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(format!("{} set {offset_ms}", ctx.node));
+            Ok(())
+        }
+        fn prepare(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("{} prepare", ctx.node));
+            match self.broken {
+                Some(n) if n == ctx.node => Err(DbError::Unsupported("no compiler".into())),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn faults(db: &Arc<Recorded>, kinds: Vec<FaultKind>) -> Faults {
+        let nodes = ["n1", "n2", "n3"].map(|n| NodeHandle {
+            name: n.into(),
+            addr: "127.0.0.1".into(),
+            remote: AsyncRemote::new(Local::new()),
+        });
+        let opts = NemesisOptions {
+            kinds,
+            ..NemesisOptions::default()
+        };
+        Faults::new(nodes.to_vec(), Arc::clone(db) as Arc<dyn Db>, opts, 1)
+    }
+
+    fn calls(db: &Recorded) -> Vec<String> {
+        let mut c = db.calls.lock().unwrap().clone();
+        c.sort();
+        c
+    }
+
+    #[tokio::test]
+    async fn clocks_are_prepared_on_every_node_only_when_the_schedule_has_them() {
+        let db = Arc::new(Recorded::default());
+        faults(&db, vec![FaultKind::Partition])
+            .prepare_clocks()
+            .await
+            .unwrap();
+        assert!(calls(&db).is_empty());
+        faults(&db, vec![FaultKind::Clock])
+            .prepare_clocks()
+            .await
+            .unwrap();
+        assert_eq!(calls(&db), ["n1 prepare", "n2 prepare", "n3 prepare"]);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_cannot_prepare_fails_naming_itself() {
+        let db = Arc::new(Recorded {
+            broken: Some("n2"),
+            ..Recorded::default()
+        });
+        let e = faults(&db, vec![FaultKind::Clock])
+            .prepare_clocks()
+            .await
+            .unwrap_err();
+        assert_eq!(e.0, "n2: no compiler");
+    }
+
+    #[tokio::test]
+    async fn reset_sets_every_node_to_offset_zero() {
+        let db = Arc::new(Recorded::default());
+        faults(&db, vec![FaultKind::Clock])
+            .reset_clocks()
+            .await
+            .unwrap();
+        assert_eq!(calls(&db), ["n1 set 0", "n2 set 0", "n3 set 0"]);
     }
 }

@@ -184,6 +184,10 @@ async fn run_generator(
         seed,
     );
     faults.validate().map_err(crate::error::UsageError)?;
+    faults
+        .prepare_clocks()
+        .await
+        .context("cannot prepare the nodes for clock faults")?;
     let active = faults.active();
     let interval = Duration::from_secs_f64(spec.nemesis_interval);
     let gen = phases(vec![

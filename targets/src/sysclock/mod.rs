@@ -237,6 +237,14 @@ impl Clock for SystemClock {
         self.apply(ctx.remote, offset_ms)?;
         Ok(())
     }
+
+    /// Builds the helper (installing a compiler if need be) and puts back
+    /// an offset an earlier run left, before the workload starts.
+    fn prepare(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
+        self.ensure_helper(ctx.remote)?;
+        self.apply(ctx.remote, 0)?;
+        Ok(())
+    }
 }
 
 /// How far to bump a clock that is `current` ms off to make it `wanted` ms

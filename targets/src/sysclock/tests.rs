@@ -165,3 +165,25 @@ fn the_helper_refuses_bad_arguments_with_a_message() {
         std::fs::remove_dir_all(&root).unwrap();
     });
 }
+
+#[test]
+fn prepare_builds_the_helper_and_puts_back_a_leftover_offset() {
+    unprivileged::run("the system clock's prepare", || {
+        let root = scratch("prepare");
+        let (clock, local) = (SystemClock::rehearsal(&root), Local::new());
+        let nodes = vec!["n1".to_string()];
+        let ctx = NodeCtx {
+            node: "n1",
+            nodes: &nodes,
+            remote: &local,
+        };
+        clock.prepare(&ctx).unwrap();
+        let bin = format!("{}/{}", clock.helper_dir(), helper::binary_name());
+        assert!(Path::new(&bin).is_file(), "{bin} not built");
+        assert!(!Path::new(&clock.state_file()).exists());
+        write_state(&clock, "300\n");
+        clock.prepare(&ctx).unwrap();
+        assert_eq!(state(&clock), "0\n");
+        std::fs::remove_dir_all(&root).unwrap();
+    });
+}
