@@ -8,8 +8,6 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::str::FromStr;
 
 /// Who drops whom: `grudge[a]` holds every node whose packets `a` drops.
 pub type Grudge = BTreeMap<String, BTreeSet<String>>;
@@ -32,51 +30,14 @@ pub enum Shape {
     Leader,
 }
 
-impl Shape {
-    /// Every shape, in the order `--help` lists them.
-    pub const ALL: [Shape; 6] = [
-        Shape::One,
-        Shape::Halves,
-        Shape::RandomHalves,
-        Shape::MajoritiesRing,
-        Shape::Bridge,
-        Shape::Leader,
-    ];
-
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Shape::One => "one",
-            Shape::Halves => "halves",
-            Shape::RandomHalves => "random-halves",
-            Shape::MajoritiesRing => "majorities-ring",
-            Shape::Bridge => "bridge",
-            Shape::Leader => "leader",
-        }
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Shape {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shape, String> {
-        Shape::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Shape::ALL.iter().map(|k| k.name()).collect();
-                format!(
-                    "unknown partition shape {s:?} (one of {})",
-                    names.join(", ")
-                )
-            })
-    }
-}
+kebab_choices!(Shape, "partition shape", [
+    One => "one",
+    Halves => "halves",
+    RandomHalves => "random-halves",
+    MajoritiesRing => "majorities-ring",
+    Bridge => "bridge",
+    Leader => "leader",
+]);
 
 /// Cuts every node of each component off from every node outside it.
 pub fn complete(components: &[Vec<String>]) -> Grudge {

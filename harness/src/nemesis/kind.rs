@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::fmt;
-use std::str::FromStr;
 use workloads::generator::Template;
 use workloads::nemesis::Fault;
 
@@ -24,27 +22,15 @@ pub enum FaultKind {
     Packet,
 }
 
+kebab_choices!(FaultKind, "nemesis", [
+    Partition => "partition",
+    Kill => "kill",
+    Pause => "pause",
+    Clock => "clock",
+    Packet => "packet",
+]);
+
 impl FaultKind {
-    /// Every family, in `--help` order.
-    pub const ALL: [FaultKind; 5] = [
-        FaultKind::Partition,
-        FaultKind::Kill,
-        FaultKind::Pause,
-        FaultKind::Clock,
-        FaultKind::Packet,
-    ];
-
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Partition => "partition",
-            FaultKind::Kill => "kill",
-            FaultKind::Pause => "pause",
-            FaultKind::Clock => "clock",
-            FaultKind::Packet => "packet",
-        }
-    }
-
     /// The start/stop op pair this family adds to the schedule.
     pub fn fault(self) -> Fault {
         let (start, stop) = match self {
@@ -58,25 +44,6 @@ impl FaultKind {
             start: Template::new(start, json!(null)),
             stop: Template::new(stop, json!(null)),
         }
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for FaultKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<FaultKind, String> {
-        FaultKind::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown nemesis {s:?} (one of {})", names.join(", "))
-            })
     }
 }
 
@@ -96,46 +63,13 @@ pub enum Targets {
     Primaries,
 }
 
-impl Targets {
-    /// Every choice, for random picks.
-    pub const ALL: [Targets; 5] = [
-        Targets::One,
-        Targets::Minority,
-        Targets::Majority,
-        Targets::All,
-        Targets::Primaries,
-    ];
-
-    /// The kebab-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Targets::One => "one",
-            Targets::Minority => "minority",
-            Targets::Majority => "majority",
-            Targets::All => "all",
-            Targets::Primaries => "primaries",
-        }
-    }
-}
-
-impl fmt::Display for Targets {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Targets {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Targets, String> {
-        Targets::ALL
-            .into_iter()
-            .find(|t| t.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Targets::ALL.iter().map(|t| t.name()).collect();
-                format!("unknown fault target {s:?} (one of {})", names.join(", "))
-            })
-    }
-}
+kebab_choices!(Targets, "fault target", [
+    One => "one",
+    Minority => "minority",
+    Majority => "majority",
+    All => "all",
+    Primaries => "primaries",
+]);
 
 #[cfg(test)]
 mod tests {

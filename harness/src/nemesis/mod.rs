@@ -13,6 +13,42 @@
 //! the run calls it at the end, on error and on Ctrl-C, and `temblor heal`
 //! calls it after a controller was killed hard.
 
+/// The choices of a command-line list (`--nemesis`, `--partition`,
+/// `--fault-targets`): `ALL` in `--help` order, each one's kebab-case
+/// `name`, `Display`, and `FromStr` whose error names what was not
+/// understood and lists every choice.
+macro_rules! kebab_choices {
+    ($ty:ident, $what:literal, [$($variant:ident => $name:literal),+ $(,)?]) => {
+        impl $ty {
+            /// Every choice, in the order `--help` lists them.
+            pub const ALL: [$ty; [$($name),+].len()] = [$($ty::$variant),+];
+
+            /// The kebab-case name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<$ty, String> {
+                $ty::ALL.into_iter().find(|c| c.name() == s).ok_or_else(|| {
+                    let names: Vec<_> = $ty::ALL.iter().map(|c| c.name()).collect();
+                    format!("unknown {} {s:?} (one of {})", $what, names.join(", "))
+                })
+            }
+        }
+    };
+}
+
 mod clock;
 pub mod grudge;
 mod kind;
