@@ -5,13 +5,14 @@ use crate::history::{History, Op};
 use std::io::Write;
 
 /// The header row.
-pub const CSV_COLUMNS: [&str; 8] = [
-    "index", "time", "process", "type", "f", "value", "node", "error",
+pub const CSV_COLUMNS: [&str; 9] = [
+    "index", "time", "process", "type", "f", "value", "node", "error", "final",
 ];
 
 /// Writes `h` as CSV with the columns in [`CSV_COLUMNS`]. Absent `time`,
 /// `node` and `error` are empty cells; `value` and `error` are JSON text
-/// (so `"x"` keeps its quotes and `null` is spelled out).
+/// (so `"x"` keeps its quotes and `null` is spelled out); `final` is `true`
+/// for the final phase's ops and empty otherwise.
 pub fn write_csv<W: Write>(h: &History, w: W) -> Result<(), csv::Error> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record(CSV_COLUMNS)?;
@@ -22,7 +23,7 @@ pub fn write_csv<W: Write>(h: &History, w: W) -> Result<(), csv::Error> {
     Ok(())
 }
 
-fn row(op: &Op) -> [String; 8] {
+fn row(op: &Op) -> [String; 9] {
     [
         op.index.to_string(),
         op.time.map(|t| t.to_string()).unwrap_or_default(),
@@ -32,6 +33,7 @@ fn row(op: &Op) -> [String; 8] {
         op.value.to_string(),
         op.node.clone().unwrap_or_default(),
         op.error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+        if op.is_final { "true" } else { "" }.to_string(),
     ]
 }
 
@@ -46,9 +48,17 @@ mod tests {
         let mut nem = Op::new(0, OpType::Info, "kill", json!(["n1", "n2"]));
         nem.process = Process::Nemesis;
         nem.error = Some(json!("timed out, \"really\""));
+        let last_read = Op {
+            is_final: true,
+            ..Op::new(3, OpType::Invoke, "read", json!(null))
+        };
         let h = History::from_ops(
             "mem",
-            vec![Op::new(2, OpType::Invoke, "read", json!(null)).at(7), nem],
+            vec![
+                Op::new(2, OpType::Invoke, "read", json!(null)).at(7),
+                nem,
+                last_read,
+            ],
         );
         let mut out = Vec::new();
         write_csv(&h, &mut out).unwrap();
@@ -56,14 +66,15 @@ mod tests {
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
-            Some("index,time,process,type,f,value,node,error")
+            Some("index,time,process,type,f,value,node,error,final")
         );
-        assert_eq!(lines.next(), Some("0,7,2,invoke,read,null,,"));
+        assert_eq!(lines.next(), Some("0,7,2,invoke,read,null,,,"));
         let mut rows = csv::Reader::from_reader(text.as_bytes());
         let last = rows.records().nth(1).unwrap().unwrap();
         assert_eq!(&last[2], "nemesis");
         let value: serde_json::Value = serde_json::from_str(&last[5]).unwrap();
         assert_eq!(value, json!(["n1", "n2"]));
         assert_eq!(&last[7], r#""timed out, \"really\"""#);
+        assert_eq!(lines.nth(1), Some("2,,3,invoke,read,null,,,true"));
     }
 }

@@ -23,6 +23,8 @@ struct Line {
     value: Value,
     node: Option<String>,
     error: Option<Value>,
+    #[serde(default, rename = "final", alias = "final?")]
+    is_final: bool,
 }
 
 /// Reads a JSON Lines history, one line at a time.
@@ -117,6 +119,7 @@ fn parse_line(text: &[u8], position: usize) -> Result<Op, HistoryErrorKind> {
         value: l.value,
         node: l.node,
         error: l.error,
+        is_final: l.is_final,
     })
 }
 
@@ -191,6 +194,19 @@ mod tests {
         assert_eq!(h.ops[1].index, 7);
         assert!(h.ops[1].is_nemesis());
         assert_eq!(h.lines, vec![1, 4]);
+    }
+
+    #[test]
+    fn reads_the_final_mark() {
+        let text = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"final\":true}\n\
+                    {\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"final?\":true}\n\
+                    {\"process\":1,\"type\":\"invoke\",\"f\":\"read\"}";
+        let h = read_str(text).unwrap();
+        let marks: Vec<bool> = h.ops.iter().map(|o| o.is_final).collect();
+        assert_eq!(marks, vec![true, true, false]);
+        let mut out = Vec::new();
+        write_jsonl(&h, &mut out).unwrap();
+        assert_eq!(read(&out[..], "again").unwrap().ops, h.ops);
     }
 
     #[test]

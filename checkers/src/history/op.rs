@@ -8,8 +8,8 @@ use std::fmt;
 /// An invocation or a completion, as Jepsen writes it.
 ///
 /// The JSON form is `{"index":0,"time":12,"process":3,"type":"invoke",
-/// "f":"write","value":4}` plus optional `node` and `error`; the file stays
-/// neutral so any tool, in any language, can write it.
+/// "f":"write","value":4}` plus optional `node`, `error` and `final`; the
+/// file stays neutral so any tool, in any language, can write it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Op {
     /// Dense position in the history (0..).
@@ -34,6 +34,17 @@ pub struct Op {
     /// Why the op failed or is indeterminate, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Value>,
+    /// True for the ops of the final phase, issued after every fault was
+    /// healed and the cluster had time to recover (Jepsen's `:final?`).
+    /// Written only when true, so histories without a final phase, and
+    /// readers that ignore unknown fields, are unchanged.
+    #[serde(
+        default,
+        rename = "final",
+        alias = "final?",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub is_final: bool,
 }
 
 impl Op {
@@ -49,6 +60,7 @@ impl Op {
             value,
             node: None,
             error: None,
+            is_final: false,
         }
     }
 
@@ -179,6 +191,21 @@ mod tests {
             r#"{"index":0,"time":12,"process":3,"type":"invoke","f":"write","value":4}"#
         );
         assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
+    }
+
+    #[test]
+    fn the_final_mark_is_written_only_when_set() {
+        let op = Op {
+            is_final: true,
+            ..Op::new(1, OpType::Invoke, "read", json!(null))
+        };
+        let text = serde_json::to_string(&op).unwrap();
+        assert!(text.ends_with(r#""value":null,"final":true}"#), "{text}");
+        assert_eq!(serde_json::from_str::<Op>(&text).unwrap(), op);
+        let jepsen = r#"{"process":1,"type":"invoke","f":"read","final?":true}"#;
+        assert!(serde_json::from_str::<Op>(jepsen).unwrap().is_final);
+        let plain = r#"{"process":1,"type":"invoke","f":"read"}"#;
+        assert!(!serde_json::from_str::<Op>(plain).unwrap().is_final);
     }
 
     #[test]

@@ -300,6 +300,7 @@ impl<'a> Context<'a> {
             value: template.value.clone(),
             node: None,
             error: None,
+            is_final: false,
         })
     }
 }

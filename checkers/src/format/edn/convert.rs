@@ -44,6 +44,7 @@ pub(super) fn op_from_value(
         value,
         node: node(m.remove("node"))?,
         error: m.remove("error").filter(|e| !e.is_null()),
+        is_final: final_mark(m.remove("final?"))?,
     };
     Ok(Converted {
         op,
@@ -116,6 +117,18 @@ fn node(v: Option<Value>) -> Result<Option<String>, String> {
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(format!(
             ":node must be a string, found {}",
+            describe(&other)
+        )),
+    }
+}
+
+/// Jepsen's `:final? true` on the ops of a test's final phase.
+fn final_mark(v: Option<Value>) -> Result<bool, String> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(other) => Err(format!(
+            ":final? must be true or false, found {}",
             describe(&other)
         )),
     }

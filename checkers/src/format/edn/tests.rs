@@ -51,6 +51,20 @@ fn converts_jepsen_keys() {
     );
     assert_eq!((op.index, op.node.as_deref()), (9, Some("n2")));
     assert_eq!(op.error, Some(json!(["timeout", "x"])));
+    assert!(!op.is_final);
+}
+
+#[test]
+fn reads_jepsen_final_marks() {
+    let h = edn(
+        "{:process 0, :type :invoke, :f :read, :value nil, :final? true}\n\
+         {:process 0, :type :ok, :f :read, :value 3, :final? true}",
+    )
+    .unwrap();
+    assert!(h.ops.iter().all(|o| o.is_final));
+    let (line, msg) = error_line("{:process 0, :type :invoke, :f :read, :final? 1}");
+    assert_eq!(line, 1);
+    assert!(msg.contains(":final? must be true or false"), "{msg}");
 }
 
 #[test]
