@@ -20,12 +20,50 @@ pub(crate) fn bad(op: &Op, want: &str) -> ClientError {
     ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
 }
 
-/// A request that never got an answer: `fail` only when the connection was
-/// refused (nothing was sent), `info` otherwise.
+/// A request that never got an answer. When no connection could be made
+/// (refused, no route to the host), nothing was sent: the op failed, and the
+/// node is down or cut off, which [`ClientError::Unavailable`] tells the
+/// worker so it backs off. Anything else (a timeout, a dropped connection)
+/// is `info`.
 pub(crate) fn send_error(e: reqwest::Error) -> ClientError {
     if e.is_connect() && !e.is_timeout() {
-        ClientError::Fail(format!("connection refused: {e}"))
+        ClientError::Unavailable(format!("cannot connect: {}", root_cause(&e)))
     } else {
         ClientError::Unknown(format!("no answer: {e}"))
+    }
+}
+
+/// `e` and the innermost error it wraps: reqwest's own message names only
+/// the URL, the cause says why ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    match std::ptr::addr_eq(inner, e) {
+        true => e.to_string(),
+        false => format!("{e}: {inner}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable_and_says_why() {
+        // A port that was just free on loopback: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let e = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let mapped = send_error(e);
+        assert!(mapped.is_unavailable(), "{mapped:?}");
+        assert!(mapped.to_string().contains("refused"), "{mapped}");
     }
 }

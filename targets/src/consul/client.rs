@@ -9,9 +9,10 @@
 //!   a txn of `check-index`/`check-not-exists` and `set`s; a 409 rollback
 //!   is a definite `fail` ([`crate::append`]).
 //!
-//! Error mapping: a refused connection is `fail`; any error of an op that
-//! only reads is `fail`; otherwise a 4xx (bad request, rollback) is `fail`
-//! and anything else (timeout, 5xx such as "No cluster leader") `info`.
+//! Error mapping: a refused connection is `fail` (unavailable: the worker
+//! backs off); any error of an op that only reads is `fail`; otherwise a
+//! 4xx (bad request, rollback) is `fail` and anything else (timeout, 5xx
+//! such as "No cluster leader") `info`.
 
 use super::api::{self, Mode};
 use crate::append::{self, Kv};
@@ -247,5 +248,7 @@ mod tests {
             classify(unknown(), false),
             ClientError::Unknown(_)
         ));
+        let down = || ClientError::Unavailable("cannot connect".into());
+        assert!(classify(down(), true).is_unavailable());
     }
 }

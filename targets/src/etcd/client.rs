@@ -17,10 +17,10 @@
 //! - reads are linearizable by default; `serializable` lets a member answer
 //!   from its own, possibly stale, state.
 //!
-//! Error mapping: a refused connection is `fail`; any error of an op that
-//! only reads is `fail` (it changed nothing); for a write, an etcd error
-//! with a definite gRPC code is `fail` and anything else (timeout, lost
-//! connection, leader change) is `info`.
+//! Error mapping: a refused connection is `fail` (unavailable: the worker
+//! backs off); any error of an op that only reads is `fail` (it changed
+//! nothing); for a write, an etcd error with a definite gRPC code is `fail`
+//! and anything else (timeout, lost connection, leader change) is `info`.
 
 use super::gateway;
 use crate::append::{self, Kv};
@@ -211,5 +211,8 @@ mod tests {
             classify(unknown(), Effect::Write),
             ClientError::Unknown(_)
         ));
+        let down = || ClientError::Unavailable("cannot connect".into());
+        assert!(classify(down(), Effect::ReadOnly).is_unavailable());
+        assert!(classify(down(), Effect::Write).is_unavailable());
     }
 }

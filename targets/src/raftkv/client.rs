@@ -4,8 +4,8 @@
 //! Error mapping (Jepsen's `client.clj` contract): an answer that says the
 //! op certainly did not happen (`"definite": true`: not the leader before
 //! proposing, a cas whose compare failed, a bad request) is `fail`; a
-//! refused connection is `fail` too (the request never reached the node);
-//! anything else (a timeout, a dropped connection, an indefinite error) is
+//! refused connection is `fail` too (the request never reached the node),
+//! marked unavailable so the worker backs off; anything else (a timeout, a dropped connection, an indefinite error) is
 //! `info`, because the write may still take effect.
 
 use crate::client::{bad, keyed, send_error};

@@ -7,7 +7,10 @@
 //! node for one worker. [`Client::invoke`] turns an invocation into its
 //! completion; an error says whether the op certainly did not happen
 //! ([`ClientError::Fail`]) or might have ([`ClientError::Unknown`]), and the
-//! worker records `fail` or `info` accordingly.
+//! worker records `fail` or `info` accordingly. [`ClientError::Unavailable`]
+//! is a `fail` that also says the node could not be reached at all, so the
+//! worker waits before its next op instead of hammering a node that is down
+//! (the client side of Jepsen's stagger and slow-failing clients).
 
 pub mod memory;
 mod wrap;
@@ -31,6 +34,11 @@ pub enum ClientError {
     /// The op may or may not have taken effect (e.g. a lost connection).
     #[error("{0}")]
     Unknown(String),
+    /// The node could not be reached (connection refused, no route to
+    /// host): nothing was sent, so the op certainly did not take effect,
+    /// and the node is probably down, so the worker backs off.
+    #[error("{0}")]
+    Unavailable(String),
     /// The client answered something that is not a completion of the op.
     #[error("invalid completion: {0}")]
     Invalid(String),
@@ -40,9 +48,14 @@ impl ClientError {
     /// The completion type this error means: `fail` only when certain.
     pub fn outcome(&self) -> OpType {
         match self {
-            ClientError::Fail(_) => OpType::Fail,
+            ClientError::Fail(_) | ClientError::Unavailable(_) => OpType::Fail,
             ClientError::Unknown(_) | ClientError::Invalid(_) => OpType::Info,
         }
+    }
+
+    /// True when the node could not be reached at all.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ClientError::Unavailable(_))
     }
 }
 
@@ -112,13 +125,16 @@ impl Complete for Op {
 }
 
 /// The completion to record for `invocation` given what the client said:
-/// an error becomes `fail` or `info` carrying its message.
+/// an error becomes `fail` or `info` carrying its message. A completion
+/// keeps its invocation's final mark, however the client built it.
 pub fn completion(invocation: &Op, result: Result<Op, ClientError>) -> Op {
-    match result {
+    let mut done = match result {
         Ok(op) => op,
         Err(e) if e.outcome() == OpType::Fail => invocation.fail(e.to_string()),
         Err(e) => invocation.info(e.to_string()),
-    }
+    };
+    done.is_final = invocation.is_final;
+    done
 }
 
 #[cfg(test)]
@@ -137,5 +153,21 @@ mod tests {
             (OpType::Info, inv.process, "write")
         );
         assert_eq!(completion(&inv, Ok(inv.ok(json!(1)))).value, json!(1));
+        let down = ClientError::Unavailable("connection refused".into());
+        assert!(down.is_unavailable() && !ClientError::Fail("x".into()).is_unavailable());
+        assert_eq!(completion(&inv, Err(down)).kind, OpType::Fail);
+    }
+
+    #[test]
+    fn a_completion_keeps_the_final_mark() {
+        let inv = Op {
+            is_final: true,
+            ..Op::new(3, OpType::Invoke, "read", json!(null))
+        };
+        let built = Op::new(3, OpType::Ok, "read", json!(4));
+        assert!(completion(&inv, Ok(built)).is_final);
+        assert!(completion(&inv, Err(ClientError::Unknown("reset".into()))).is_final);
+        let plain = Op::new(3, OpType::Invoke, "read", json!(null));
+        assert!(!completion(&plain, Ok(inv.ok(json!(1)))).is_final);
     }
 }
