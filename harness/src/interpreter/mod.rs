@@ -9,10 +9,14 @@
 //! claims an order that did not happen. An `info` completion (a timeout, an
 //! ambiguous error) moves its thread to a new process, `p + concurrency`.
 //! Stopping (a deadline, Ctrl-C) interrupts outstanding client ops, which
-//! complete as `info`; a fault op in flight runs to its end.
+//! complete as `info`; a fault op in flight runs to its end. A worker whose
+//! node could not be reached rests before its next op ([`Backoff`]).
 
+mod backoff;
 mod run;
 mod worker;
+
+pub use backoff::Backoff;
 
 use crate::recorder::Clock;
 use checkers::Op;
@@ -120,6 +124,7 @@ pub struct Interpreter {
     nodes: Vec<String>,
     seed: u64,
     deadline: Option<Duration>,
+    backoff: Backoff,
     client: Arc<dyn Client>,
     nemesis: Option<Box<dyn Nemesis>>,
     history: mpsc::Sender<Op>,
@@ -144,6 +149,7 @@ impl Interpreter {
             nodes,
             seed,
             deadline: None,
+            backoff: Backoff::default(),
             client,
             nemesis: None,
             history,
@@ -162,6 +168,13 @@ impl Interpreter {
     /// generator still has: a hard stop behind the generator's limits.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// How long a worker rests after its node could not be reached
+    /// (default: 10 ms doubling to 1 s).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 
@@ -199,6 +212,7 @@ impl Interpreter {
             shutdown: self.shutdown.watch(),
             interrupt,
             outstanding: 0,
+            resting: Vec::new(),
             outcome: Outcome::default(),
         };
         let result = run.drive().await;
@@ -221,6 +235,7 @@ impl Interpreter {
                 template: self.client.clone(),
                 done: done.clone(),
                 stop: interrupt.watch(),
+                rests: backoff::Rests::new(self.backoff),
             };
             senders.push(tx);
             handles.push(tokio::spawn(w.run(rx)));

@@ -28,6 +28,8 @@ pub(super) struct Run<G> {
     pub shutdown: watch::Receiver<bool>,
     pub interrupt: Shutdown,
     pub outstanding: usize,
+    /// Threads resting after an unavailable node, and until when (ns).
+    pub resting: Vec<(u64, usize)>,
     pub outcome: Outcome,
 }
 
@@ -44,6 +46,9 @@ impl<G: Generator> Run<G> {
         loop {
             while let Ok(done) = self.done.try_recv() {
                 self.complete(done).await?;
+            }
+            if !self.resting.is_empty() {
+                self.wake_rested();
             }
             if self.stopping() {
                 self.outcome.interrupted = true;
@@ -78,10 +83,24 @@ impl<G: Generator> Run<G> {
         *self.shutdown.borrow() || self.deadline.is_some_and(|d| self.clock.now() >= d)
     }
 
-    /// Waits for a completion, the time `wake` (ns since start), the
-    /// deadline or a stop, whichever is first.
+    /// Frees the threads whose rest is over.
+    fn wake_rested(&mut self) {
+        let now = self.clock.now();
+        let free = &mut self.free;
+        self.resting.retain(|&(until, t)| {
+            let over = until <= now;
+            if over {
+                free.insert(t);
+            }
+            !over
+        });
+    }
+
+    /// Waits for a completion, the time `wake` (ns since start), the end
+    /// of a rest, the deadline or a stop, whichever is first.
     async fn wait(&mut self, wake: Option<u64>) -> Wake {
-        let at = Next::sooner(wake, self.deadline);
+        let rested = self.resting.iter().map(|&(until, _)| until).min();
+        let at = Next::sooner(Next::sooner(wake, rested), self.deadline);
         let sleep = async {
             match at {
                 Some(t) => {
@@ -131,10 +150,23 @@ impl<G: Generator> Run<G> {
             })
     }
 
-    async fn complete(&mut self, (t, mut op): Done) -> Result<(), InterpreterError> {
+    async fn complete(&mut self, done: Done) -> Result<(), InterpreterError> {
+        let Done {
+            thread: t,
+            mut op,
+            rest,
+        } = done;
         let now = self.clock.now();
         op.time = Some(now);
-        self.free.insert(t);
+        match rest {
+            // The completion is recorded now; the thread stays busy for
+            // the rest, so its next invocation comes after it.
+            Some(rest) => {
+                let ns = u64::try_from(rest.as_nanos()).unwrap_or(u64::MAX);
+                self.resting.push((now.saturating_add(ns), t));
+            }
+            None => self.free.insert(t),
+        }
         self.outstanding = self.outstanding.saturating_sub(1);
         self.gen.update(
             &mut Context::new(now, &self.workers, &self.all, &self.free, &mut self.rng),

@@ -222,3 +222,131 @@ async fn no_threads_is_a_config_error() {
         Err(InterpreterError::Config(_))
     ));
 }
+
+/// Answers from a script shared by its clients, then `ok` forever; the
+/// clients of node `down` (if any) answer "unavailable" to everything.
+struct Scripted {
+    down: Option<&'static str>,
+    node: String,
+    script: Arc<std::sync::Mutex<Vec<bool>>>,
+}
+
+impl Scripted {
+    fn new(down: Option<&'static str>, unavailable: Vec<bool>) -> Self {
+        let mut script = unavailable;
+        script.reverse();
+        Scripted {
+            down,
+            node: String::new(),
+            script: Arc::new(std::sync::Mutex::new(script)),
+        }
+    }
+}
+
+impl Client for Scripted {
+    fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
+        let c = Scripted {
+            down: self.down,
+            node: node.to_string(),
+            script: self.script.clone(),
+        };
+        Box::pin(async move { Ok(Box::new(c) as Box<dyn Client>) })
+    }
+
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
+        let scripted = self.script.lock().unwrap().pop().unwrap_or(false);
+        let down = scripted || self.down == Some(self.node.as_str());
+        Box::pin(async move {
+            match down {
+                true => Err(ClientError::Unavailable("cannot connect".into())),
+                false => Ok(op.ok(json!([0, 1]))),
+            }
+        })
+    }
+}
+
+/// The invocations and completions of one thread's processes, in order.
+fn of_thread(h: &History, thread: u64, threads: u64) -> Vec<&Op> {
+    h.ops
+        .iter()
+        .filter(|o| matches!(o.process, Process::Client(p) if p % threads == thread))
+        .collect()
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_node_is_down_backs_off_and_others_do_not() {
+    let endless = || {
+        time_limit(
+            Duration::from_millis(400),
+            clients(from_fn(|_| Template::new("read", json!([0, null])))),
+        )
+    };
+    // Thread 0 talks to n1, which is down; thread 1 to n2, which is up.
+    let client = Arc::new(Scripted::new(Some("n1"), vec![]));
+    let (_, h) = run_with("backoff.jsonl", 2, client, endless(), |i| i).await;
+    let down = of_thread(&h, 0, 2);
+    let up = of_thread(&h, 1, 2);
+    assert!(down.iter().all(|o| o.node.as_deref() == Some("n1")));
+    assert!(down[1..].iter().step_by(2).all(|o| o.kind == OpType::Fail));
+    // 10 + 20 + 40 + 80 + 160 ms of rests fit in 400 ms: about 6 ops.
+    assert!(
+        down.len() / 2 <= 8,
+        "{} ops on a node that is down",
+        down.len() / 2
+    );
+    assert!(
+        up.len() / 2 >= 100,
+        "{} ops on a node that is up",
+        up.len() / 2
+    );
+    // Each rest is at least the backoff and is not part of any op's
+    // latency: a refused op completes at once.
+    let times: Vec<u64> = down.iter().map(|o| o.time.unwrap()).collect();
+    let mut want = 10.0;
+    for pair in times.chunks(2).collect::<Vec<_>>().windows(2) {
+        let (latency, rest) = (pair[0][1] - pair[0][0], pair[1][0] - pair[0][1]);
+        assert!(ms(rest) >= want, "rest {} ms, want {want}", ms(rest));
+        assert!(ms(latency) < 10.0, "latency {} ms", ms(latency));
+        want *= 2.0;
+    }
+    // Without backoff the same worker hammers its node.
+    let client = Arc::new(Scripted::new(Some("n1"), vec![]));
+    let none = Backoff {
+        floor: Duration::ZERO,
+        cap: Duration::ZERO,
+    };
+    let (_, h) = run_with("no-backoff.jsonl", 2, client, endless(), |i| {
+        i.backoff(none)
+    })
+    .await;
+    assert!(of_thread(&h, 0, 2).len() / 2 >= 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ok_starts_the_backoff_over() {
+    // Six unavailable answers (rests 10 .. 320 ms), an ok, one more
+    // unavailable (a rest of 10 ms again, not 640), then ok.
+    let script = vec![true, true, true, true, true, true, false, true];
+    let client = Arc::new(Scripted::new(None, script));
+    let (outcome, h) = run_with("reset.jsonl", 1, client, reads(9), |i| i).await;
+    assert_eq!((outcome.ok, outcome.fail), (2, 7));
+    let t: Vec<u64> = h.ops.iter().map(|o| o.time.unwrap()).collect();
+    // Op i is invoked at t[2i] and completes at t[2i+1].
+    let rest = |i: usize| ms(t[2 * i + 2] - t[2 * i + 1]);
+    assert!(rest(5) >= 320.0, "sixth rest {} ms", rest(5));
+    assert_eq!(h.ops[13].kind, OpType::Ok);
+    assert!(
+        rest(6) < 10.0,
+        "an ok was followed by a rest of {} ms",
+        rest(6)
+    );
+    assert!(
+        (10.0..160.0).contains(&rest(7)),
+        "after an ok the rest is {} ms, not 10",
+        rest(7)
+    );
+}

@@ -1,16 +1,25 @@
 //! Workers: one tokio task per thread, performing one op at a time. A
 //! client worker opens its client lazily and reopens it when its thread
 //! moves to a new process (after an `info`), as Jepsen's `ClientWorker`
-//! does; the nemesis worker hands fault ops to the [`Nemesis`].
+//! does, and asks for a rest when its node could not be reached
+//! ([`super::backoff`]); the nemesis worker hands fault ops to the
+//! [`Nemesis`].
 
+use super::backoff::Rests;
 use checkers::{Op, Process};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use workloads::client::{check_completion, completion};
 use workloads::{Client, ClientError, Complete, Nemesis};
 
-/// A finished op and the thread that ran it.
-pub(crate) type Done = (usize, Op);
+/// A finished op, the thread that ran it, and how long that thread should
+/// stay idle before its next op (after an unavailable node).
+pub(crate) struct Done {
+    pub thread: usize,
+    pub op: Op,
+    pub rest: Option<Duration>,
+}
 
 /// A client worker's fixed parts.
 pub(crate) struct ClientWorker {
@@ -19,6 +28,7 @@ pub(crate) struct ClientWorker {
     pub template: Arc<dyn Client>,
     pub done: mpsc::UnboundedSender<Done>,
     pub stop: watch::Receiver<bool>,
+    pub rests: Rests,
 }
 
 impl ClientWorker {
@@ -36,14 +46,15 @@ impl ClientWorker {
                         self.invoke(client.insert((op.process, c)).1.as_mut(), &op)
                             .await
                     }
-                    Err(e) => Err(ClientError::Fail(format!("open {}: {e}", self.node))),
+                    Err(e) => Err(open_error(&self.node, e)),
                 },
             };
-            if self
-                .done
-                .send((self.thread, completion(&op, result)))
-                .is_err()
-            {
+            let done = Done {
+                thread: self.thread,
+                rest: self.rests.after(&result),
+                op: completion(&op, result),
+            };
+            if self.done.send(done).is_err() {
                 break;
             }
         }
@@ -60,6 +71,16 @@ impl ClientWorker {
             _ = interrupted => return Err(ClientError::Unknown("interrupted".into())),
         };
         check_completion(op, &done).map(|()| done)
+    }
+}
+
+/// A client that could not be opened sent nothing: the op failed, and
+/// an unreachable node stays unavailable so the worker backs off.
+fn open_error(node: &str, e: ClientError) -> ClientError {
+    let msg = format!("open {node}: {e}");
+    match e.is_unavailable() {
+        true => ClientError::Unavailable(msg),
+        false => ClientError::Fail(msg),
     }
 }
 
@@ -90,7 +111,12 @@ pub(crate) async fn run_nemesis(
                 Err(e) => op.info(e.to_string()),
             },
         };
-        if done.send((thread, finished)).is_err() {
+        let finished = Done {
+            thread,
+            op: finished,
+            rest: None,
+        };
+        if done.send(finished).is_err() {
             break;
         }
     }
