@@ -11,4 +11,4 @@ pub mod workload;
 pub use client::{Client, ClientError, Complete};
 pub use generator::{Context, Generator, Next, Template};
 pub use nemesis::{Nemesis, NemesisError};
-pub use workload::{by_name, CheckerSpec, Options, Workload, WorkloadError};
+pub use workload::{by_name, CheckerSpec, Generators, Options, Workload, WorkloadError};

@@ -1,6 +1,7 @@
-//! The plain generators and sequencing combinators: one op, ops from a
-//! function, limit, repeat, concatenation, cycle and random mixing
-//! (Jepsen's map/fn/seq generators, `limit`, `repeat`, `cycle`, `mix`).
+//! The plain generators and sequencing combinators: one op, a fixed list of
+//! ops, ops from a function, a generator made when first asked, limit,
+//! repeat, concatenation, cycle and random mixing (Jepsen's map/seq/fn
+//! generators, `limit`, `repeat`, `cycle`, `mix`).
 
 use super::{BoxGen, Context, Generator, Next, Template};
 use checkers::Op;
@@ -25,6 +26,73 @@ impl Generator for Once {
         let next = ctx.invoke(t);
         if matches!(next, Next::Op(_)) {
             self.0 = None;
+        }
+        next
+    }
+}
+
+/// A generator made when it is first asked for an op.
+pub struct Defer<F, G> {
+    make: Option<F>,
+    gen: Option<G>,
+}
+
+/// The generator `make()` returns, made when first asked for an op (not
+/// when built): under [`phases`](super::phases) that is when its phase
+/// begins, so it can read what earlier phases left, e.g.
+/// [`KeysInUse`](super::KeysInUse). Updates before then are dropped.
+pub fn defer<F, G>(make: F) -> Defer<F, G>
+where
+    F: FnOnce() -> G + Send,
+    G: Generator,
+{
+    Defer {
+        make: Some(make),
+        gen: None,
+    }
+}
+
+impl<F, G> Generator for Defer<F, G>
+where
+    F: FnOnce() -> G + Send,
+    G: Generator,
+{
+    fn op(&mut self, ctx: &mut Context<'_>) -> Next {
+        if let Some(make) = self.make.take() {
+            self.gen = Some(make());
+        }
+        match &mut self.gen {
+            Some(g) => g.op(ctx),
+            None => Next::Exhausted,
+        }
+    }
+
+    fn update(&mut self, ctx: &mut Context<'_>, event: &Op) {
+        if let Some(g) = &mut self.gen {
+            g.update(ctx, event)
+        }
+    }
+}
+
+/// Ops from a list, in order, each once.
+#[derive(Clone, Debug)]
+pub struct Seq(VecDeque<Template>);
+
+/// Each of `templates` in order, on whichever thread is free (Jepsen's
+/// sequence of op maps); `each_thread(seq(...))` gives every thread the
+/// whole list.
+pub fn seq(templates: Vec<Template>) -> Seq {
+    Seq(templates.into())
+}
+
+impl Generator for Seq {
+    fn op(&mut self, ctx: &mut Context<'_>) -> Next {
+        let Some(t) = self.0.front() else {
+            return Next::Exhausted;
+        };
+        let next = ctx.invoke(t);
+        if matches!(next, Next::Op(_)) {
+            self.0.pop_front();
         }
         next
     }
@@ -234,6 +302,26 @@ mod tests {
             boxed(once(Template::new("b", json!(2)))),
         ]);
         assert_eq!(fs(&sim::invocations(clients(g), 1, 1)), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_deferred_generator_is_made_when_first_asked() {
+        let keys = super::super::KeysInUse::new();
+        let seen = keys.clone();
+        let g = defer(move || {
+            let reads = seen
+                .keys()
+                .into_iter()
+                .map(|k| Template::new("read", json!([k, null])))
+                .collect();
+            seq(reads)
+        });
+        // Set after the generator was built, before it is asked.
+        keys.set(0, 4);
+        keys.set(1, 5);
+        let ops = sim::invocations(clients(g), 1, 1);
+        let values: Vec<_> = ops.iter().map(|o| o.value.clone()).collect();
+        assert_eq!(values, vec![json!([4, null]), json!([5, null])]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `jepsen.independent/concurrent-generator`). Values become `[key, v]`
 //! tuples, so a checker can split the history by key.
 
-use super::{BoxGen, Context, Generator, Next, ThreadSet};
+use super::{BoxGen, Context, Generator, KeysInUse, Next, ThreadSet};
 use checkers::Op;
 use serde_json::Value;
 
@@ -38,6 +38,7 @@ pub struct Independent<F> {
     keys: Keys<F>,
     groups: Option<Vec<Group>>,
     start: usize,
+    in_use: Option<KeysInUse>,
 }
 
 /// `per_key` client threads per key (a remainder forms a smaller group);
@@ -56,10 +57,18 @@ where
         },
         groups: None,
         start: 0,
+        in_use: None,
     }
 }
 
 impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
+    /// Keeps `keys` up to date with the key each group works on (slot =
+    /// group), e.g. for a final phase that reads them.
+    pub fn share_keys(mut self, keys: KeysInUse) -> Self {
+        self.in_use = Some(keys);
+        self
+    }
+
     fn build_groups(&mut self, ctx: &Context<'_>) {
         let clients: Vec<usize> = ctx
             .all_threads()
@@ -68,10 +77,13 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
             .collect();
         let n = ctx.workers().thread_count();
         let mut groups = Vec::new();
-        for chunk in clients.chunks(self.per_key) {
+        for (i, chunk) in clients.chunks(self.per_key).enumerate() {
             let threads = ThreadSet::filter(n, |t| chunk.contains(&t));
             let (key, gen) = match self.keys.fresh() {
-                Some((k, g)) => (k, Some(g)),
+                Some((k, g)) => {
+                    note(&self.in_use, i, k);
+                    (k, Some(g))
+                }
                 None => (0, None),
             };
             groups.push(Group { threads, key, gen });
@@ -104,8 +116,10 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
                 }
                 Next::Exhausted if !fresh => {
                     fresh = true;
+                    let in_use = &self.in_use;
                     g.gen = self.keys.fresh().map(|(k, gen)| {
                         g.key = k;
+                        note(in_use, i, k);
                         gen
                     });
                 }
@@ -116,6 +130,13 @@ impl<F: FnMut(u64) -> BoxGen + Send> Independent<F> {
                 pending => return pending,
             }
         }
+    }
+}
+
+/// Group `group` works on `key` now.
+fn note(in_use: &Option<KeysInUse>, group: usize, key: u64) {
+    if let Some(keys) = in_use {
+        keys.set(group, key);
     }
 }
 
@@ -200,6 +221,29 @@ mod tests {
                 "key {k} used two groups"
             );
         }
+    }
+
+    #[test]
+    fn shared_keys_are_each_groups_current_key() {
+        let keys = KeysInUse::new();
+        let g = clients(
+            independent(2, None, |_| {
+                boxed(limit(3, from_fn(|_| Template::new("read", json!(null)))))
+            })
+            .share_keys(keys.clone()),
+        );
+        // 4 threads in 2 groups, 3 ops a key: 20 ops reach keys 0..=6.
+        let ops = sim::invocations(limit(20, g), 4, 1);
+        let mut last: BTreeMap<u64, u64> = BTreeMap::new();
+        for op in &ops {
+            let Process::Client(p) = op.process else {
+                panic!()
+            };
+            last.insert(p % 4 / 2, op.value[0].as_u64().unwrap());
+        }
+        let want: Vec<u64> = last.values().copied().collect();
+        assert_eq!(keys.keys(), want);
+        assert_eq!(keys.keys().len(), 2);
     }
 
     #[test]

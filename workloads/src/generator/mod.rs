@@ -21,6 +21,7 @@
 
 mod basic;
 mod context;
+mod final_phase;
 mod independent;
 mod phases;
 pub mod sim;
@@ -28,9 +29,11 @@ mod threads;
 mod time;
 
 pub use basic::{
-    cat, cycle, from_fn, limit, mix, once, repeat, Cat, Cycle, FromFn, Limit, Mix, Once, Repeat,
+    cat, cycle, defer, from_fn, limit, mix, once, repeat, seq, Cat, Cycle, Defer, FromFn, Limit,
+    Mix, Once, Repeat, Seq,
 };
 pub use context::{Context, ThreadSet, Workers};
+pub use final_phase::{finals, Finals, KeysInUse};
 pub use independent::{independent, Independent};
 pub use phases::{phases, synchronize, Synchronize};
 pub use threads::{any, clients, each_thread, nemesis, on_threads, Any, EachThread, OnThreads};

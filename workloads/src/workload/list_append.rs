@@ -5,9 +5,22 @@
 //! `jepsen.tests.cycle.append`).
 //!
 //! A txn's value is `[["r", k, null], ["append", k, v], ...]`.
+//!
+//! Final reads: every client thread runs one txn that reads every key in
+//! use when the client generator stopped (`key_count` keys). One txn per
+//! thread, not one read per key in total: the threads are spread over the
+//! nodes, so every node is asked for every key, and a node that never
+//! caught up shows a stale final read (an anti-dependency on an append
+//! that finished long before, a realtime cycle for Elle) while a lost
+//! append shows as missing from every final read. Reading all keys in one
+//! txn also gives Elle a snapshot across keys. Retired keys are not read:
+//! there may be thousands, and they took their appends earlier in the run,
+//! where later reads already checked them.
 
-use super::{CheckerSpec, Options, Workload, WorkloadError};
-use crate::generator::{clients, BoxGen, Context, Generator, Next, Template};
+use super::{CheckerSpec, Generators, Options, Workload, WorkloadError};
+use crate::generator::{
+    boxed, clients, defer, each_thread, finals, once, Context, Generator, KeysInUse, Next, Template,
+};
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,9 +37,17 @@ impl Workload for ListAppend {
         &["txn"]
     }
 
-    fn generator(&self, opts: &Options) -> Result<BoxGen, WorkloadError> {
+    fn generators(&self, opts: &Options) -> Result<Generators, WorkloadError> {
         opts.validate()?;
-        Ok(opts.paced(clients(Txns::new(opts))))
+        let in_use = KeysInUse::new();
+        let txns = Txns::new(opts).share_keys(in_use.clone());
+        Ok(Generators {
+            clients: opts.paced(clients(txns)),
+            final_reads: boxed(finals(clients(defer(move || {
+                let reads = in_use.keys().into_iter().map(|k| json!(["r", k, null]));
+                each_thread(once(Template::new("txn", reads.collect())))
+            })))),
+        })
     }
 
     fn checkers(&self) -> Vec<CheckerSpec> {
@@ -48,6 +69,8 @@ pub struct Txns {
     next_key: u64,
     /// Appends so far per active key: the next value is this plus one.
     writes: HashMap<u64, u64>,
+    /// Where the active keys are published (slot = place in `active`).
+    in_use: KeysInUse,
 }
 
 impl Txns {
@@ -60,7 +83,17 @@ impl Txns {
             active: (0..opts.key_count as u64).collect(),
             next_key: opts.key_count as u64,
             writes: HashMap::new(),
+            in_use: KeysInUse::new(),
         }
+    }
+
+    /// Keeps `keys` up to date with the active keys.
+    pub fn share_keys(mut self, keys: KeysInUse) -> Self {
+        for (slot, &k) in self.active.iter().enumerate() {
+            keys.set(slot, k);
+        }
+        self.in_use = keys;
+        self
     }
 
     fn micro_op(&mut self, rng: &mut impl Rng) -> Value {
@@ -75,6 +108,7 @@ impl Txns {
         if v >= self.max_writes {
             self.writes.remove(&k);
             self.active[slot] = self.next_key;
+            self.in_use.set(slot, self.next_key);
             self.next_key += 1;
         }
         json!(["append", k, v])
@@ -95,7 +129,7 @@ impl Generator for Txns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::{limit, sim};
+    use crate::generator::{limit, phases, sim};
     use std::collections::HashSet;
 
     #[test]
@@ -127,5 +161,44 @@ mod tests {
             }
         }
         assert!(keys.len() > 10, "keys never retired: {keys:?}");
+    }
+
+    #[test]
+    fn every_thread_reads_every_active_key_in_one_final_txn() {
+        let opts = Options {
+            key_count: 3,
+            max_writes_per_key: 4,
+            ..Options::default()
+        };
+        let g = ListAppend.generators(&opts).unwrap();
+        let run = phases(vec![boxed(limit(200, g.clients)), g.final_reads]);
+        let ops = sim::invocations(run, 5, 8);
+        let (finals, ops): (Vec<_>, Vec<_>) = ops.into_iter().partition(|o| o.is_final);
+        assert_eq!(ops.len(), 200);
+        // The active keys at the end: replay the appends, retiring a key
+        // at its 4th, as the generator does.
+        let mut appends: HashMap<u64, u64> = HashMap::new();
+        let mut active: Vec<u64> = (0..3).collect();
+        for m in ops.iter().flat_map(|o| o.value.as_array().unwrap()) {
+            let k = m[1].as_u64().unwrap();
+            if m[0] == "append" {
+                *appends.entry(k).or_default() += 1;
+                if appends[&k] == 4 {
+                    let slot = active.iter().position(|&a| a == k).unwrap();
+                    // The newest key ever made is always active.
+                    active[slot] = active.iter().max().unwrap() + 1;
+                }
+            }
+        }
+        active.sort();
+        assert!(active[0] > 2, "no key retired: {active:?}");
+        let want: Value = active.iter().map(|k| json!(["r", k, null])).collect();
+        let mut procs: Vec<&checkers::Process> = finals.iter().map(|o| &o.process).collect();
+        procs.sort();
+        procs.dedup();
+        assert_eq!((finals.len(), procs.len()), (5, 5), "one txn per thread");
+        for op in &finals {
+            assert_eq!((op.f.as_str(), &op.value), ("txn", &want));
+        }
     }
 }

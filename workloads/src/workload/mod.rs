@@ -1,6 +1,7 @@
 //! Workloads: what a test asks of the system, as an op vocabulary, a
-//! client generator built from options, and the checkers that judge the
-//! history (Jepsen's `jepsen.tests.*` workload maps of `:generator` and
+//! client generator built from options, a final generator of reads for
+//! after the faults, and the checkers that judge the history (Jepsen's
+//! `jepsen.tests.*` workload maps of `:generator`, `:final-generator` and
 //! `:checker`).
 
 mod list_append;
@@ -133,6 +134,20 @@ impl CheckerSpec {
     }
 }
 
+/// A workload's generators for one run, built together because the final
+/// one reads the keys the client one was using when it stopped.
+pub struct Generators {
+    /// The client generator (already routed to client threads); endless
+    /// unless the options bound it: the run adds time limits and faults.
+    pub clients: BoxGen,
+    /// Reads for after every fault is healed and the cluster had time to
+    /// recover, once per client thread, their ops marked final (Jepsen's
+    /// `:final-generator`): they show what state the cluster converged to.
+    /// Finite, and built when first asked, so it must be run after
+    /// `clients`.
+    pub final_reads: BoxGen,
+}
+
 /// What a test does to the system.
 pub trait Workload: Send + Sync {
     /// Its name on the command line.
@@ -141,9 +156,13 @@ pub trait Workload: Send + Sync {
     /// The `f`s its ops use.
     fn vocabulary(&self) -> &'static [&'static str];
 
-    /// The client generator (already routed to client threads); endless
-    /// unless the options bound it: the run adds time limits and faults.
-    fn generator(&self, opts: &Options) -> Result<BoxGen, WorkloadError>;
+    /// The client generator and the final reads.
+    fn generators(&self, opts: &Options) -> Result<Generators, WorkloadError>;
+
+    /// The client generator alone, for runs without a final phase.
+    fn generator(&self, opts: &Options) -> Result<BoxGen, WorkloadError> {
+        Ok(self.generators(opts)?.clients)
+    }
 
     /// The checkers for its histories.
     fn checkers(&self) -> Vec<CheckerSpec>;

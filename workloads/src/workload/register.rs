@@ -4,9 +4,21 @@
 //!
 //! Values are Jepsen's independent tuples: `read [k nil]`, `write [k v]`,
 //! `cas [k [old new]]`.
+//!
+//! Final reads: every client thread reads, once each and in key order, the
+//! keys the groups of threads were working on when the client generator
+//! stopped. Those are the keys being written while faults were in force,
+//! so the ones where a lost write or a replica that never caught up shows;
+//! earlier keys were finished and checked while the run went on. It is
+//! bounded (one key per group, so `concurrency / threads_per_key` keys and
+//! that many reads per thread) and follows from the op stream. Reading from
+//! every thread reads every key on every node the threads are spread over.
 
-use super::{CheckerSpec, Options, Workload, WorkloadError};
-use crate::generator::{boxed, clients, from_fn, independent, limit, mix, BoxGen, Template};
+use super::{CheckerSpec, Generators, Options, Workload, WorkloadError};
+use crate::generator::{
+    boxed, clients, defer, each_thread, finals, from_fn, independent, limit, mix, seq, KeysInUse,
+    Template,
+};
 use rand::Rng;
 use serde_json::{json, Value};
 
@@ -22,13 +34,25 @@ impl Workload for Register {
         &["read", "write", "cas"]
     }
 
-    fn generator(&self, opts: &Options) -> Result<BoxGen, WorkloadError> {
+    fn generators(&self, opts: &Options) -> Result<Generators, WorkloadError> {
         opts.validate()?;
         let (range, per_key) = (opts.value_range, opts.ops_per_key);
+        let in_use = KeysInUse::new();
         let keys = independent(opts.threads_per_key, None, move |_| {
             boxed(limit(per_key, key_ops(range)))
-        });
-        Ok(opts.paced(clients(keys)))
+        })
+        .share_keys(in_use.clone());
+        Ok(Generators {
+            clients: opts.paced(clients(keys)),
+            final_reads: boxed(finals(clients(defer(move || {
+                let reads = in_use
+                    .keys()
+                    .into_iter()
+                    .map(|k| Template::new("read", json!([k, null])))
+                    .collect();
+                each_thread(seq(reads))
+            })))),
+        })
     }
 
     fn checkers(&self) -> Vec<CheckerSpec> {
@@ -60,7 +84,9 @@ fn key_ops(range: u64) -> crate::generator::Mix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generator::sim;
+    use crate::generator::{phases, sim};
+    use checkers::{Op, Process};
+    use std::collections::{BTreeMap, BTreeSet};
 
     #[test]
     fn ops_are_keyed_tuples_moving_to_new_keys() {
@@ -86,5 +112,55 @@ mod tests {
         }
         let max_key = ops.iter().map(|o| o.value[0].as_u64().unwrap()).max();
         assert_eq!(max_key, Some(9), "100 ops at 10 per key use keys 0..=9");
+    }
+
+    /// The invocations of the final reads after `n` client ops on
+    /// `threads` threads.
+    fn final_reads(opts: &Options, n: u64, threads: usize) -> (Vec<Op>, Vec<Op>) {
+        let g = Register.generators(opts).unwrap();
+        let run = phases(vec![boxed(limit(n, g.clients)), g.final_reads]);
+        let ops = sim::invocations(run, threads, 3);
+        let (finals, ops): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|o| o.is_final);
+        (ops, finals)
+    }
+
+    #[test]
+    fn every_thread_reads_the_keys_in_use_at_the_end_once() {
+        let opts = Options {
+            ops_per_key: 10,
+            threads_per_key: 2,
+            ..Options::default()
+        };
+        let (ops, finals) = final_reads(&opts, 95, 6);
+        assert_eq!(ops.len(), 95);
+        // Each group's key is the one of its last op.
+        let mut in_use = BTreeMap::new();
+        for op in &ops {
+            let Process::Client(p) = op.process else {
+                panic!()
+            };
+            in_use.insert(p % 6 / 2, op.value[0].as_u64().unwrap());
+        }
+        let keys: BTreeSet<u64> = in_use.values().copied().collect();
+        assert_eq!(keys.len(), 3, "three groups of two threads");
+        assert_eq!(finals.len(), 6 * 3, "each of 6 threads reads 3 keys");
+        for t in 0..6 {
+            let mine: Vec<&Value> = finals
+                .iter()
+                .filter(|o| o.process == Process::Client(t))
+                .map(|o| &o.value)
+                .collect();
+            let want: Vec<Value> = keys.iter().map(|k| json!([k, null])).collect();
+            assert_eq!(mine, want.iter().collect::<Vec<_>>(), "thread {t}");
+        }
+        assert!(finals.iter().all(|o| o.f == "read"));
+        let last_client_op = ops.iter().filter_map(|o| o.time).max().unwrap();
+        assert!(finals.iter().all(|o| o.time.unwrap() > last_client_op));
+    }
+
+    #[test]
+    fn no_client_ops_no_final_reads() {
+        let (ops, finals) = final_reads(&Options::default(), 0, 4);
+        assert!(ops.is_empty() && finals.is_empty());
     }
 }
