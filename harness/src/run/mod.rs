@@ -3,8 +3,9 @@
 //!
 //! 1. nodes: open sessions (bring up the local cluster if needed);
 //! 2. db: install and start the target on every node;
-//! 3. the generator: clients and the nemesis, for the time limit, then a
-//!    heal and a recovery window;
+//! 3. the generator ([`phases`]): clients and the nemesis, for the time
+//!    limit, then a heal, a recovery window, and the workload's final
+//!    reads (skipped when the run is stopped early);
 //! 4. always, whatever happened in 3 (error, Ctrl-C, SIGTERM, panic):
 //!    heal every fault, download node logs, tear the target down, take
 //!    down a cluster this run brought up;
@@ -17,6 +18,7 @@
 pub mod analysis;
 pub mod db;
 pub mod nodes;
+pub mod phases;
 mod progress;
 pub mod spec;
 pub mod store;
@@ -32,10 +34,6 @@ use checkers::Verdict;
 use std::sync::Arc;
 use std::time::Duration;
 use store::RunDir;
-use workloads::generator::{
-    any, boxed, cat, clients, nemesis, once, phases, sleep, time_limit, BoxGen, Template,
-};
-use workloads::nemesis::schedule;
 
 /// What a finished run reports.
 pub struct RunReport {
@@ -129,7 +127,7 @@ async fn with_db(
                 dir.clone(),
                 nodes.to_vec(),
                 Arc::clone(&db),
-                workload.generator(&spec.workload_options)?,
+                workload.generators(&spec.workload_options)?,
                 shutdown,
             ));
             match task.await {
@@ -166,12 +164,17 @@ async fn run_generator(
     dir: RunDir,
     nodes: Vec<NodeHandle>,
     db: Arc<dyn targets::db::Db>,
-    client_gen: workloads::generator::BoxGen,
+    gens: workloads::Generators,
     shutdown: Shutdown,
 ) -> anyhow::Result<crate::recorder::Summary> {
     let seed = spec.seed.unwrap_or_default();
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    let limit = Duration::from_secs_f64(spec.time_limit);
+    let op_timeout = Duration::from_secs_f64(spec.op_timeout);
+    let times = phases::Durations::new(
+        Duration::from_secs_f64(spec.time_limit),
+        Duration::from_secs_f64(spec.recovery_time),
+        op_timeout,
+    );
     let faults = Faults::new(
         nodes.clone(),
         Arc::clone(&db),
@@ -190,20 +193,12 @@ async fn run_generator(
         .context("cannot prepare the nodes for clock faults")?;
     let active = faults.active();
     let interval = Duration::from_secs_f64(spec.nemesis_interval);
-    let gen = phases(vec![
-        boxed(any(vec![
-            boxed(clients(time_limit(limit, client_gen))),
-            boxed(nemesis(time_limit(
-                limit,
-                fault_schedules(&spec.nemesis, interval),
-            ))),
-        ])),
-        boxed(nemesis(once(Template::new(
-            "heal",
-            serde_json::Value::Null,
-        )))),
-        boxed(sleep(Duration::from_secs_f64(spec.recovery_time))),
-    ]);
+    let gen = phases::test_generator(
+        gens.clients,
+        phases::fault_schedules(&spec.nemesis, interval),
+        gens.final_reads,
+        &times,
+    );
     let clock = Clock::start();
     let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
     let client = db::client(&spec, &nodes)?;
@@ -216,7 +211,7 @@ async fn run_generator(
         clock,
     )
     .nemesis(Box::new(faults))
-    .deadline(limit + Duration::from_secs_f64(spec.recovery_time) + Duration::from_secs(120))
+    .deadline(times.worst_case(op_timeout, Duration::from_secs(120)))
     .shutdown(shutdown.clone());
     let progress = progress::spawn(&recorder, active, spec.time_limit);
     let outcome = interpreter.run(gen).await;
@@ -238,26 +233,6 @@ async fn run_generator(
         );
     }
     Ok(summary)
-}
-
-/// One schedule per fault family, each cycling quiet/faulty on its own and
-/// started a fraction of an interval after the previous, so that faults
-/// overlap in every combination (a partition while a clock is skewed, a
-/// pause during a partition) as Jepsen's combined nemesis does.
-fn fault_schedules(kinds: &[crate::nemesis::FaultKind], interval: Duration) -> BoxGen {
-    let n = kinds.len().max(1) as u32;
-    let gens = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, kind)| {
-            let offset = interval * i as u32 / n;
-            boxed(cat(vec![
-                boxed(sleep(offset)),
-                boxed(schedule(interval, vec![kind.fault()])),
-            ]))
-        })
-        .collect();
-    boxed(any(gens))
 }
 
 /// Heals every fault and records it as a nemesis `heal` op.

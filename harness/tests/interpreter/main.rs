@@ -12,6 +12,8 @@ use workloads::client::memory::MemoryClient;
 use workloads::generator::{limit, sim};
 use workloads::{by_name, Options};
 
+mod final_phase;
+
 fn path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("temblor-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
