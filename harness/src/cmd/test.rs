@@ -47,7 +47,7 @@ pub struct Args {
     /// How long the workload runs (e.g. 60, 60s, 2m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Option<Duration>,
-    /// How long the healed cluster gets to recover before the run ends.
+    /// How long the healed cluster gets to recover before the final reads.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub recovery_time: Option<Duration>,
     /// Client worker threads.
