@@ -52,7 +52,7 @@ fn csv_reads_back_with_the_csv_crate() {
     let header: Vec<String> = rows.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         header,
-        ["index", "time", "process", "type", "f", "value", "node", "error"]
+        ["index", "time", "process", "type", "f", "value", "node", "error", "final"]
     );
     let mut n = 0;
     for (row, op) in rows.records().zip(&h.ops) {
@@ -66,6 +66,7 @@ fn csv_reads_back_with_the_csv_crate() {
         assert_eq!((!row[6].is_empty()).then(|| row[6].to_string()), op.node);
         let error = (!row[7].is_empty()).then(|| serde_json::from_str::<Value>(&row[7]).unwrap());
         assert_eq!(error, op.error);
+        assert_eq!(&row[8] == "true", op.is_final);
         n += 1;
     }
     assert_eq!(n, h.len());
