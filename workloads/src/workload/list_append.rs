@@ -128,8 +128,9 @@ impl Generator for Txns {
 
 #[cfg(test)]
 mod tests {
+    use super::super::simulate_with_final_reads;
     use super::*;
-    use crate::generator::{limit, phases, sim};
+    use crate::generator::{limit, sim};
     use std::collections::HashSet;
 
     #[test]
@@ -170,10 +171,7 @@ mod tests {
             max_writes_per_key: 4,
             ..Options::default()
         };
-        let g = ListAppend.generators(&opts).unwrap();
-        let run = phases(vec![boxed(limit(200, g.clients)), g.final_reads]);
-        let ops = sim::invocations(run, 5, 8);
-        let (finals, ops): (Vec<_>, Vec<_>) = ops.into_iter().partition(|o| o.is_final);
+        let (ops, finals) = simulate_with_final_reads(&ListAppend, &opts, 200, 5);
         assert_eq!(ops.len(), 200);
         // The active keys at the end: replay the appends, retiring a key
         // at its 4th, as the generator does.

@@ -183,6 +183,23 @@ pub fn by_name(name: &str) -> Result<Box<dyn Workload>, WorkloadError> {
     }
 }
 
+/// The client ops and the final ops of `workload` in a simulated run:
+/// `n` client ops, then the final reads, on `threads` threads.
+#[cfg(test)]
+pub(crate) fn simulate_with_final_reads(
+    workload: &dyn Workload,
+    opts: &Options,
+    n: u64,
+    threads: usize,
+) -> (Vec<checkers::Op>, Vec<checkers::Op>) {
+    use crate::generator::{limit, phases, sim};
+    let g = workload.generators(opts).expect("valid options");
+    let run = phases(vec![boxed(limit(n, g.clients)), g.final_reads]);
+    let ops = sim::invocations(run, threads, 3);
+    let (finals, ops) = ops.into_iter().partition(|o| o.is_final);
+    (ops, finals)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,9 +83,10 @@ fn key_ops(range: u64) -> crate::generator::Mix {
 
 #[cfg(test)]
 mod tests {
+    use super::super::simulate_with_final_reads;
     use super::*;
-    use crate::generator::{phases, sim};
-    use checkers::{Op, Process};
+    use crate::generator::sim;
+    use checkers::Process;
     use std::collections::{BTreeMap, BTreeSet};
 
     #[test]
@@ -114,16 +115,6 @@ mod tests {
         assert_eq!(max_key, Some(9), "100 ops at 10 per key use keys 0..=9");
     }
 
-    /// The invocations of the final reads after `n` client ops on
-    /// `threads` threads.
-    fn final_reads(opts: &Options, n: u64, threads: usize) -> (Vec<Op>, Vec<Op>) {
-        let g = Register.generators(opts).unwrap();
-        let run = phases(vec![boxed(limit(n, g.clients)), g.final_reads]);
-        let ops = sim::invocations(run, threads, 3);
-        let (finals, ops): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(|o| o.is_final);
-        (ops, finals)
-    }
-
     #[test]
     fn every_thread_reads_the_keys_in_use_at_the_end_once() {
         let opts = Options {
@@ -131,7 +122,7 @@ mod tests {
             threads_per_key: 2,
             ..Options::default()
         };
-        let (ops, finals) = final_reads(&opts, 95, 6);
+        let (ops, finals) = simulate_with_final_reads(&Register, &opts, 95, 6);
         assert_eq!(ops.len(), 95);
         // Each group's key is the one of its last op.
         let mut in_use = BTreeMap::new();
@@ -160,7 +151,7 @@ mod tests {
 
     #[test]
     fn no_client_ops_no_final_reads() {
-        let (ops, finals) = final_reads(&Options::default(), 0, 4);
+        let (ops, finals) = simulate_with_final_reads(&Register, &Options::default(), 0, 4);
         assert!(ops.is_empty() && finals.is_empty());
     }
 }
