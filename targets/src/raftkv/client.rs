@@ -4,9 +4,11 @@
 //! Error mapping (Jepsen's `client.clj` contract): an answer that says the
 //! op certainly did not happen (`"definite": true`: not the leader before
 //! proposing, a cas whose compare failed, a bad request) is `fail`; a
-//! refused connection is `fail` too (the request never reached the node),
-//! marked unavailable so the worker backs off; anything else (a timeout, a dropped connection, an indefinite error) is
-//! `info`, because the write may still take effect.
+//! refused connection is `fail` too (the request never reached the node);
+//! those two, and a definite 503 (starting up, no leader known), are
+//! marked unavailable so the worker backs off; anything else (a timeout, a
+//! dropped connection, an indefinite error) is `info`, because the write may
+//! still take effect.
 
 use crate::client::{bad, keyed, send_error};
 use checkers::Op;
@@ -87,11 +89,18 @@ impl RaftKvClient {
             .get("definite")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        Err(if definite {
-            ClientError::Fail(msg)
-        } else {
-            ClientError::Unknown(msg)
-        })
+        // 503 with `definite`: the node is up but cannot serve (starting,
+        // or no leader known): nothing happened, and the worker rests
+        // before asking again rather than spin on an instant refusal.
+        Err(
+            if definite && status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                ClientError::Unavailable(msg)
+            } else if definite {
+                ClientError::Fail(msg)
+            } else {
+                ClientError::Unknown(msg)
+            },
+        )
     }
 
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
@@ -161,5 +170,74 @@ impl Client for RaftKvClient {
                 _ => self.register(op).await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A node on loopback that answers every request with `status` and `body`.
+    async fn canned(status: &'static str, body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                // Read the head and as much body as Content-Length says.
+                loop {
+                    let n = stream.read(&mut chunk).await.unwrap_or(0);
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if n == 0 || buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    } else if n == 0 {
+                        break;
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+            }
+        });
+        port.to_string()
+    }
+
+    async fn write_to(status: &'static str, body: &'static str) -> ClientError {
+        let port = canned(status, body).await;
+        let addrs = BTreeMap::from([("n1".to_string(), "127.0.0.1".to_string())]);
+        let template =
+            RaftKvClient::new(&addrs, port.parse().unwrap(), Duration::from_secs(2)).unwrap();
+        let mut client = template.open("n1").await.unwrap();
+        let op = Op::new(0, checkers::OpType::Invoke, "write", json!([1, 2]));
+        client.invoke(&op).await.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn answers_map_to_fail_unavailable_or_info() {
+        let no_leader = r#"{"error":"not leader and no leader known","definite":true}"#;
+        let e = write_to("503 Service Unavailable", no_leader).await;
+        assert!(
+            matches!(&e, ClientError::Unavailable(m) if m.contains("no leader")),
+            "{e:?}"
+        );
+        let cas = r#"{"error":"cas failed","definite":true}"#;
+        let e = write_to("409 Conflict", cas).await;
+        assert!(matches!(e, ClientError::Fail(_)), "{e:?}");
+        let timeout = r#"{"error":"timed out waiting for commit","definite":false}"#;
+        let e = write_to("504 Gateway Timeout", timeout).await;
+        assert!(matches!(e, ClientError::Unknown(_)), "{e:?}");
     }
 }
