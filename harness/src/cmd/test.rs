@@ -44,6 +44,11 @@ pub struct Args {
     /// that say they lead) (default: all five).
     #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
     pub fault_targets: Option<Vec<Targets>>,
+    /// With `--nemesis packet`: also delay every packet between nodes by
+    /// this much (tc netem; refused before the run where a node's kernel
+    /// lacks netem). Default: loss only.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub packet_delay: Option<Duration>,
     /// How long the workload runs (e.g. 60, 60s, 2m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Option<Duration>,
@@ -143,6 +148,10 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     }
     set(&mut s.partition_shapes, args.partition);
     set(&mut s.fault_targets, args.fault_targets);
+    set(
+        &mut s.packet_delay,
+        args.packet_delay.map(|d| d.as_secs_f64()),
+    );
     set(
         &mut s.nemesis_interval,
         args.nemesis_interval.map(|d| d.as_secs_f64()),
@@ -265,5 +274,15 @@ mod tests {
         };
         let e = spec_from(empty).unwrap_err();
         assert!(e.to_string().contains("--fault-targets"), "{e:#}");
+        let long = Args {
+            packet_delay: Some(Duration::from_secs(120)),
+            ..Args::default()
+        };
+        let e = spec_from(long).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--packet-delay must be between 0 and 60 s"),
+            "{e:#}"
+        );
     }
 }

@@ -91,6 +91,9 @@ pub struct NemesisOptions {
     pub targets: Vec<Targets>,
     /// Fraction of packets dropped by a packet fault.
     pub loss: f64,
+    /// Delay a packet fault adds to every packet between nodes, in
+    /// milliseconds (0: none; needs netem).
+    pub delay_ms: u64,
     /// Largest clock jump, in milliseconds.
     pub max_clock_skew_ms: i64,
 }
@@ -102,6 +105,7 @@ impl Default for NemesisOptions {
             shapes: Shape::ALL.to_vec(),
             targets: Targets::ALL.to_vec(),
             loss: 0.3,
+            delay_ms: 0,
             max_clock_skew_ms: 30_000,
         }
     }
@@ -276,7 +280,7 @@ impl Faults {
 
     async fn loss(&mut self) -> Result<Value, NemesisError> {
         self.update(|a| a.loss = true);
-        let fraction = self.opts.loss;
+        let (fraction, delay_ms) = (self.opts.loss, self.opts.delay_ms);
         let mut tasks = Vec::new();
         for node in &self.nodes {
             let others: BTreeSet<String> = self
@@ -286,10 +290,46 @@ impl Faults {
                 .map(|n| n.addr.clone())
                 .collect();
             let remote = node.remote.clone();
-            tasks.push(async move { net::lose_from(&remote, &others, fraction).await });
+            tasks.push(async move {
+                net::lose_from(&remote, &others, fraction).await?;
+                match delay_ms {
+                    0 => Ok(()),
+                    ms => net::delay_to(&remote, &others, ms).await,
+                }
+            });
         }
         join_all(tasks).await?;
-        Ok(json!({ "loss": fraction }))
+        Ok(json!({ "loss": fraction, "delay_ms": delay_ms }))
+    }
+
+    /// Refuses, before the run, a packet delay that some node's kernel
+    /// cannot apply (no netem), naming the nodes.
+    pub async fn check_network(&self) -> Result<(), String> {
+        if self.opts.delay_ms == 0 || !self.opts.kinds.contains(&FaultKind::Packet) {
+            return Ok(());
+        }
+        let probes = self.nodes.iter().map(|n| net::has_netem(&n.remote));
+        let answers = futures::future::join_all(probes).await;
+        let lacking: Vec<&str> = self
+            .nodes
+            .iter()
+            .zip(answers)
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "--packet-delay needs tc and the netem qdisc (sch_netem), which {} lack{} \
+             (checked with: {}); packet loss works without it: run without --packet-delay",
+            lacking.join(", "),
+            if lacking.len() == 1 { "s" } else { "" },
+            net::NETEM_PROBE
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))
     }
 
     async fn heal_network(&self) -> Result<(), NemesisError> {

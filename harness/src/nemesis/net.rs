@@ -5,8 +5,9 @@
 //!
 //! Only traffic from other test nodes is dropped: the controller's SSH
 //! sessions come from elsewhere and keep working during a partition.
-//! Packet delay needs `tc netem`; where the kernel lacks it, the fault is
-//! refused with a message saying so.
+//! Packet delay needs `tc netem`; where a node's kernel lacks it, a run
+//! that asks for delay (`--packet-delay`) is refused before it starts,
+//! saying so ([`has_netem`]).
 
 use super::NemesisError;
 use std::collections::BTreeSet;
@@ -55,11 +56,48 @@ pub async fn lose_from(
     run(remote, script).await
 }
 
-/// Removes every rule temblor added on this node (flushes our chain only).
+/// The interfaces this node reaches `peers` through (`ip route get`), as a
+/// shell word list.
+fn peer_devices(peers: &BTreeSet<String>) -> String {
+    let probes: Vec<String> = peers
+        .iter()
+        .map(|p| format!("ip -o route get {} 2>/dev/null", escape(p)))
+        .collect();
+    format!(
+        "$( ( {} ) | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p' | sort -u)",
+        probes.join("; ")
+    )
+}
+
+/// Delays every packet this node sends towards `peers` by `delay_ms`, with
+/// a netem root qdisc on the interfaces that lead to them (Jepsen's
+/// `net/shape!` does the same on eth0).
+pub async fn delay_to(
+    remote: &AsyncRemote,
+    peers: &BTreeSet<String>,
+    delay_ms: u64,
+) -> Result<(), NemesisError> {
+    let script = format!(
+        "for dev in {}; do tc qdisc replace dev \"$dev\" root netem delay {delay_ms}ms || exit 1; done",
+        peer_devices(peers)
+    );
+    run(remote, script).await
+}
+
+/// Removes every rule temblor added on this node (flushes our chain only),
+/// and a netem root qdisc on any interface (never another kind of qdisc).
 pub async fn heal(remote: &AsyncRemote) -> Result<(), NemesisError> {
     run(
         remote,
-        format!("iptables -w -F {CHAIN} 2>/dev/null || true"),
+        format!(
+            "iptables -w -F {CHAIN} 2>/dev/null || true; \
+             if command -v tc >/dev/null; then \
+               for dev in $(ls /sys/class/net); do \
+                 tc qdisc show dev \"$dev\" root 2>/dev/null | grep -q '^qdisc netem' \
+                   && tc qdisc del dev \"$dev\" root; \
+               done; \
+             fi; true"
+        ),
     )
     .await
 }
@@ -87,10 +125,15 @@ pub async fn rule_count(remote: &AsyncRemote) -> Result<usize, NemesisError> {
     Ok(out.stdout.lines().filter(|l| l.starts_with("-A ")).count())
 }
 
-/// Whether this node's kernel offers `tc netem` (for delay faults).
+/// The shell test for `tc` with the netem qdisc: as a module, loaded, or
+/// built into the kernel.
+pub const NETEM_PROBE: &str = "command -v tc >/dev/null && \
+     { modprobe -n sch_netem 2>/dev/null || test -e /sys/module/sch_netem || \
+       grep -qs 'sch_netem' /lib/modules/$(uname -r)/modules.builtin; }";
+
+/// Whether this node has `tc` and a kernel with netem (for delay faults).
 pub async fn has_netem(remote: &AsyncRemote) -> bool {
-    let probe = "modprobe -n sch_netem 2>/dev/null || test -e /sys/module/sch_netem";
-    matches!(remote.exec(Command::shell(probe).unchecked()).await, Ok(o) if o.success())
+    matches!(remote.exec(Command::shell(NETEM_PROBE).unchecked()).await, Ok(o) if o.success())
 }
 
 async fn run(remote: &AsyncRemote, script: String) -> Result<(), NemesisError> {

@@ -182,11 +182,16 @@ async fn run_generator(
             kinds: spec.nemesis.clone(),
             shapes: spec.partition_shapes.clone(),
             targets: spec.fault_targets.clone(),
+            delay_ms: (spec.packet_delay * 1000.0).round() as u64,
             ..NemesisOptions::default()
         },
         seed,
     );
     faults.validate().map_err(crate::error::UsageError)?;
+    faults
+        .check_network()
+        .await
+        .map_err(crate::error::UsageError)?;
     faults
         .prepare_clocks()
         .await

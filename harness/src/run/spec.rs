@@ -25,6 +25,9 @@ pub struct TestSpec {
     pub partition_shapes: Vec<Shape>,
     /// The node sets kill, pause and clock faults choose among.
     pub fault_targets: Vec<Targets>,
+    /// Seconds of delay the packet fault adds between nodes, besides loss
+    /// (0: none; needs netem on the nodes).
+    pub packet_delay: f64,
     /// Seconds between fault starts and stops.
     pub nemesis_interval: f64,
     /// Seconds of workload.
@@ -103,6 +106,7 @@ impl Default for TestSpec {
             nemesis: vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause],
             partition_shapes: Shape::ALL.to_vec(),
             fault_targets: Targets::ALL.to_vec(),
+            packet_delay: 0.0,
             nemesis_interval: 5.0,
             time_limit: 30.0,
             recovery_time: 5.0,
@@ -204,6 +208,12 @@ impl TestSpec {
                     "--{what} must be a positive number of seconds, not {v}"
                 ));
             }
+        }
+        if !(self.packet_delay.is_finite() && (0.0..=60.0).contains(&self.packet_delay)) {
+            return bad(format!(
+                "--packet-delay must be between 0 and 60 s, not {}",
+                self.packet_delay
+            ));
         }
         if !(self.recovery_time.is_finite() && self.recovery_time >= 0.0) {
             return bad(format!(

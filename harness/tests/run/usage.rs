@@ -56,3 +56,46 @@ fn a_node_that_cannot_be_reached_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(254), "{err}");
     assert!(err.contains("cannot reach node n1"), "{err}");
 }
+
+#[test]
+fn packet_delay_without_netem_is_refused_before_the_run() {
+    let host_has_netem = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "modprobe -n sch_netem 2>/dev/null || test -e /sys/module/sch_netem",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if host_has_netem {
+        eprintln!("skipping: this kernel has netem, so --packet-delay is not refused here");
+        return;
+    }
+    let Some(_cluster) = cluster_or_skip("packet-delay") else {
+        return;
+    };
+    let results = results_dir("packet-delay");
+    let out = temblor(&[
+        "test",
+        "--nodes",
+        "3",
+        "--results-dir",
+        results.to_str().unwrap(),
+        "--nemesis",
+        "packet",
+        "--packet-delay",
+        "50ms",
+        "--time-limit",
+        "5s",
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(254), "{err}");
+    assert!(
+        err.contains(
+            "--packet-delay needs tc and the netem qdisc (sch_netem), which n1, n2, n3 lack"
+        ),
+        "{err}"
+    );
+    assert_cluster_gone();
+}
