@@ -5,7 +5,63 @@
 
 use checkers::Op;
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 use workloads::ClientError;
+
+/// An HTTP client for a target's nodes: one connection pool, every node's
+/// base URL, and the node this copy is bound to ([`NodeHttp::bind`]).
+#[derive(Clone)]
+pub(crate) struct NodeHttp {
+    http: reqwest::Client,
+    /// Node name -> `http://addr:port`.
+    bases: Arc<BTreeMap<String, String>>,
+    base: String,
+}
+
+impl NodeHttp {
+    /// Nodes `addrs` (name -> address) on `port`, each request cut off
+    /// after `timeout` (connecting after at most 1 s).
+    pub fn new(
+        addrs: &BTreeMap<String, String>,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(1)))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Fail(format!("cannot build an HTTP client: {e}")))?;
+        let bases = addrs
+            .iter()
+            .map(|(n, a)| (n.clone(), format!("http://{a}:{port}")))
+            .collect();
+        Ok(NodeHttp {
+            http,
+            bases: Arc::new(bases),
+            base: String::new(),
+        })
+    }
+
+    /// A copy bound to `node`; `target` names the store in the error.
+    pub fn bind(&self, target: &str, node: &str) -> Result<Self, ClientError> {
+        let base = self
+            .bases
+            .get(node)
+            .ok_or_else(|| ClientError::Fail(format!("{target}: no address for node {node}")))?;
+        Ok(NodeHttp {
+            base: base.clone(),
+            ..self.clone()
+        })
+    }
+
+    /// A request to `path` on the bound node.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+}
 
 /// The `[k, v]` of a register op.
 pub(crate) fn keyed(op: &Op) -> Result<(&Value, &Value), ClientError> {

@@ -16,12 +16,11 @@
 
 use super::api::{self, Mode};
 use crate::append::{self, Kv};
-use crate::client::{bad, send_error};
+use crate::client::{bad, send_error, NodeHttp};
 use checkers::Op;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
 use workloads::{Client, ClientError, Complete};
@@ -29,9 +28,7 @@ use workloads::{Client, ClientError, Complete};
 /// A Consul client template; [`Client::open`] binds one to a node.
 #[derive(Clone)]
 pub struct ConsulClient {
-    http: reqwest::Client,
-    bases: Arc<BTreeMap<String, String>>,
-    base: String,
+    nodes: NodeHttp,
     mode: Mode,
 }
 
@@ -50,20 +47,8 @@ impl ConsulClient {
         timeout: Duration,
         mode: Mode,
     ) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(1)))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Fail(format!("cannot build an HTTP client: {e}")))?;
-        let bases = addrs
-            .iter()
-            .map(|(n, a)| (n.clone(), format!("http://{a}:{http_port}")))
-            .collect();
         Ok(ConsulClient {
-            http,
-            bases: Arc::new(bases),
-            base: String::new(),
+            nodes: NodeHttp::new(addrs, http_port, timeout)?,
             mode,
         })
     }
@@ -76,7 +61,7 @@ impl ConsulClient {
         body: Option<String>,
         read_only: bool,
     ) -> Result<Answer, ClientError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.nodes.request(method, path);
         if let Some(body) = body {
             req = req.body(body);
         }
@@ -192,12 +177,8 @@ impl ConsulClient {
 impl Client for ConsulClient {
     fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
         Box::pin(async move {
-            let base = self
-                .bases
-                .get(node)
-                .ok_or_else(|| ClientError::Fail(format!("consul: no address for node {node}")))?;
             Ok(Box::new(ConsulClient {
-                base: base.clone(),
+                nodes: self.nodes.bind("consul", node)?,
                 ..self.clone()
             }) as Box<dyn Client>)
         })

@@ -24,11 +24,10 @@
 
 use super::gateway;
 use crate::append::{self, Kv};
-use crate::client::{bad, keyed, send_error};
+use crate::client::{bad, keyed, send_error, NodeHttp};
 use checkers::Op;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
 use workloads::{Client, ClientError, Complete};
@@ -36,10 +35,7 @@ use workloads::{Client, ClientError, Complete};
 /// An etcd client template; [`Client::open`] binds one to a node.
 #[derive(Clone)]
 pub struct EtcdClient {
-    http: reqwest::Client,
-    /// Node name -> `http://addr:port`.
-    bases: Arc<BTreeMap<String, String>>,
-    base: String,
+    nodes: NodeHttp,
     serializable: bool,
 }
 
@@ -59,28 +55,20 @@ impl EtcdClient {
         timeout: Duration,
         serializable: bool,
     ) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(1)))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Fail(format!("cannot build an HTTP client: {e}")))?;
-        let bases = addrs
-            .iter()
-            .map(|(n, a)| (n.clone(), format!("http://{a}:{client_port}")))
-            .collect();
         Ok(EtcdClient {
-            http,
-            bases: Arc::new(bases),
-            base: String::new(),
+            nodes: NodeHttp::new(addrs, client_port, timeout)?,
             serializable,
         })
     }
 
     /// POSTs `body` to `path` and maps failures as the module doc says.
     async fn call(&self, path: &str, body: Value, effect: Effect) -> Result<Value, ClientError> {
-        let url = format!("{}{path}", self.base);
-        let resp = self.http.post(url).json(&body).send().await;
+        let resp = self
+            .nodes
+            .request(reqwest::Method::POST, path)
+            .json(&body)
+            .send()
+            .await;
         let resp = resp.map_err(|e| classify(send_error(e), effect))?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| {
@@ -167,12 +155,8 @@ impl EtcdClient {
 impl Client for EtcdClient {
     fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
         Box::pin(async move {
-            let base = self
-                .bases
-                .get(node)
-                .ok_or_else(|| ClientError::Fail(format!("etcd: no address for node {node}")))?;
             Ok(Box::new(EtcdClient {
-                base: base.clone(),
+                nodes: self.nodes.bind("etcd", node)?,
                 ..self.clone()
             }) as Box<dyn Client>)
         })

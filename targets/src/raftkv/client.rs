@@ -10,11 +10,10 @@
 //! dropped connection, an indefinite error) is `info`, because the write may
 //! still take effect.
 
-use crate::client::{bad, keyed, send_error};
+use crate::client::{bad, keyed, send_error, NodeHttp};
 use checkers::Op;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
 use workloads::{Client, ClientError, Complete};
@@ -22,10 +21,7 @@ use workloads::{Client, ClientError, Complete};
 /// A raftkv client template; [`Client::open`] binds one to a node.
 #[derive(Clone)]
 pub struct RaftKvClient {
-    http: reqwest::Client,
-    /// Node name -> `http://addr:port`.
-    bases: Arc<BTreeMap<String, String>>,
-    base: String,
+    nodes: NodeHttp,
 }
 
 impl RaftKvClient {
@@ -36,20 +32,8 @@ impl RaftKvClient {
         client_port: u16,
         timeout: Duration,
     ) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(1)))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Fail(format!("cannot build an HTTP client: {e}")))?;
-        let bases = addrs
-            .iter()
-            .map(|(n, a)| (n.clone(), format!("http://{a}:{client_port}")))
-            .collect();
         Ok(RaftKvClient {
-            http,
-            bases: Arc::new(bases),
-            base: String::new(),
+            nodes: NodeHttp::new(addrs, client_port, timeout)?,
         })
     }
 
@@ -61,7 +45,7 @@ impl RaftKvClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ClientError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.nodes.request(method, path);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -152,13 +136,8 @@ impl RaftKvClient {
 impl Client for RaftKvClient {
     fn open<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
         Box::pin(async move {
-            let base = self
-                .bases
-                .get(node)
-                .ok_or_else(|| ClientError::Fail(format!("raftkv: no address for node {node}")))?;
             Ok(Box::new(RaftKvClient {
-                base: base.clone(),
-                ..self.clone()
+                nodes: self.nodes.bind("raftkv", node)?,
             }) as Box<dyn Client>)
         })
     }
