@@ -4,6 +4,9 @@
 //! - [`node`]: chores on one node: daemons by pidfile, ports, packages, paths.
 //! - [`cluster`]: the local cluster of namespace hosts (`temblor cluster`).
 //! - [`db`]: the `Db` lifecycle and its optional abilities (kill, pause, ...).
+//! - [`daemon`]: kill, pause and log files for every target that runs
+//!   pidfile daemons.
+//! - [`faketime`]: clock faults through libfaketime, for libc programs.
 //! - [`append`]: list-append over a store with per-key versions (etcd, Consul).
 //! - [`consul`]: the Consul target: server agents and KV/txn clients.
 //! - [`etcd`]: the etcd target: its lifecycle and clients (JSON gateway).
@@ -15,8 +18,10 @@ pub mod append;
 mod client;
 pub mod cluster;
 pub mod consul;
+pub mod daemon;
 pub mod db;
 pub mod etcd;
+pub mod faketime;
 pub(crate) mod http;
 pub mod node;
 pub mod raftkv;

@@ -104,6 +104,7 @@ pub struct Daemon {
     args: Vec<String>,
     env: Vec<(String, String)>,
     dir: Option<String>,
+    user: Option<String>,
     pidfile: String,
     logfile: String,
 }
@@ -116,6 +117,7 @@ impl Daemon {
             args: Vec::new(),
             env: Vec::new(),
             dir: None,
+            user: None,
             pidfile: pidfile.to_string(),
             logfile: logfile.to_string(),
         }
@@ -140,9 +142,22 @@ impl Daemon {
         self
     }
 
+    /// Runs the daemon as `user` (and that user's groups) instead of root,
+    /// through `setpriv`, which executes it in place: the PID in the
+    /// pidfile stays the daemon's own, so signals reach it.
+    pub fn user(mut self, user: &str) -> Self {
+        self.user = Some(user.to_string());
+        self
+    }
+
     /// The pidfile.
     pub fn pidfile(&self) -> &str {
         &self.pidfile
+    }
+
+    /// The file its standard output and error go to.
+    pub fn logfile(&self) -> &str {
+        &self.logfile
     }
 
     /// The shell command that launches it. Prep steps end with `;`: an `&&`
@@ -153,9 +168,13 @@ impl Daemon {
             .map(|a| escape(a))
             .collect();
         let (pid, log) = (escape(&self.pidfile), escape(&self.logfile));
+        let setpriv = self.user.as_deref().map_or(String::new(), |u| {
+            let u = escape(u);
+            format!("setpriv --reuid={u} --regid=\"$(id -g {u})\" --init-groups -- ")
+        });
         let script = format!(
             "mkdir -p \"$(dirname {pid})\" \"$(dirname {log})\"; \
-             setsid nohup {} >>{log} 2>&1 </dev/null & echo $! > {pid}; cat {pid}",
+             setsid nohup {setpriv}{} >>{log} 2>&1 </dev/null & echo $! > {pid}; cat {pid}",
             argv.join(" ")
         );
         let cmd = Command::shell(&script).sudo();
@@ -359,7 +378,10 @@ pub fn install_packages(remote: &dyn Remote, packages: &[&str]) -> Result<Vec<St
     if missing.is_empty() {
         return Ok(missing);
     }
+    // The local cluster's nodes share one dpkg database: they take turns
+    // on its lock instead of failing at once.
     let install = Command::new("apt-get")
+        .args(["-o", "DPkg::Lock::Timeout=600"])
         .args(["install", "-y", "--no-install-recommends"])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive")
@@ -367,7 +389,7 @@ pub fn install_packages(remote: &dyn Remote, packages: &[&str]) -> Result<Vec<St
         .timeout(Duration::from_secs(900));
     if remote.exec(&install).is_err() {
         let update = Command::new("apt-get")
-            .arg("update")
+            .args(["-o", "DPkg::Lock::Timeout=600", "update"])
             .sudo()
             .timeout(Duration::from_secs(300));
         remote.exec(&update)?;

@@ -9,16 +9,14 @@ use super::spec::TestSpec;
 use super::store::RunDir;
 use crate::error::UsageError;
 use crate::nemesis::{FaultKind, NodeHandle};
-use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use targets::consul::{Consul, ConsulClient, ConsulInstall, ConsulOptions, Mode};
 use targets::db::{Db, DbError, NodeCtx};
 use targets::etcd::{Etcd, EtcdClient, EtcdOptions, Install};
-use targets::raftkv::{RaftKv, RaftKvClient, RaftKvOptions};
+use targets::raftkv::{Binary, RaftKv, RaftKvClient, RaftKvOptions};
 use workloads::client::Timeout;
 use workloads::Client;
 
@@ -93,79 +91,10 @@ fn addrs(nodes: &[NodeHandle]) -> BTreeMap<String, String> {
 }
 
 fn raftkv_options(spec: &TestSpec) -> anyhow::Result<RaftKvOptions> {
-    let mut opts = RaftKvOptions::new(raftkv_binary(spec)?);
+    let mut opts = RaftKvOptions::new(Binary::new(spec.raftkv_bin.clone()));
     opts.bugs = spec.bugs.clone();
     opts.faketime = spec.nemesis.contains(&FaultKind::Clock);
     Ok(opts)
-}
-
-/// The raftkv binary: as given, else next to this executable (cargo puts
-/// both in the same target folder), else built with cargo from the source
-/// tree this temblor was built from.
-fn raftkv_binary(spec: &TestSpec) -> anyhow::Result<PathBuf> {
-    if let Some(bin) = &spec.raftkv_bin {
-        if bin.is_file() {
-            return Ok(bin.clone());
-        }
-        return Err(UsageError(format!("--raftkv-bin {}: no such file", bin.display())).into());
-    }
-    let exe = std::env::current_exe().context("cannot locate the temblor executable")?;
-    let sibling = exe.with_file_name("raftkv");
-    // From a checkout, cargo brings the sibling up to date (a no-op when it
-    // is), so a rebuilt temblor never runs a raftkv older than its sources;
-    // an installed temblor uses the sibling as it is.
-    if let Err(e) = build_raftkv(&exe) {
-        if !sibling.is_file() {
-            return Err(e);
-        }
-        eprintln!("temblor: {e:#}; using {} as it is", sibling.display());
-    }
-    if sibling.is_file() {
-        Ok(sibling)
-    } else {
-        Err(UsageError(format!(
-            "no raftkv binary next to {}: build it with `cargo build --release -p raftkv` or pass --raftkv-bin",
-            exe.display()
-        ))
-        .into())
-    }
-}
-
-/// Builds raftkv with the profile this temblor was built with, when the
-/// workspace it came from is still here and this temblor was built into
-/// its target folder (cargo's `target/<profile>/` or `CARGO_TARGET_DIR`).
-fn build_raftkv(exe: &std::path::Path) -> anyhow::Result<()> {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    if !workspace.join("targets/raftkv/Cargo.toml").is_file() {
-        return Ok(());
-    }
-    let Some(profile_dir) = exe.parent() else {
-        return Ok(());
-    };
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    let debug = profile_dir.file_name().is_some_and(|n| n == "debug");
-    let Some(target_dir) = profile_dir.parent() else {
-        return Ok(());
-    };
-    // cargo marks its target folders; a temblor copied elsewhere is left be.
-    if !(release || debug) || !target_dir.join("CACHEDIR.TAG").is_file() {
-        return Ok(());
-    }
-    eprintln!(
-        "temblor: bringing raftkv up to date (cargo build{} -p raftkv)",
-        if release { " --release" } else { "" }
-    );
-    let mut cmd =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(&workspace)
-        .args(["build", "-q", "-p", "raftkv"]);
-    if release {
-        cmd.arg("--release");
-    }
-    cmd.env("CARGO_TARGET_DIR", target_dir);
-    let status = cmd.status().context("cannot run cargo to build raftkv")?;
-    anyhow::ensure!(status.success(), "cargo build -p raftkv failed ({status})");
-    Ok(())
 }
 
 /// Runs `action` on every node at once; the first error (naming its node)
@@ -271,6 +200,7 @@ pub fn mark_state_done(dir: &RunDir) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn only_real_hosts_get_the_system_clock() {

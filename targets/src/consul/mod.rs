@@ -23,6 +23,7 @@ pub mod client;
 pub use api::Mode;
 pub use client::ConsulClient;
 
+use crate::daemon::{DaemonSpecs, Daemons};
 use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::http;
 use crate::node::{self, Daemon, NodePaths};
@@ -30,6 +31,7 @@ use crate::remote::{escape, Command};
 use crate::sysclock::{self, SystemClock};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where Consul comes from.
@@ -81,9 +83,15 @@ impl ConsulOptions {
 
 /// Consul server agents on a set of nodes.
 pub struct Consul {
+    agents: Arc<Agents>,
+    daemons: Daemons,
+    clock: SystemClock,
+}
+
+/// The agents' settings, which every command line is built from.
+struct Agents {
     opts: ConsulOptions,
     addrs: BTreeMap<String, String>,
-    clock: SystemClock,
 }
 
 /// The script that fetches and unzips `url` into `dir` unless `dir/consul`
@@ -101,13 +109,22 @@ pub fn archive_script(url: &str, dir: &str) -> String {
 impl Consul {
     /// Consul on the nodes in `addrs` (name -> address).
     pub fn new(opts: ConsulOptions, addrs: BTreeMap<String, String>) -> Self {
+        let agents = Arc::new(Agents { opts, addrs });
         Consul {
-            opts,
-            addrs,
+            daemons: Daemons::new(Arc::clone(&agents) as Arc<dyn DaemonSpecs>),
+            agents,
             clock: SystemClock::new(),
         }
     }
+}
 
+impl DaemonSpecs for Agents {
+    fn daemons(&self, node: &str, _restart: bool) -> Result<Vec<Daemon>, DbError> {
+        Ok(vec![self.daemon(node)?])
+    }
+}
+
+impl Agents {
     fn addr(&self, node: &str) -> Result<&str, DbError> {
         self.addrs
             .get(node)
@@ -196,30 +213,29 @@ impl Db for Consul {
 
     fn setup(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let p = NodePaths::new(ctx.node);
-        self.install(ctx)?;
+        self.agents.install(ctx)?;
         ctx.remote.exec(&Command::new("rm").args([
             "-rf",
             &p.var("consul.data"),
             &p.var("consul.log"),
         ]))?;
-        node::start(ctx.remote, &self.daemon(ctx.node)?)?;
-        self.await_leader(ctx.node)
+        self.daemons.start_all(ctx, false)?;
+        self.agents.await_leader(ctx.node)
     }
 
     fn teardown(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let p = NodePaths::new(ctx.node);
-        node::stop(ctx.remote, &p.var("consul.pid"), Duration::from_secs(5))?;
-        ctx.remote
-            .exec(&Command::new("rm").args(["-rf", &p.var("consul.data")]))?;
+        self.daemons.stop_all(ctx)?;
+        let data = NodePaths::new(ctx.node).var("consul.data");
+        ctx.remote.exec(&Command::new("rm").args(["-rf", &data]))?;
         Ok(())
     }
 
     fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn as_primary(&self) -> Option<&dyn Primary> {
@@ -227,11 +243,11 @@ impl Db for Consul {
     }
 
     fn as_log_files(&self) -> Option<&dyn LogFiles> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn clock(&self) -> Result<&dyn Clock, String> {
-        if self.opts.system_clock {
+        if self.agents.opts.system_clock {
             Ok(&self.clock)
         } else {
             Err(sysclock::refused_on_local_cluster("consul"))
@@ -239,48 +255,12 @@ impl Db for Consul {
     }
 }
 
-impl Kill for Consul {
-    fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let pidfile = NodePaths::new(ctx.node).var("consul.pid");
-        node::signal_if_running(ctx.remote, &pidfile, "KILL")?;
-        Ok(())
-    }
-
-    fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        node::start(ctx.remote, &self.daemon(ctx.node)?)?;
-        Ok(())
-    }
-}
-
-impl Pause for Consul {
-    fn pause(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        node::signal(
-            ctx.remote,
-            &NodePaths::new(ctx.node).var("consul.pid"),
-            "STOP",
-        )?;
-        Ok(())
-    }
-
-    fn resume(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let pidfile = NodePaths::new(ctx.node).var("consul.pid");
-        node::signal_if_running(ctx.remote, &pidfile, "CONT")?;
-        Ok(())
-    }
-}
-
 impl Primary for Consul {
     fn is_primary(&self, ctx: &NodeCtx<'_>) -> Result<bool, DbError> {
         Ok(api::leader_is(
-            &self.leader(ctx.node)?,
-            self.addr(ctx.node)?,
+            &self.agents.leader(ctx.node)?,
+            self.agents.addr(ctx.node)?,
         ))
-    }
-}
-
-impl LogFiles for Consul {
-    fn log_files(&self, ctx: &NodeCtx<'_>) -> Vec<String> {
-        vec![NodePaths::new(ctx.node).var("consul.log")]
     }
 }
 
@@ -305,7 +285,7 @@ mod tests {
 
     #[test]
     fn servers_bootstrap_from_the_node_list_with_node_scoped_paths() {
-        let d = format!("{:?}", three().daemon("n1").unwrap());
+        let d = format!("{:?}", three().agents.daemon("n1").unwrap());
         for want in [
             "/opt/temblor/n1/consul",
             "\"-server\"",

@@ -28,12 +28,14 @@ mod install;
 pub use client::EtcdClient;
 pub use install::Install;
 
+use crate::daemon::{DaemonSpecs, Daemons};
 use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::http;
-use crate::node::{self, Daemon, NodePaths};
+use crate::node::{Daemon, NodePaths};
 use crate::remote::Command;
 use crate::sysclock::{self, SystemClock};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to run etcd.
@@ -66,31 +68,28 @@ impl Default for EtcdOptions {
 
 /// etcd on a set of nodes.
 pub struct Etcd {
-    opts: EtcdOptions,
-    /// Node name -> address.
-    addrs: BTreeMap<String, String>,
+    members: Arc<Members>,
+    daemons: Daemons,
     clock: SystemClock,
 }
 
-impl Etcd {
-    /// etcd on the nodes in `addrs` (name -> address).
-    pub fn new(opts: EtcdOptions, addrs: BTreeMap<String, String>) -> Self {
-        Etcd {
-            opts,
-            addrs,
-            clock: SystemClock::new(),
-        }
-    }
+/// The members' settings, which every command line is built from.
+struct Members {
+    opts: EtcdOptions,
+    /// Node name -> address.
+    addrs: BTreeMap<String, String>,
+}
 
+fn paths(node: &str) -> NodePaths {
+    NodePaths::new(node)
+}
+
+impl Members {
     fn addr(&self, node: &str) -> Result<&str, DbError> {
         self.addrs
             .get(node)
             .map(String::as_str)
             .ok_or_else(|| DbError::Unsupported(format!("etcd: no address for node {node}")))
-    }
-
-    fn paths(node: &str) -> NodePaths {
-        NodePaths::new(node)
     }
 
     /// `n1=http://10.77.0.11:2380,...`, every node in name order.
@@ -101,32 +100,6 @@ impl Etcd {
             .map(|(n, a)| format!("{n}=http://{a}:{}", self.opts.peer_port))
             .collect();
         peers.join(",")
-    }
-
-    /// The member's command line; `state` is `new` or `existing`.
-    fn daemon(&self, node: &str, state: &str) -> Result<Daemon, DbError> {
-        let p = Self::paths(node);
-        let ip = self.addr(node)?;
-        let client = format!("http://{ip}:{}", self.opts.client_port);
-        let peer = format!("http://{ip}:{}", self.opts.peer_port);
-        let args = [
-            ("--name", node.to_string()),
-            ("--data-dir", p.var("etcd.data")),
-            ("--listen-client-urls", client.clone()),
-            ("--advertise-client-urls", client),
-            ("--listen-peer-urls", peer.clone()),
-            ("--initial-advertise-peer-urls", peer),
-            ("--initial-cluster", self.initial_cluster()),
-            ("--initial-cluster-state", state.to_string()),
-            ("--initial-cluster-token", "temblor".to_string()),
-        ];
-        let flat = args.into_iter().flat_map(|(k, v)| [k.to_string(), v]);
-        Ok(Daemon::new(
-            &self.opts.install.binary_on(node),
-            &p.var("etcd.pid"),
-            &p.var("etcd.log"),
-        )
-        .args(flat))
     }
 
     fn probe(&self, node: &str, method: &str, path: &str) -> Result<serde_json::Value, DbError> {
@@ -164,14 +137,56 @@ impl Etcd {
     }
 }
 
+impl DaemonSpecs for Members {
+    /// The member's command line: the first start makes a new cluster, a
+    /// restart after a kill rejoins the existing one.
+    fn daemons(&self, node: &str, restart: bool) -> Result<Vec<Daemon>, DbError> {
+        let p = paths(node);
+        let ip = self.addr(node)?;
+        let client = format!("http://{ip}:{}", self.opts.client_port);
+        let peer = format!("http://{ip}:{}", self.opts.peer_port);
+        let state = if restart { "existing" } else { "new" };
+        let args = [
+            ("--name", node.to_string()),
+            ("--data-dir", p.var("etcd.data")),
+            ("--listen-client-urls", client.clone()),
+            ("--advertise-client-urls", client),
+            ("--listen-peer-urls", peer.clone()),
+            ("--initial-advertise-peer-urls", peer),
+            ("--initial-cluster", self.initial_cluster()),
+            ("--initial-cluster-state", state.to_string()),
+            ("--initial-cluster-token", "temblor".to_string()),
+        ];
+        let flat = args.into_iter().flat_map(|(k, v)| [k.to_string(), v]);
+        Ok(vec![Daemon::new(
+            &self.opts.install.binary_on(node),
+            &p.var("etcd.pid"),
+            &p.var("etcd.log"),
+        )
+        .args(flat)])
+    }
+}
+
+impl Etcd {
+    /// etcd on the nodes in `addrs` (name -> address).
+    pub fn new(opts: EtcdOptions, addrs: BTreeMap<String, String>) -> Self {
+        let members = Arc::new(Members { opts, addrs });
+        Etcd {
+            daemons: Daemons::new(Arc::clone(&members) as Arc<dyn DaemonSpecs>),
+            members,
+            clock: SystemClock::new(),
+        }
+    }
+}
+
 impl Db for Etcd {
     fn name(&self) -> &str {
         "etcd"
     }
 
     fn setup(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let p = Self::paths(ctx.node);
-        self.opts.install.install(ctx.remote, ctx.node)?;
+        let p = paths(ctx.node);
+        self.members.opts.install.install(ctx.remote, ctx.node)?;
         // A fresh cluster: data left by an earlier run would carry another
         // cluster id.
         ctx.remote.exec(&Command::new("rm").args([
@@ -181,24 +196,23 @@ impl Db for Etcd {
         ]))?;
         ctx.remote
             .exec(&Command::new("mkdir").args(["-p", &p.var_dir()]))?;
-        node::start(ctx.remote, &self.daemon(ctx.node, "new")?)?;
-        self.await_healthy(ctx.node)
+        self.daemons.start_all(ctx, false)?;
+        self.members.await_healthy(ctx.node)
     }
 
     fn teardown(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let p = Self::paths(ctx.node);
-        node::stop(ctx.remote, &p.var("etcd.pid"), Duration::from_secs(5))?;
+        self.daemons.stop_all(ctx)?;
         ctx.remote
-            .exec(&Command::new("rm").args(["-rf", &p.var("etcd.data")]))?;
+            .exec(&Command::new("rm").args(["-rf", &paths(ctx.node).var("etcd.data")]))?;
         Ok(())
     }
 
     fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn as_primary(&self) -> Option<&dyn Primary> {
@@ -206,11 +220,11 @@ impl Db for Etcd {
     }
 
     fn as_log_files(&self) -> Option<&dyn LogFiles> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn clock(&self) -> Result<&dyn Clock, String> {
-        if self.opts.system_clock {
+        if self.members.opts.system_clock {
             Ok(&self.clock)
         } else {
             Err(sysclock::refused_on_local_cluster("etcd"))
@@ -218,47 +232,15 @@ impl Db for Etcd {
     }
 }
 
-impl Kill for Etcd {
-    fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let pidfile = Self::paths(ctx.node).var("etcd.pid");
-        node::signal_if_running(ctx.remote, &pidfile, "KILL")?;
-        Ok(())
-    }
-
-    fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        // The member rejoins with its data; it must not wait for health,
-        // which needs a quorum that may be down too.
-        node::start(ctx.remote, &self.daemon(ctx.node, "existing")?)?;
-        Ok(())
-    }
-}
-
-impl Pause for Etcd {
-    fn pause(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        node::signal(ctx.remote, &Self::paths(ctx.node).var("etcd.pid"), "STOP")?;
-        Ok(())
-    }
-
-    fn resume(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let pidfile = Self::paths(ctx.node).var("etcd.pid");
-        node::signal_if_running(ctx.remote, &pidfile, "CONT")?;
-        Ok(())
-    }
-}
-
 impl Primary for Etcd {
     fn is_primary(&self, ctx: &NodeCtx<'_>) -> Result<bool, DbError> {
-        let status = self.probe(ctx.node, "POST", "/v3/maintenance/status")?;
+        let status = self
+            .members
+            .probe(ctx.node, "POST", "/v3/maintenance/status")?;
         gateway::status_is_leader(&status).map_err(|what| DbError::Unhealthy {
             node: ctx.node.to_string(),
             what,
         })
-    }
-}
-
-impl LogFiles for Etcd {
-    fn log_files(&self, ctx: &NodeCtx<'_>) -> Vec<String> {
-        vec![Self::paths(ctx.node).var("etcd.log")]
     }
 }
 
@@ -280,14 +262,14 @@ mod tests {
     #[test]
     fn the_initial_cluster_names_every_node() {
         assert_eq!(
-            three().initial_cluster(),
+            three().members.initial_cluster(),
             "n1=http://10.77.0.11:2380,n2=http://10.77.0.12:2380,n3=http://10.77.0.13:2380"
         );
     }
 
     #[test]
     fn the_daemon_listens_on_its_own_address_with_node_scoped_paths() {
-        let d = format!("{:?}", three().daemon("n2", "existing").unwrap());
+        let d = format!("{:?}", three().members.daemons("n2", true).unwrap());
         for want in [
             "/usr/bin/etcd",
             "--listen-client-urls\", \"http://10.77.0.12:2379",
@@ -298,7 +280,7 @@ mod tests {
         ] {
             assert!(d.contains(want), "{want} missing from {d}");
         }
-        assert!(three().daemon("n9", "new").is_err());
+        assert!(three().members.daemons("n9", false).is_err());
     }
 
     #[test]

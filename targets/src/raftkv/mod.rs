@@ -10,26 +10,27 @@
 //! per-node offset file the nemesis rewrites (raftkv is a libc program, so
 //! libfaketime reaches its wall clock, and so its lease).
 
+mod binary;
 pub mod client;
 
+pub use binary::Binary;
 pub use client::RaftKvClient;
 
+use crate::daemon::{DaemonSpecs, Daemons};
 use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
+use crate::faketime::{self, FakeClock};
 use crate::http;
 use crate::node::{self, Daemon, NodePaths};
-use crate::remote::{escape, Command};
+use crate::remote::Command;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Where Debian's libfaketime puts the preload library.
-pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
 /// How to run raftkv.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct RaftKvOptions {
     /// The raftkv binary on this machine, uploaded to every node.
-    pub binary: PathBuf,
+    pub binary: Binary,
     /// Bug switches to turn on (`follower-reads`, `lease-reads`, ...).
     pub bugs: Vec<String>,
     /// Run under libfaketime with a per-node clock offset file.
@@ -46,7 +47,7 @@ pub struct RaftKvOptions {
 
 impl RaftKvOptions {
     /// Defaults for `binary`: ports 7000/7001, no bugs, no faketime.
-    pub fn new(binary: PathBuf) -> Self {
+    pub fn new(binary: Binary) -> Self {
         RaftKvOptions {
             binary,
             bugs: Vec::new(),
@@ -61,26 +62,32 @@ impl RaftKvOptions {
 
 /// raftkv on a set of nodes.
 pub struct RaftKv {
+    members: Arc<Members>,
+    daemons: Daemons,
+    clock: FakeClock<fn(&str) -> String>,
+}
+
+/// The members' settings, which every daemon command line is built from.
+struct Members {
     opts: RaftKvOptions,
     /// Node name -> address, as peers and clients dial it.
     addrs: BTreeMap<String, String>,
 }
 
-impl RaftKv {
-    /// raftkv on the nodes in `addrs` (name -> address).
-    pub fn new(opts: RaftKvOptions, addrs: BTreeMap<String, String>) -> Self {
-        RaftKv { opts, addrs }
-    }
+fn paths(node: &str) -> NodePaths {
+    NodePaths::new(node)
+}
 
+fn faketime_file(node: &str) -> String {
+    paths(node).var("faketime")
+}
+
+impl Members {
     fn addr(&self, node: &str) -> Result<&str, DbError> {
         self.addrs
             .get(node)
             .map(String::as_str)
             .ok_or_else(|| DbError::Unsupported(format!("raftkv: no address for node {node}")))
-    }
-
-    fn paths(node: &str) -> NodePaths {
-        NodePaths::new(node)
     }
 
     /// raftkv's numeric member id for `node`: its position among the
@@ -92,10 +99,11 @@ impl RaftKv {
             .map(|i| i + 1)
             .ok_or_else(|| DbError::Unsupported(format!("raftkv: no address for node {node}")))
     }
+}
 
-    /// The daemon, with its flags, as started on `node`.
-    fn daemon(&self, node: &str) -> Result<Daemon, DbError> {
-        let p = Self::paths(node);
+impl DaemonSpecs for Members {
+    fn daemons(&self, node: &str, _restart: bool) -> Result<Vec<Daemon>, DbError> {
+        let p = paths(node);
         let peers: Vec<String> = self
             .addrs
             .values()
@@ -118,32 +126,24 @@ impl RaftKv {
             args.push("--bug".to_string());
             args.push(bug.clone());
         }
-        let mut daemon =
+        let daemon =
             Daemon::new(&p.opt("raftkv"), &p.var("raftkv.pid"), &p.var("raftkv.log")).args(args);
-        if self.opts.faketime {
-            daemon = daemon
-                .env("LD_PRELOAD", LIBFAKETIME)
-                .env("FAKETIME_TIMESTAMP_FILE", &p.var("faketime"))
-                .env("FAKETIME_CACHE_DURATION", "1")
-                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        Ok(vec![match self.opts.faketime {
+            true => faketime::wrap(daemon, &faketime_file(node)),
+            false => daemon,
+        }])
+    }
+}
+
+impl RaftKv {
+    /// raftkv on the nodes in `addrs` (name -> address).
+    pub fn new(opts: RaftKvOptions, addrs: BTreeMap<String, String>) -> Self {
+        let members = Arc::new(Members { opts, addrs });
+        RaftKv {
+            daemons: Daemons::new(Arc::clone(&members) as Arc<dyn DaemonSpecs>),
+            members,
+            clock: FakeClock::new(faketime_file),
         }
-        Ok(daemon)
-    }
-
-    fn start_daemon(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        node::start(ctx.remote, &self.daemon(ctx.node)?)?;
-        Ok(())
-    }
-
-    fn write_offset(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError> {
-        let file = Self::paths(ctx.node).var("faketime");
-        let spec = format!("{:+.3}", offset_ms as f64 / 1000.0);
-        ctx.remote.exec(&Command::shell(&format!(
-            "printf '%s\\n' {} > {}",
-            escape(&spec),
-            escape(&file)
-        )))?;
-        Ok(())
     }
 }
 
@@ -153,45 +153,38 @@ impl Db for RaftKv {
     }
 
     fn setup(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let p = Self::paths(ctx.node);
-        if !self.opts.binary.is_file() {
-            return Err(DbError::Unsupported(format!(
-                "raftkv binary {} does not exist (build it with `cargo build --release -p raftkv`)",
-                self.opts.binary.display()
-            )));
-        }
+        let p = paths(ctx.node);
+        let opts = &self.members.opts;
+        let binary = opts.binary.path().map_err(DbError::Unsupported)?;
         ctx.remote
             .exec(&Command::new("mkdir").args(["-p", &p.opt_dir(), &p.var("data")]))?;
-        node::upload_binary(ctx.remote, &self.opts.binary, &p.opt("raftkv"))?;
-        if self.opts.faketime {
-            if !std::path::Path::new(LIBFAKETIME).exists() {
-                node::install_packages(ctx.remote, &["libfaketime"])?;
-            }
-            self.write_offset(ctx, 0)?;
+        node::upload_binary(ctx.remote, &binary, &p.opt("raftkv"))?;
+        if opts.faketime {
+            faketime::prepare(ctx, &faketime_file(ctx.node))?;
         }
-        self.start_daemon(ctx)?;
-        let addr = format!("{}:{}", self.addr(ctx.node)?, self.opts.client_port);
+        self.daemons.start_all(ctx, false)?;
+        let addr = format!("{}:{}", self.members.addr(ctx.node)?, opts.client_port);
         let addr = addr
             .parse()
             .map_err(|e| DbError::Unsupported(format!("raftkv: bad client address {addr}: {e}")))?;
-        node::await_port_from_here(addr, self.opts.start_timeout)?;
+        node::await_port_from_here(addr, opts.start_timeout)?;
         Ok(())
     }
 
     fn teardown(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let p = Self::paths(ctx.node);
-        node::stop(ctx.remote, &p.var("raftkv.pid"), Duration::from_secs(5))?;
+        let p = paths(ctx.node);
+        self.daemons.stop_all(ctx)?;
         ctx.remote
-            .exec(&Command::new("rm").args(["-rf", &p.var("data"), &p.var("faketime")]))?;
+            .exec(&Command::new("rm").args(["-rf", &p.var("data"), &faketime_file(ctx.node)]))?;
         Ok(())
     }
 
     fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn as_primary(&self) -> Option<&dyn Primary> {
@@ -199,54 +192,22 @@ impl Db for RaftKv {
     }
 
     fn as_log_files(&self) -> Option<&dyn LogFiles> {
-        Some(self)
+        Some(&self.daemons)
     }
 
     fn clock(&self) -> Result<&dyn Clock, String> {
-        if self.opts.faketime {
-            Ok(self)
+        if self.members.opts.faketime {
+            Ok(&self.clock)
         } else {
             Err("raftkv runs without libfaketime in this test; clock faults need it (the run turns it on when --nemesis includes clock)".into())
         }
     }
 }
 
-impl Kill for RaftKv {
-    fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let pidfile = Self::paths(ctx.node).var("raftkv.pid");
-        // A paused process dies of SIGKILL too; nothing else to undo.
-        node::signal_if_running(ctx.remote, &pidfile, "KILL")?;
-        Ok(())
-    }
-
-    fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        let pidfile = Self::paths(ctx.node).var("raftkv.pid");
-        if node::is_running(ctx.remote, &pidfile)? {
-            return Ok(());
-        }
-        self.start_daemon(ctx)
-    }
-}
-
-impl Pause for RaftKv {
-    fn pause(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        node::signal(ctx.remote, &Self::paths(ctx.node).var("raftkv.pid"), "STOP")?;
-        Ok(())
-    }
-
-    fn resume(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
-        // Healing resumes every node; one that was killed meanwhile has
-        // nothing to resume.
-        let pidfile = Self::paths(ctx.node).var("raftkv.pid");
-        node::signal_if_running(ctx.remote, &pidfile, "CONT")?;
-        Ok(())
-    }
-}
-
 impl Primary for RaftKv {
     fn is_primary(&self, ctx: &NodeCtx<'_>) -> Result<bool, DbError> {
-        let host = self.addr(ctx.node)?;
-        let target = (host, self.opts.client_port);
+        let host = self.members.addr(ctx.node)?;
+        let target = (host, self.members.opts.client_port);
         let (_, status) =
             http::request_json("GET", target, "/status", None, Duration::from_secs(1)).map_err(
                 |what| DbError::Unhealthy {
@@ -255,17 +216,5 @@ impl Primary for RaftKv {
                 },
             )?;
         Ok(status.get("role").and_then(|r| r.as_str()) == Some("leader"))
-    }
-}
-
-impl LogFiles for RaftKv {
-    fn log_files(&self, ctx: &NodeCtx<'_>) -> Vec<String> {
-        vec![Self::paths(ctx.node).var("raftkv.log")]
-    }
-}
-
-impl Clock for RaftKv {
-    fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError> {
-        self.write_offset(ctx, offset_ms)
     }
 }

@@ -1,0 +1,101 @@
+//! Clock faults through libfaketime, for targets whose programs read the
+//! wall clock through libc (raftkv, ZooKeeper's JVM, Redis, PostgreSQL):
+//! the daemon runs with the library preloaded and a per-node offset file
+//! that the nemesis rewrites while it runs. Nothing else on the node, and
+//! not the kernel's clock, moves, which is what makes clock faults possible
+//! on the local cluster, whose nodes share one kernel clock.
+//!
+//! `FAKETIME_TIMESTAMP_FILE` names the offset file (`+1.500` is 1.5 s
+//! ahead), re-read at most once a second (`FAKETIME_CACHE_DURATION=1`);
+//! `FAKETIME_DONT_FAKE_MONOTONIC=1` leaves the monotonic clock alone, so
+//! timers and timeouts keep working. `FAKETIME` itself must stay unset: it
+//! would override the file.
+
+use crate::db::{Clock, DbError, NodeCtx};
+use crate::node::{self, Daemon};
+use crate::remote::{escape, Command};
+
+/// Where Debian's libfaketime puts the preload library.
+pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// `daemon` with libfaketime preloaded, reading its offset from `file`.
+pub fn wrap(daemon: Daemon, file: &str) -> Daemon {
+    daemon
+        .env("LD_PRELOAD", LIBFAKETIME)
+        .env("FAKETIME_TIMESTAMP_FILE", file)
+        .env("FAKETIME_CACHE_DURATION", "1")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+}
+
+/// Installs libfaketime on the node when the library is missing, and
+/// writes a zero offset to `file`, so the daemon starts on true time.
+pub fn prepare(ctx: &NodeCtx<'_>, file: &str) -> Result<(), DbError> {
+    let present = ctx
+        .remote
+        .exec(&Command::new("test").args(["-e", LIBFAKETIME]).unchecked())?
+        .success();
+    if !present {
+        node::install_packages(ctx.remote, &["libfaketime"])?;
+    }
+    write_offset(ctx, file, 0)
+}
+
+/// Writes the offset, in milliseconds relative to the true time, that the
+/// daemon reading `file` sees from its next clock read on (at most a
+/// second later).
+pub fn write_offset(ctx: &NodeCtx<'_>, file: &str, offset_ms: i64) -> Result<(), DbError> {
+    let spec = format!("{:+.3}", offset_ms as f64 / 1000.0);
+    let script = format!(
+        "mkdir -p \"$(dirname {f})\"; printf '%s\\n' {} > {f}",
+        escape(&spec),
+        f = escape(file)
+    );
+    ctx.remote.exec(&Command::shell(&script).sudo())?;
+    Ok(())
+}
+
+/// A [`Clock`] that rewrites a per-node offset file, `file(node)`.
+pub struct FakeClock<F> {
+    file: F,
+}
+
+impl<F: Fn(&str) -> String + Send + Sync> FakeClock<F> {
+    /// A clock whose offset file on `node` is `file(node)`.
+    pub fn new(file: F) -> Self {
+        FakeClock { file }
+    }
+}
+
+impl<F: Fn(&str) -> String + Send + Sync> Clock for FakeClock<F> {
+    fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError> {
+        write_offset(ctx, &(self.file)(ctx.node), offset_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::Local;
+
+    #[test]
+    fn offsets_are_written_as_signed_seconds() {
+        let dir = std::env::temp_dir().join(format!("temblor-faketime-{}", std::process::id()));
+        let file = dir.join("n1/faketime").display().to_string();
+        let local = Local::new();
+        let names = vec!["n1".to_string()];
+        let ctx = NodeCtx {
+            node: "n1",
+            nodes: &names,
+            remote: &local,
+        };
+        let clock = FakeClock::new(|_: &str| file.clone());
+        clock.set_offset_ms(&ctx, -2500).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "-2.500\n");
+        clock.set_offset_ms(&ctx, 1).unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "+0.001\n");
+        let d = format!("{:?}", wrap(Daemon::new("x", "/p", "/l"), &file));
+        assert!(d.contains(LIBFAKETIME) && d.contains("FAKETIME_TIMESTAMP_FILE"), "{d}");
+        assert!(!d.contains("\"FAKETIME\""), "{d}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
