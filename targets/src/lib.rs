@@ -10,6 +10,7 @@
 //! - [`append`]: list-append over a store with per-key versions (etcd, Consul).
 //! - [`consul`]: the Consul target: server agents and KV/txn clients.
 //! - [`etcd`]: the etcd target: its lifecycle and clients (JSON gateway).
+//! - [`protocol`]: clients in any language, spoken to in JSON lines.
 //! - [`raftkv`]: the raftkv target: its lifecycle and clients.
 //! - [`sysclock`]: clock faults on real hosts: the system clock, moved by a
 //!   small C helper compiled on each node, and put back.
@@ -24,6 +25,7 @@ pub mod etcd;
 pub mod faketime;
 pub(crate) mod http;
 pub mod node;
+pub mod protocol;
 pub mod raftkv;
 pub mod remote;
 pub mod sysclock;
