@@ -71,6 +71,15 @@ impl Daemons {
         first
     }
 
+    /// How each daemon of `node` is started (a dry run's lines).
+    pub fn plan(&self, node: &str) -> Result<Vec<(String, String)>, DbError> {
+        let daemons = self.specs.daemons(node, false)?;
+        Ok(daemons
+            .iter()
+            .map(|d| ("start".to_string(), d.command().to_string()))
+            .collect())
+    }
+
     /// Sends `signal` to every running daemon of the node.
     fn signal_all(&self, ctx: &NodeCtx<'_>, signal: &str) -> Result<(), DbError> {
         for daemon in self.specs.daemons(ctx.node, false)? {

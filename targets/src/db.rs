@@ -38,6 +38,20 @@ pub enum DbError {
     /// cannot honour here); the message says what to change.
     #[error("{0}")]
     Unsupported(String),
+    /// A step of a target described by a file failed on a node.
+    #[error("{node}: {step} ({origin}) failed: {reason}\n  the command: {command}")]
+    Step {
+        /// The node.
+        node: String,
+        /// The step (`install`, `configure`, `daemon zk`, ...).
+        step: String,
+        /// Where the file says it (`zk.toml:12`).
+        origin: String,
+        /// The command, placeholders filled in (its start, when long).
+        command: String,
+        /// Exit status and stderr, or why it did not finish.
+        reason: String,
+    },
     /// The target answered, but not as expected.
     #[error("{node}: {what}")]
     Unhealthy {
@@ -59,6 +73,22 @@ pub trait Db: Send + Sync {
 
     /// Stops the system and removes its data on `ctx.node`.
     fn teardown(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+
+    /// One-time setup on the first node, after every node's `setup` is
+    /// done (Jepsen's `setup-primary!`): creating tables, initiating a
+    /// replica set.
+    fn setup_primary(&self, _ctx: &NodeCtx<'_>) -> Result<(), DbError> {
+        Ok(())
+    }
+
+    /// What `setup` would run on `node`, step by step (a dry run): pairs
+    /// of the step and its command, nothing run.
+    fn plan(&self, _node: &str) -> Result<Vec<(String, String)>, DbError> {
+        Ok(vec![(
+            "setup".to_string(),
+            format!("{} is built in: it installs and starts itself", self.name()),
+        )])
+    }
 
     /// The ability to crash and restart the process, if the target has it.
     fn as_kill(&self) -> Option<&dyn Kill> {

@@ -162,7 +162,7 @@ impl Daemon {
 
     /// The shell command that launches it. Prep steps end with `;`: an `&&`
     /// before the `&` would keep the SSH channel open as long as the daemon.
-    fn command(&self) -> Command {
+    pub fn command(&self) -> Command {
         let argv: Vec<String> = std::iter::once(&self.program)
             .chain(&self.args)
             .map(|a| escape(a))

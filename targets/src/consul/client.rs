@@ -39,6 +39,9 @@ struct Answer {
 }
 
 impl ConsulClient {
+    /// The workloads this client implements.
+    pub const WORKLOADS: &'static [&'static str] = &["register", "list-append"];
+
     /// A client template for nodes `addrs` on `http_port`, requests cut
     /// off after `timeout`, reads in `mode`.
     pub fn new(

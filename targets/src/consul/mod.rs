@@ -230,6 +230,10 @@ impl Db for Consul {
         Ok(())
     }
 
+    fn plan(&self, node: &str) -> Result<Vec<(String, String)>, DbError> {
+        self.daemons.plan(node)
+    }
+
     fn as_kill(&self) -> Option<&dyn Kill> {
         Some(&self.daemons)
     }

@@ -47,6 +47,9 @@ enum Effect {
 }
 
 impl EtcdClient {
+    /// The workloads this client implements.
+    pub const WORKLOADS: &'static [&'static str] = &["register", "list-append"];
+
     /// A client template for nodes `addrs` on `client_port`, each request
     /// cut off after `timeout`; `serializable` makes reads stale-allowed.
     pub fn new(

@@ -207,6 +207,10 @@ impl Db for Etcd {
         Ok(())
     }
 
+    fn plan(&self, node: &str) -> Result<Vec<(String, String)>, DbError> {
+        self.daemons.plan(node)
+    }
+
     fn as_kill(&self) -> Option<&dyn Kill> {
         Some(&self.daemons)
     }

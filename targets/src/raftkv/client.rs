@@ -25,6 +25,9 @@ pub struct RaftKvClient {
 }
 
 impl RaftKvClient {
+    /// The workloads this client implements.
+    pub const WORKLOADS: &'static [&'static str] = &["register", "list-append"];
+
     /// A client template for nodes `addrs` (name -> address) on
     /// `client_port`, each request cut off after `timeout`.
     pub fn new(

@@ -179,6 +179,10 @@ impl Db for RaftKv {
         Ok(())
     }
 
+    fn plan(&self, node: &str) -> Result<Vec<(String, String)>, DbError> {
+        self.daemons.plan(node)
+    }
+
     fn as_kill(&self) -> Option<&dyn Kill> {
         Some(&self.daemons)
     }
