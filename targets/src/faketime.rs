@@ -94,7 +94,10 @@ mod tests {
         clock.set_offset_ms(&ctx, 1).unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "+0.001\n");
         let d = format!("{:?}", wrap(Daemon::new("x", "/p", "/l"), &file));
-        assert!(d.contains(LIBFAKETIME) && d.contains("FAKETIME_TIMESTAMP_FILE"), "{d}");
+        assert!(
+            d.contains(LIBFAKETIME) && d.contains("FAKETIME_TIMESTAMP_FILE"),
+            "{d}"
+        );
         assert!(!d.contains("\"FAKETIME\""), "{d}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -98,8 +98,8 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
             .then(|| value.trim().parse::<usize>().ok())?
     });
     let body = match length {
-        Some(n) => body.get(..n).unwrap_or(&body),
-        None => &body,
+        Some(n) => body.get(..n).unwrap_or(body),
+        None => body,
     };
     Ok((status, body.to_string()))
 }

@@ -27,7 +27,12 @@ use workloads::Client;
 pub const BUILT_IN: &[&str] = &["raftkv", "etcd", "consul"];
 
 /// raftkv's bug switches (`--bug`).
-pub const RAFTKV_BUGS: &[&str] = &["follower-reads", "lease-reads", "early-ack", "volatile-vote"];
+pub const RAFTKV_BUGS: &[&str] = &[
+    "follower-reads",
+    "lease-reads",
+    "early-ack",
+    "volatile-vote",
+];
 
 /// A system under test, and its settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,9 +194,8 @@ impl TargetSpec {
         if name.contains('/') || name.ends_with(".toml") {
             let path = Path::new(name);
             // Recorded absolute, so a replay from another folder finds it.
-            let path = std::fs::canonicalize(path).map_err(|e| {
-                TargetError::Option(format!("target file {name}: {e}"))
-            })?;
+            let path = std::fs::canonicalize(path)
+                .map_err(|e| TargetError::Option(format!("target file {name}: {e}")))?;
             return Ok(TargetSpec::File(FileSpec {
                 path,
                 options: BTreeMap::new(),
@@ -228,7 +232,9 @@ impl TargetSpec {
         let key_ = key.replace('-', "_");
         match self {
             TargetSpec::Raftkv(s) => match key_.as_str() {
-                "bug" | "bugs" => s.bugs.extend(value.split(',').map(|b| b.trim().to_string())),
+                "bug" | "bugs" => s
+                    .bugs
+                    .extend(value.split(',').map(|b| b.trim().to_string())),
                 "binary" => s.binary = Some(PathBuf::from(value)),
                 _ => return bad("bugs, binary"),
             },
@@ -250,8 +256,19 @@ impl TargetSpec {
         Ok(())
     }
 
-    /// The kind (`raftkv`, ..., `store zookeeper`, `file <path>`), for
-    /// messages.
+    /// The kind, as `spec.json` writes it: `raftkv`, `etcd`, `consul`,
+    /// `store` or `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetSpec::Raftkv(_) => "raftkv",
+            TargetSpec::Etcd(_) => "etcd",
+            TargetSpec::Consul(_) => "consul",
+            TargetSpec::Store(_) => "store",
+            TargetSpec::File(_) => "file",
+        }
+    }
+
+    /// The target by name or path, for messages.
     fn kind_name(&self) -> String {
         match self {
             TargetSpec::Raftkv(_) => "raftkv".into(),
@@ -307,7 +324,9 @@ impl TargetSpec {
             TargetSpec::Etcd(_) => EtcdClient::WORKLOADS,
             TargetSpec::Consul(_) => ConsulClient::WORKLOADS,
             _ => {
-                let file = self.load()?.ok_or_else(|| TargetError::Client("no file".into()))?;
+                let file = self
+                    .load()?
+                    .ok_or_else(|| TargetError::Client("no file".into()))?;
                 return Ok(file.workloads().to_vec());
             }
         };
@@ -372,7 +391,11 @@ impl TargetSpec {
             TargetSpec::Raftkv(s) => {
                 args.push("raftkv".into());
                 opts.extend(s.bugs.iter().map(|b| ("bug".into(), b.clone())));
-                opts.extend(s.binary.iter().map(|b| ("binary".into(), b.display().to_string())));
+                opts.extend(
+                    s.binary
+                        .iter()
+                        .map(|b| ("binary".into(), b.display().to_string())),
+                );
             }
             TargetSpec::Etcd(s) => {
                 args.push("etcd".into());
@@ -473,31 +496,39 @@ pub fn open(spec: &TargetSpec, ctx: &OpenContext<'_>) -> Result<Opened, TargetEr
                 system_clock: ctx.real_hosts,
                 ..EtcdOptions::default()
             };
-            let client = EtcdClient::new(&addrs, opts.client_port, ctx.op_timeout, s.serializable_reads)
-                .map_err(client_err)?;
+            let client = EtcdClient::new(
+                &addrs,
+                opts.client_port,
+                ctx.op_timeout,
+                s.serializable_reads,
+            )
+            .map_err(client_err)?;
             (
                 Arc::new(Etcd::new(opts, addrs)),
                 Arc::new(Timeout::new(client, backstop)),
             )
         }
         TargetSpec::Consul(s) => {
-            let install = s.install.as_deref().ok_or_else(|| {
-                TargetError::Option("consul needs an install source".into())
-            })?;
+            let install = s
+                .install
+                .as_deref()
+                .ok_or_else(|| TargetError::Option("consul needs an install source".into()))?;
             let opts = ConsulOptions {
                 system_clock: ctx.real_hosts,
                 ..ConsulOptions::new(ConsulInstall::parse(install))
             };
             let mode = Mode::parse(&s.reads).unwrap_or_default();
-            let client =
-                ConsulClient::new(&addrs, opts.http_port, ctx.op_timeout, mode).map_err(client_err)?;
+            let client = ConsulClient::new(&addrs, opts.http_port, ctx.op_timeout, mode)
+                .map_err(client_err)?;
             (
                 Arc::new(Consul::new(opts, addrs)),
                 Arc::new(Timeout::new(client, backstop)),
             )
         }
         TargetSpec::Store(_) | TargetSpec::File(_) => {
-            let file = spec.load()?.ok_or_else(|| TargetError::Client("no file".into()))?;
+            let file = spec
+                .load()?
+                .ok_or_else(|| TargetError::Client("no file".into()))?;
             return open_file(&file, &spec.file_options(), ctx);
         }
     };
@@ -513,13 +544,7 @@ fn open_file(
     options: &BTreeMap<String, String>,
     ctx: &OpenContext<'_>,
 ) -> Result<Opened, TargetError> {
-    let db = FileTarget::new(
-        file,
-        ctx.nodes,
-        options,
-        ctx.real_hosts,
-        ctx.clock_faults,
-    )?;
+    let db = FileTarget::new(file, ctx.nodes, options, ctx.real_hosts, ctx.clock_faults)?;
     let c = &file.schema().client;
     let client = ProtocolClient::new(Settings {
         program: Program {

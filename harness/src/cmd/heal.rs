@@ -39,11 +39,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             println!("the run's local cluster is gone: nothing left to heal");
             return anyhow::Ok(Vec::new());
         };
-        let db = db::for_spec(&state.spec, &nodes)?;
+        // Opening a target builds nothing and touches no node.
+        let opened = db::open(&state.spec, &nodes.handles, Arc::new(|_: &str| {}))?;
         let mut faults = Faults::new(
             nodes.handles.clone(),
-            Arc::clone(&db),
-            NemesisOptions::default(),
+            Arc::clone(&opened.db),
+            NemesisOptions {
+                network: opened.ssh,
+                ..NemesisOptions::default()
+            },
             0,
         );
         Ok(faults.heal_all().await)

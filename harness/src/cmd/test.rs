@@ -9,6 +9,7 @@ use harness::nemesis::{FaultKind, Shape, Targets};
 use harness::run::{self, TestSpec};
 use std::path::PathBuf;
 use std::time::Duration;
+use targets::TargetSpec;
 
 /// Run a test: a workload against a cluster under faults, recorded and
 /// checked. Flags override the TOML test file, which overrides defaults.
@@ -21,9 +22,21 @@ pub struct Args {
     /// The test's name, the results folder (default: <target>-<workload>).
     #[arg(long)]
     pub name: Option<String>,
-    /// The system under test.
-    #[arg(long, value_name = "raftkv|etcd|consul")]
+    /// The system under test: raftkv, etcd or consul (built in), a store
+    /// temblor ships (zookeeper, redis, postgres: see targets/stores), or
+    /// the path of a target file (docs/target-files.md).
+    #[arg(long, value_name = "NAME|FILE")]
     pub target: Option<String>,
+    /// A target option (repeatable): for a target file, any option its
+    /// [options] declares; for raftkv bug=NAME, binary=FILE; for etcd
+    /// install=..., serializable-reads=true; for consul install=...,
+    /// reads=MODE.
+    #[arg(long = "target-opt", value_name = "KEY=VALUE")]
+    pub target_opts: Vec<String>,
+    /// Check everything and print, node by node, the commands the target
+    /// would run, then stop: no node is touched, no cluster brought up.
+    #[arg(long)]
+    pub dry_run: bool,
     /// The workload: register (linearizable cas registers, by key) or
     /// list-append (transactions, checked with Elle).
     #[arg(long, value_name = "register|list-append")]
@@ -74,8 +87,8 @@ pub struct Args {
     /// Accept and remember SSH host keys not yet in known_hosts.
     #[arg(long)]
     pub accept_new_host_keys: bool,
-    /// Turn on one of raftkv's bugs (repeatable): follower-reads,
-    /// lease-reads, early-ack, volatile-vote.
+    /// raftkv: turn on one of its bugs (repeatable): follower-reads,
+    /// lease-reads, early-ack, volatile-vote (= --target-opt bug=NAME).
     #[arg(long = "bug", value_name = "NAME")]
     pub bugs: Vec<String>,
     /// The seed of every random choice (recorded in spec.json; the same seed
@@ -88,21 +101,24 @@ pub struct Args {
     /// A client op taking longer than this is recorded as `info`.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub op_timeout: Option<Duration>,
-    /// The raftkv binary to install (default: next to temblor, built if missing).
+    /// raftkv: the binary to install (default: next to temblor, built if
+    /// missing) (= --target-opt binary=FILE).
     #[arg(long, value_name = "FILE")]
     pub raftkv_bin: Option<PathBuf>,
     /// etcd: `debian` (the etcd-server package, default), a release
-    /// tarball URL, or a local etcd binary to upload.
+    /// tarball URL, or a local etcd binary to upload (= --target-opt
+    /// install=...).
     #[arg(long, value_name = "debian|URL|FILE")]
     pub etcd_install: Option<String>,
-    /// etcd: serializable (stale-allowed) reads instead of linearizable.
+    /// etcd: serializable (stale-allowed) reads instead of linearizable
+    /// (= --target-opt serializable-reads=true).
     #[arg(long)]
     pub etcd_serializable_reads: bool,
     /// Consul (required with --target consul): a release zip URL or a
-    /// local consul binary to upload.
+    /// local consul binary to upload (= --target-opt install=...).
     #[arg(long, value_name = "URL|FILE")]
     pub consul_install: Option<String>,
-    /// Consul reads: default, consistent or stale.
+    /// Consul reads: default, consistent or stale (= --target-opt reads=MODE).
     #[arg(long, value_name = "MODE")]
     pub consul_reads: Option<String>,
     /// Where results go.
@@ -115,7 +131,12 @@ pub struct Args {
 
 /// Runs the test; returns the verdict's exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    let dry = args.dry_run;
     let spec = spec_from(args)?;
+    if dry {
+        print!("{}", harness::run::dry_run::dry_run(&spec)?);
+        return Ok(0);
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let shutdown = Shutdown::new();
@@ -140,8 +161,11 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
         Some(file) => TestSpec::from_toml_file(file).map_err(|e| UsageError(e.to_string()))?,
         None => TestSpec::default(),
     };
+    if let Some(t) = &args.target {
+        s.target = TargetSpec::named(t).map_err(|e| UsageError(e.to_string()))?;
+    }
+    target_options(&mut s.target, &args)?;
     set(&mut s.name, args.name);
-    set(&mut s.target, args.target);
     set(&mut s.workload, args.workload);
     if let Some(list) = args.nemesis {
         s.nemesis = parse_faults(&list)?;
@@ -168,20 +192,67 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     s.ssh.key = args.ssh_key.or(s.ssh.key);
     set(&mut s.ssh.username, args.username);
     s.ssh.accept_new_host_keys |= args.accept_new_host_keys;
-    if !args.bugs.is_empty() {
-        s.bugs = args.bugs;
-    }
     s.seed = args.seed.or(s.seed);
     s.workload_options.rate = args.rate.or(s.workload_options.rate);
-    s.raftkv_bin = args.raftkv_bin.or(s.raftkv_bin);
-    set(&mut s.etcd_install, args.etcd_install);
-    s.etcd_serializable_reads |= args.etcd_serializable_reads;
-    s.consul_install = args.consul_install.or(s.consul_install);
-    set(&mut s.consul_reads, args.consul_reads);
     set(&mut s.results_dir, args.results_dir);
     s.teardown &= !args.no_teardown;
     s.validate().map_err(|e| UsageError(e.to_string()))?;
     Ok(s)
+}
+
+/// `--target-opt`s, and the per-target flags kept for users (`--bug`,
+/// `--etcd-install`, ...), each refused on a target it does not belong to.
+fn target_options(target: &mut TargetSpec, args: &Args) -> anyhow::Result<()> {
+    let mut opts: Vec<(&str, &str, String)> = Vec::new();
+    for b in &args.bugs {
+        opts.push(("--bug", "raftkv", format!("bug={b}")));
+    }
+    if let Some(bin) = &args.raftkv_bin {
+        opts.push((
+            "--raftkv-bin",
+            "raftkv",
+            format!("binary={}", bin.display()),
+        ));
+    }
+    if let Some(i) = &args.etcd_install {
+        opts.push(("--etcd-install", "etcd", format!("install={i}")));
+    }
+    if args.etcd_serializable_reads {
+        opts.push((
+            "--etcd-serializable-reads",
+            "etcd",
+            "serializable-reads=true".into(),
+        ));
+    }
+    if let Some(i) = &args.consul_install {
+        opts.push(("--consul-install", "consul", format!("install={i}")));
+    }
+    if let Some(r) = &args.consul_reads {
+        opts.push(("--consul-reads", "consul", format!("reads={r}")));
+    }
+    for (flag, owner, kv) in opts {
+        if target.kind() != owner {
+            return Err(UsageError(format!(
+                "{flag} is an option of the {owner} target, not of {}",
+                target.name()
+            ))
+            .into());
+        }
+        set_target_opt(target, &kv)?;
+    }
+    for kv in &args.target_opts {
+        set_target_opt(target, kv)?;
+    }
+    Ok(())
+}
+
+fn set_target_opt(target: &mut TargetSpec, kv: &str) -> anyhow::Result<()> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| UsageError(format!("--target-opt {kv:?}: expected KEY=VALUE")))?;
+    target
+        .set_option(k.trim(), v.trim())
+        .map_err(|e| UsageError(e.to_string()).into())
 }
 
 fn set<T>(slot: &mut T, value: Option<T>) {
@@ -229,7 +300,38 @@ mod tests {
         let s = spec_from(args).unwrap();
         assert_eq!(s.nemesis, vec![FaultKind::Partition, FaultKind::Clock]);
         assert_eq!(s.time_limit, 12.0);
-        assert_eq!(s.bugs, vec!["lease-reads".to_string()]);
+        assert_eq!(
+            s.target.cli_args()[2..],
+            ["--target-opt", "bug=lease-reads"]
+        );
+        let wrong = Args {
+            target: Some("etcd".into()),
+            bugs: vec!["lease-reads".into()],
+            ..Args::default()
+        };
+        let e = spec_from(wrong).unwrap_err().to_string();
+        assert!(
+            e.contains("--bug is an option of the raftkv target, not of etcd"),
+            "{e}"
+        );
+        let opt = Args {
+            target: Some("etcd".into()),
+            target_opts: vec!["serializable-reads=true".into()],
+            ..Args::default()
+        };
+        let s = spec_from(opt).unwrap();
+        assert_eq!(s.test_name(), "etcd-register");
+        assert!(s
+            .target
+            .cli_args()
+            .contains(&"serializable-reads=true".to_string()));
+        let e = spec_from(Args {
+            target_opts: vec!["bug".into()],
+            ..Args::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("expected KEY=VALUE"), "{e}");
         let typo = Args {
             nemesis: Some(vec!["partiton".into()]),
             ..Args::default()

@@ -96,6 +96,10 @@ pub struct NemesisOptions {
     pub delay_ms: u64,
     /// Largest clock jump, in milliseconds.
     pub max_clock_skew_ms: i64,
+    /// Whether temblor reaches the nodes over SSH: without it (a hosted
+    /// service attached with `ssh = false`) there are no network or clock
+    /// faults, and nothing to heal on the nodes.
+    pub network: bool,
 }
 
 impl Default for NemesisOptions {
@@ -107,6 +111,7 @@ impl Default for NemesisOptions {
             loss: 0.3,
             delay_ms: 0,
             max_clock_skew_ms: 30_000,
+            network: true,
         }
     }
 }
@@ -181,24 +186,28 @@ impl Faults {
             .unwrap_or(&Targets::One)
     }
 
-    /// Refuses fault families the target cannot carry out here, saying why
-    /// (before the run starts, never as a silent no-op).
+    /// Refuses fault families the target or the nodes cannot take here,
+    /// saying why for each (before the run starts, never as a silent
+    /// no-op).
     pub fn validate(&self) -> Result<(), String> {
-        for kind in &self.opts.kinds {
-            match kind {
-                FaultKind::Kill if self.db.as_kill().is_none() => {
-                    return Err(format!("{} cannot be killed and restarted", self.db.name()))
-                }
-                FaultKind::Pause if self.db.as_pause().is_none() => {
-                    return Err(format!("{} cannot be paused", self.db.name()))
-                }
-                FaultKind::Clock => {
-                    self.db.clock()?;
-                }
-                _ => {}
-            }
+        let refused: Vec<String> = self
+            .opts
+            .kinds
+            .iter()
+            .filter_map(|k| {
+                availability(*k, self.db.as_ref(), self.opts.network)
+                    .err()
+                    .map(|why| format!("{k}: {why}"))
+            })
+            .collect();
+        match refused.as_slice() {
+            [] => Ok(()),
+            [one] => Err(format!("this run cannot have {one}")),
+            many => Err(format!(
+                "this run cannot have these faults:\n  {}",
+                many.join("\n  ")
+            )),
         }
-        Ok(())
     }
 
     /// A shared view of the faults in force (for the progress line).
@@ -333,6 +342,9 @@ impl Faults {
     }
 
     async fn heal_network(&self) -> Result<(), NemesisError> {
+        if !self.opts.network {
+            return Ok(());
+        }
         let tasks = self.nodes.iter().map(|n| net::heal(&n.remote));
         join_all(tasks).await?;
         self.update(|a| {
@@ -372,6 +384,48 @@ impl Nemesis for Faults {
             Ok(done)
         })
     }
+}
+
+/// Whether a fault family can run against `db` here, or why not.
+pub fn availability(kind: FaultKind, db: &dyn Db, network: bool) -> Result<(), String> {
+    let no_ssh = || {
+        Err(format!(
+            "{} is reached without SSH (attached with ssh = false), so temblor cannot change \
+             its nodes",
+            db.name()
+        ))
+    };
+    match kind {
+        FaultKind::Partition | FaultKind::Packet | FaultKind::Clock if !network => no_ssh(),
+        FaultKind::Kill if db.as_kill().is_none() => Err(format!(
+            "{} cannot be killed and restarted (an attached target needs [attach] kill and start \
+             commands)",
+            db.name()
+        )),
+        FaultKind::Pause if db.as_pause().is_none() => Err(format!(
+            "{} cannot be paused (an attached target needs [attach] pause and resume commands)",
+            db.name()
+        )),
+        FaultKind::Clock => db.clock().map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// One line saying which fault families `db` can take here and which it
+/// cannot, and why.
+pub fn describe_availability(db: &dyn Db, network: bool) -> String {
+    let (mut yes, mut no) = (Vec::new(), Vec::new());
+    for kind in FaultKind::ALL {
+        match availability(kind, db, network) {
+            Ok(()) => yes.push(kind.to_string()),
+            Err(why) => no.push(format!("{kind} ({why})")),
+        }
+    }
+    let mut line = format!("{} can take {}", db.name(), yes.join(", "));
+    if !no.is_empty() {
+        line.push_str(&format!("; not {}", no.join("; ")));
+    }
+    line
 }
 
 /// Runs fault actions on several nodes at once; the first error wins, but

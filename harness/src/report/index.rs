@@ -97,7 +97,7 @@ fn row(dir: &Path, test: &str, stamp: &str) -> Row {
         verdict: results
             .as_ref()
             .map_or("incomplete".into(), |r| r.verdict.to_string()),
-        target: s("target"),
+        target: super::summary::target_name(&spec),
         workload: s("workload"),
         faults: if faults.is_empty() {
             "none".into()

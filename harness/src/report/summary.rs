@@ -152,11 +152,10 @@ pub fn test_view(spec: &Value, seed: Option<u64>, duration_s: Option<f64>) -> Te
     };
     let rows = [
         ("test", field(spec, "name")),
-        ("target", field(spec, "target")),
+        ("target", target_row(spec)),
         ("nodes", nodes),
         ("workload", field(spec, "workload")),
         ("faults", faults),
-        ("bugs switched on", field(spec, "bugs")),
         ("seed", seed.map(|s| s.to_string()).unwrap_or_default()),
         ("concurrency", field(spec, "concurrency")),
         ("time limit", format!("{}s", field(spec, "time_limit"))),
@@ -180,6 +179,40 @@ fn duration(d: Option<f64>) -> String {
     }
 }
 
+/// The run's target, typed (spec.json holds a table with a `kind`; older
+/// runs a bare name, read the same way).
+fn target(spec: &Value) -> Option<targets::TargetSpec> {
+    targets::registry::deserialize_spec(&spec["target"]).ok()
+}
+
+/// The target's name, for the results index.
+pub fn target_name(spec: &Value) -> String {
+    target(spec).map_or_else(|| field(spec, "target"), |t| t.name())
+}
+
+/// The target as a row: its name, kind and settings.
+fn target_row(spec: &Value) -> String {
+    let Some(t) = target(spec) else {
+        return field(spec, "target");
+    };
+    let args = t.cli_args();
+    let opts: Vec<&str> = args
+        .chunks(2)
+        .skip(1)
+        .filter_map(|pair| pair.get(1).map(String::as_str))
+        .collect();
+    let kind = match t.kind() {
+        "store" => " (shipped store)",
+        "file" => " (target file)",
+        _ => "",
+    };
+    let mut row = format!("{}{kind}", args.get(1).map_or("", String::as_str));
+    if !opts.is_empty() {
+        row.push_str(&format!(", {}", opts.join(", ")));
+    }
+    row
+}
+
 /// `temblor test ...` with every setting that shapes the op stream.
 pub fn command(spec: &Value, seed: Option<u64>) -> String {
     let mut args: Vec<String> = vec!["temblor".into(), "test".into()];
@@ -190,7 +223,15 @@ pub fn command(spec: &Value, seed: Option<u64>) -> String {
         }
     };
     flag("name", field(spec, "name"));
-    flag("target", field(spec, "target"));
+    if let Some(t) = target(spec) {
+        args.extend(t.cli_args());
+    }
+    let mut flag = |name: &str, v: String| {
+        if !v.is_empty() {
+            args.push(format!("--{name}"));
+            args.push(v);
+        }
+    };
     flag("workload", field(spec, "workload"));
     let faults = spec["nemesis"].as_array().map(|a| {
         a.iter()
@@ -222,9 +263,6 @@ pub fn command(spec: &Value, seed: Option<u64>) -> String {
         _ => flag("nodes", field(spec, "nodes")),
     }
     flag("rate", field(&spec["workload_options"], "rate"));
-    for b in spec["bugs"].as_array().into_iter().flatten() {
-        flag("bug", super::ops::compact(b));
-    }
     flag("seed", seed.map(|s| s.to_string()).unwrap_or_default());
     args.iter()
         .map(|a| shell_quote(a))
@@ -249,14 +287,18 @@ mod tests {
 
     #[test]
     fn the_command_repeats_the_run_and_quotes_odd_words() {
-        let spec = json!({"name": "it's", "target": "raftkv", "workload": "register",
-            "nemesis": ["partition", "kill"], "nemesis_interval": 5.0, "time_limit": 30.0,
-            "concurrency": 10, "nodes": 5, "bugs": ["lease-reads"], "workload_options": {"rate": null}});
+        let spec = json!({"name": "it's", "target": {"kind": "raftkv", "bugs": ["lease-reads"]},
+            "workload": "register", "nemesis": ["partition", "kill"], "nemesis_interval": 5.0,
+            "time_limit": 30.0, "concurrency": 10, "nodes": 5, "workload_options": {"rate": null}});
         assert_eq!(
             command(&spec, Some(42)),
-            "temblor test --name 'it'\\''s' --target raftkv --workload register --nemesis partition,kill \
-             --nemesis-interval 5s --time-limit 30s --concurrency 10 --nodes 5 --bug lease-reads --seed 42"
+            "temblor test --name 'it'\\''s' --target raftkv --target-opt bug=lease-reads --workload register \
+             --nemesis partition,kill --nemesis-interval 5s --time-limit 30s --concurrency 10 --nodes 5 --seed 42"
         );
+        assert_eq!(target_row(&spec), "raftkv, bug=lease-reads");
+        // An older run's spec.json names its target with a bare string.
+        let old = json!({"target": "etcd"});
+        assert_eq!(target_row(&old), "etcd");
     }
 
     #[test]

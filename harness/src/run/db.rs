@@ -13,67 +13,26 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use targets::consul::{Consul, ConsulClient, ConsulInstall, ConsulOptions, Mode};
 use targets::db::{Db, DbError, NodeCtx};
-use targets::etcd::{Etcd, EtcdClient, EtcdOptions, Install};
-use targets::raftkv::{Binary, RaftKv, RaftKvClient, RaftKvOptions};
-use workloads::client::Timeout;
-use workloads::Client;
+use targets::protocol::LogFn;
+use targets::{OpenContext, Opened};
 
-/// The target of `spec` on `nodes`.
-pub fn for_spec(spec: &TestSpec, nodes: &Nodes) -> anyhow::Result<Arc<dyn Db>> {
-    let addrs = addrs(&nodes.handles);
-    match spec.target.as_str() {
-        "raftkv" => Ok(Arc::new(RaftKv::new(raftkv_options(spec)?, addrs))),
-        "etcd" => Ok(Arc::new(Etcd::new(etcd_options(spec), addrs))),
-        "consul" => Ok(Arc::new(Consul::new(consul_options(spec), addrs))),
-        other => Err(UsageError(format!(
-            "unknown target {other:?} (available: raftkv, etcd)"
-        ))
-        .into()),
-    }
-}
-
-/// The workload client for `spec`'s target, with the op timeout applied.
-pub fn client(spec: &TestSpec, nodes: &[NodeHandle]) -> anyhow::Result<Arc<dyn Client>> {
-    let timeout = Duration::from_secs_f64(spec.op_timeout);
-    // The HTTP timeout turns a slow op into `info`; the wrapper is the
-    // backstop for anything that still hangs.
-    let backstop = timeout + Duration::from_secs(1);
-    if spec.target == "etcd" {
-        let port = etcd_options(spec).client_port;
-        let inner = EtcdClient::new(&addrs(nodes), port, timeout, spec.etcd_serializable_reads)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok(Arc::new(Timeout::new(inner, backstop)));
-    }
-    if spec.target == "consul" {
-        let port = consul_options(spec).http_port;
-        let mode = Mode::parse(&spec.consul_reads).unwrap_or_default();
-        let inner = ConsulClient::new(&addrs(nodes), port, timeout, mode)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        return Ok(Arc::new(Timeout::new(inner, backstop)));
-    }
-    let opts = raftkv_options(spec)?;
-    let inner = RaftKvClient::new(&addrs(nodes), opts.client_port, timeout)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Arc::new(Timeout::new(inner, backstop)))
-}
-
-/// Validation makes sure `consul_install` is there for a consul run.
-fn consul_options(spec: &TestSpec) -> ConsulOptions {
-    let install = spec.consul_install.as_deref().unwrap_or_default();
-    ConsulOptions {
-        system_clock: on_real_hosts(spec),
-        ..ConsulOptions::new(ConsulInstall::parse(install))
-    }
-}
-
-fn etcd_options(spec: &TestSpec) -> EtcdOptions {
-    EtcdOptions {
-        install: Install::parse(&spec.etcd_install),
-        system_clock: on_real_hosts(spec),
-        ..EtcdOptions::default()
-    }
+/// The run's target opened on `nodes`: its `Db` and client template.
+/// Client programs' stderr, and notes about them, go to `log`.
+pub fn open(spec: &TestSpec, nodes: &[NodeHandle], log: LogFn) -> anyhow::Result<Opened> {
+    let list: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.addr.clone()))
+        .collect();
+    let ctx = OpenContext {
+        nodes: &list,
+        real_hosts: on_real_hosts(spec),
+        clock_faults: spec.nemesis.contains(&FaultKind::Clock),
+        workload: &spec.workload,
+        op_timeout: Duration::from_secs_f64(spec.op_timeout),
+        log,
+    };
+    targets::open(&spec.target, &ctx).map_err(|e| UsageError(e.to_string()).into())
 }
 
 /// Whether the nodes are real hosts (a nodes file), whose system clocks a
@@ -88,13 +47,6 @@ fn addrs(nodes: &[NodeHandle]) -> BTreeMap<String, String> {
         .iter()
         .map(|n| (n.name.clone(), n.addr.clone()))
         .collect()
-}
-
-fn raftkv_options(spec: &TestSpec) -> anyhow::Result<RaftKvOptions> {
-    let mut opts = RaftKvOptions::new(Binary::new(spec.raftkv_bin.clone()));
-    opts.bugs = spec.bugs.clone();
-    opts.faketime = spec.nemesis.contains(&FaultKind::Clock);
-    Ok(opts)
 }
 
 /// Runs `action` on every node at once; the first error (naming its node)
@@ -201,20 +153,32 @@ pub fn mark_state_done(dir: &RunDir) {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+    use targets::remote::{AsyncRemote, Local};
+
+    fn three() -> Vec<NodeHandle> {
+        (1..=3)
+            .map(|i| NodeHandle {
+                name: format!("n{i}"),
+                addr: format!("10.77.0.{}", 10 + i),
+                remote: AsyncRemote::new(Local::new()),
+            })
+            .collect()
+    }
 
     #[test]
     fn only_real_hosts_get_the_system_clock() {
         let local = TestSpec {
-            consul_install: Some("/tmp/consul".into()),
+            target: targets::TargetSpec::named("etcd").unwrap(),
             ..TestSpec::default()
         };
-        assert!(!etcd_options(&local).system_clock);
-        assert!(!consul_options(&local).system_clock);
+        let log: LogFn = Arc::new(|_: &str| {});
+        let opened = open(&local, &three(), Arc::clone(&log)).unwrap();
+        let e = opened.db.clock().err().unwrap();
+        assert!(e.contains("local cluster"), "{e}");
         let real = TestSpec {
             nodes_file: Some(PathBuf::from("nodes.txt")),
             ..local
         };
-        assert!(etcd_options(&real).system_clock);
-        assert!(consul_options(&real).system_clock);
+        assert!(open(&real, &three(), log).unwrap().db.clock().is_ok());
     }
 }

@@ -17,6 +17,8 @@
 
 pub mod analysis;
 pub mod db;
+pub mod dry_run;
+pub mod log;
 pub mod nodes;
 pub mod phases;
 mod progress;
@@ -61,17 +63,29 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
     dir.write_json("spec.json", &spec)?;
     eprintln!("temblor: run {} (seed {seed})", dir.path.display());
 
+    let log = log::RunLog::create(&dir.file("temblor.log"))?;
+    let ssh = spec
+        .target
+        .load()
+        .map_err(|e| crate::error::UsageError(e.to_string()))?
+        .is_none_or(|f| f.has_ssh());
     let nodes = {
         let spec = spec.clone();
-        tokio::task::spawn_blocking(move || nodes::open(&spec)).await??
+        tokio::task::spawn_blocking(move || nodes::open(&spec, ssh)).await??
     };
-    let db = db::for_spec(&spec, &nodes)?;
+    let opened = match db::open(&spec, &nodes.handles, log.sink()) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || nodes::close(&nodes)).await;
+            return Err(e);
+        }
+    };
     db::write_state(&dir, &spec, &nodes)?;
     let result = with_db(
         &spec,
         &dir,
         &nodes.handles,
-        Arc::clone(&db),
+        opened,
         workload.as_ref(),
         shutdown,
     )
@@ -112,43 +126,64 @@ async fn with_db(
     spec: &TestSpec,
     dir: &RunDir,
     nodes: &[NodeHandle],
-    db: Arc<dyn targets::db::Db>,
+    opened: targets::Opened,
     workload: &dyn workloads::Workload,
     shutdown: Shutdown,
 ) -> anyhow::Result<crate::recorder::Summary> {
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-    let setup = db::on_all(nodes, &db, |db, ctx| db.setup(ctx)).await;
-    let outcome = match setup {
-        Ok(()) => {
-            // The generator runs in its own task so that a panic in it is
-            // caught here and the cleanup below still runs.
-            let task = tokio::spawn(run_generator(
-                spec.clone(),
-                dir.clone(),
-                nodes.to_vec(),
-                Arc::clone(&db),
-                workload.generators(&spec.workload_options)?,
-                shutdown,
-            ));
-            match task.await {
-                Ok(r) => r,
-                Err(e) => Err(anyhow::anyhow!("the run's task failed: {e}")),
-            }
-        }
+    let db = Arc::clone(&opened.db);
+    let network = opened.ssh;
+    // Faults the target or the nodes cannot take are refused before
+    // anything is set up, all of them at once.
+    let faults = nemesis_options(spec, network);
+    Faults::new(nodes.to_vec(), Arc::clone(&db), faults.clone(), 0)
+        .validate()
+        .map_err(crate::error::UsageError)?;
+    eprintln!(
+        "temblor: faults: {}",
+        crate::nemesis::describe_availability(db.as_ref(), network)
+    );
+    // A setup that fails half way, or a client that cannot start, is
+    // torn down even with --no-teardown: nothing is left running.
+    let mut torn_down_anyway = true;
+    let outcome = match set_up(nodes, &db).await {
         Err(e) => Err(e.context("cannot set up the target")),
+        Ok(()) => match preflight(&opened, nodes).await {
+            Err(e) => Err(e),
+            Ok(()) => {
+                torn_down_anyway = false;
+                // The generator runs in its own task so that a panic in it
+                // is caught here and the cleanup below still runs.
+                let task = tokio::spawn(run_generator(
+                    spec.clone(),
+                    dir.clone(),
+                    nodes.to_vec(),
+                    opened,
+                    workload.generators(&spec.workload_options)?,
+                    shutdown,
+                ));
+                match task.await {
+                    Ok(r) => r,
+                    Err(e) => Err(anyhow::anyhow!("the run's task failed: {e}")),
+                }
+            }
+        },
     };
     // Always: heal, collect logs, tear down.
     let mut healer = Faults::new(
         nodes.to_vec(),
         Arc::clone(&db),
-        NemesisOptions::default(),
+        NemesisOptions {
+            network,
+            ..NemesisOptions::default()
+        },
         0,
     );
     for problem in healer.heal_all().await {
         eprintln!("temblor: while healing: {problem}");
     }
     db::download_logs(nodes, &db, dir).await;
-    if spec.teardown {
+    if spec.teardown || torn_down_anyway {
         if let Err(e) = db::on_all(nodes, &db, |db, ctx| db.teardown(ctx)).await {
             eprintln!("temblor: while tearing down {}: {e:#}", names.join(", "));
         }
@@ -157,16 +192,53 @@ async fn with_db(
     outcome
 }
 
+/// Sets the target up on every node, then once on the first
+/// (`setup_primary`).
+async fn set_up(nodes: &[NodeHandle], db: &Arc<dyn targets::db::Db>) -> anyhow::Result<()> {
+    db::on_all(nodes, db, |db, ctx| db.setup(ctx)).await?;
+    let first = nodes.first().map(std::slice::from_ref).unwrap_or_default();
+    db::on_all(first, db, |db, ctx| db.setup_primary(ctx)).await
+}
+
+/// Starts one client on the first node and closes it again, so that a
+/// client that cannot start at all stops the run before any fault (a
+/// usage error naming its command and stderr).
+async fn preflight(opened: &targets::Opened, nodes: &[NodeHandle]) -> anyhow::Result<()> {
+    let Some(first) = nodes.first() else {
+        return Ok(());
+    };
+    match opened.client.open(&first.name).await {
+        Ok(mut c) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Err(e) => Err(crate::error::UsageError(format!("cannot start the client: {e}")).into()),
+    }
+}
+
+/// The nemesis settings of `spec`.
+fn nemesis_options(spec: &TestSpec, network: bool) -> NemesisOptions {
+    NemesisOptions {
+        kinds: spec.nemesis.clone(),
+        shapes: spec.partition_shapes.clone(),
+        targets: spec.fault_targets.clone(),
+        delay_ms: (spec.packet_delay * 1000.0).round() as u64,
+        network,
+        ..NemesisOptions::default()
+    }
+}
+
 /// Phase 3: clients and nemesis driven by the generator, with the history
 /// recorded as it happens.
 async fn run_generator(
     spec: TestSpec,
     dir: RunDir,
     nodes: Vec<NodeHandle>,
-    db: Arc<dyn targets::db::Db>,
+    opened: targets::Opened,
     gens: workloads::Generators,
     shutdown: Shutdown,
 ) -> anyhow::Result<crate::recorder::Summary> {
+    let db = Arc::clone(&opened.db);
     let seed = spec.seed.unwrap_or_default();
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let op_timeout = Duration::from_secs_f64(spec.op_timeout);
@@ -178,16 +250,9 @@ async fn run_generator(
     let faults = Faults::new(
         nodes.clone(),
         Arc::clone(&db),
-        NemesisOptions {
-            kinds: spec.nemesis.clone(),
-            shapes: spec.partition_shapes.clone(),
-            targets: spec.fault_targets.clone(),
-            delay_ms: (spec.packet_delay * 1000.0).round() as u64,
-            ..NemesisOptions::default()
-        },
+        nemesis_options(&spec, opened.ssh),
         seed,
     );
-    faults.validate().map_err(crate::error::UsageError)?;
     faults
         .check_network()
         .await
@@ -206,7 +271,7 @@ async fn run_generator(
     );
     let clock = Clock::start();
     let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
-    let client = db::client(&spec, &nodes)?;
+    let client = Arc::clone(&opened.client);
     let interpreter = Interpreter::new(
         spec.concurrency,
         names,
@@ -226,7 +291,11 @@ async fn run_generator(
         // Stopped early (Ctrl-C, deadline, error): the generator's own heal
         // never ran. Heal now and record it, so the history shows every
         // fault ended.
-        let mut healer = Faults::new(nodes.clone(), Arc::clone(&db), NemesisOptions::default(), 0);
+        let healer_opts = NemesisOptions {
+            network: opened.ssh,
+            ..NemesisOptions::default()
+        };
+        let mut healer = Faults::new(nodes.clone(), Arc::clone(&db), healer_opts, 0);
         record_heal(&recorder, &mut healer).await;
     }
     let summary = recorder.finish().await?;

@@ -10,7 +10,7 @@ use crate::nemesis::NodeHandle;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use targets::cluster::{self, Cluster, UpOptions};
-use targets::remote::{AsyncRemote, HostKeyPolicy, Ssh, SshConfig};
+use targets::remote::{AsyncRemote, HostKeyPolicy, NoSsh, Ssh, SshConfig};
 
 /// The nodes of a run, and whether the run owns the local cluster.
 pub struct Nodes {
@@ -29,12 +29,60 @@ impl Nodes {
 }
 
 /// Opens sessions to the nodes `spec` names, bringing up a local cluster
-/// when it names no nodes file and none is up.
-pub fn open(spec: &TestSpec) -> anyhow::Result<Nodes> {
-    match &spec.nodes_file {
-        Some(file) => open_real(spec, file),
-        None => open_local(spec),
+/// when it names no nodes file and none is up. Without `ssh` (a hosted
+/// service attached with `ssh = false`) the nodes file only names them.
+pub fn open(spec: &TestSpec, ssh: bool) -> anyhow::Result<Nodes> {
+    match (&spec.nodes_file, ssh) {
+        (Some(file), true) => open_real(spec, file),
+        (None, true) => open_local(spec),
+        (Some(file), false) => {
+            let handles = read_nodes_file(file)?
+                .into_iter()
+                .map(|(name, addr)| NodeHandle {
+                    remote: AsyncRemote::new(NoSsh::new(&name)),
+                    addr: resolve(&addr),
+                    name,
+                })
+                .collect();
+            Ok(Nodes {
+                handles,
+                owned_cluster: None,
+            })
+        }
+        (None, false) => Err(UsageError(
+            "a target attached with ssh = false needs --nodes-file naming its nodes".into(),
+        )
+        .into()),
     }
+}
+
+/// The nodes a nodes file names: `name [address]` a line, `#` comments.
+pub fn read_nodes_file(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("cannot read nodes file {}: {e}", file.display())))?;
+    let mut nodes = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let addr = words.next().unwrap_or(name);
+        if words.next().is_some() {
+            return Err(UsageError(format!(
+                "{}:{}: expected `name [address]`, got {line:?}",
+                file.display(),
+                i + 1
+            ))
+            .into());
+        }
+        nodes.push((name.to_string(), addr.to_string()));
+    }
+    if nodes.is_empty() {
+        return Err(UsageError(format!("nodes file {} names no nodes", file.display())).into());
+    }
+    Ok(nodes)
 }
 
 /// Opens sessions to the nodes of an earlier run without bringing anything
@@ -108,10 +156,9 @@ fn open_local(spec: &TestSpec) -> anyhow::Result<Nodes> {
     })
 }
 
-/// Reads `name [address]` lines (`#` comments) and connects to each.
+/// Reads the nodes file and connects to each node.
 fn open_real(spec: &TestSpec, file: &Path) -> anyhow::Result<Nodes> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| UsageError(format!("cannot read nodes file {}: {e}", file.display())))?;
+    let nodes = read_nodes_file(file)?;
     let key = spec.ssh.key.clone().ok_or_else(|| {
         UsageError(
             "real machines need an SSH key: pass --ssh-key (or ssh.key in the test file)".into(),
@@ -123,22 +170,8 @@ fn open_real(spec: &TestSpec, file: &Path) -> anyhow::Result<Nodes> {
         .clone()
         .unwrap_or_else(default_known_hosts);
     let mut handles = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let name = words.next().unwrap_or_default();
-        let addr = words.next().unwrap_or(name);
-        if words.next().is_some() {
-            return Err(UsageError(format!(
-                "{}:{}: expected `name [address]`, got {line:?}",
-                file.display(),
-                i + 1
-            ))
-            .into());
-        }
+    for (name, addr) in &nodes {
+        let (name, addr) = (name.as_str(), addr.as_str());
         let cfg = SshConfig {
             port: spec.ssh.port,
             user: spec.ssh.username.clone(),
@@ -157,9 +190,6 @@ fn open_real(spec: &TestSpec, file: &Path) -> anyhow::Result<Nodes> {
             addr: resolve(addr),
             remote: AsyncRemote::new(ssh),
         });
-    }
-    if handles.is_empty() {
-        return Err(UsageError(format!("nodes file {} names no nodes", file.display())).into());
     }
     Ok(Nodes {
         handles,

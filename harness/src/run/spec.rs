@@ -7,6 +7,7 @@
 use crate::nemesis::{FaultKind, Shape, Targets};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use targets::TargetSpec;
 use workloads::Options;
 
 /// Everything that defines a test run.
@@ -15,8 +16,11 @@ use workloads::Options;
 pub struct TestSpec {
     /// The test's name: the results folder under `results/`.
     pub name: String,
-    /// The system under test: `raftkv`, `etcd` or `consul`.
-    pub target: String,
+    /// The system under test and its settings: a built-in target
+    /// (raftkv, etcd, consul), a store temblor ships, or a target file. A
+    /// test file may give a name or path, or a table with a `kind`.
+    #[serde(deserialize_with = "targets::registry::deserialize_spec")]
+    pub target: TargetSpec,
     /// The workload: `register` or `list-append`.
     pub workload: String,
     /// Fault families in the schedule (empty: no faults).
@@ -47,26 +51,14 @@ pub struct TestSpec {
     /// The RNG seed of the generator and the nemesis (random when absent;
     /// the one used is recorded).
     pub seed: Option<u64>,
-    /// raftkv's bug switches to turn on.
-    pub bugs: Vec<String>,
     /// Client op timeout in seconds (then the op is `info`).
     pub op_timeout: f64,
     /// Workload options.
     pub workload_options: Options,
     /// Where results go.
     pub results_dir: PathBuf,
-    /// The raftkv binary to install (default: next to temblor, else built).
-    pub raftkv_bin: Option<PathBuf>,
     /// Remove the target's data from the nodes after the run.
     pub teardown: bool,
-    /// How etcd is installed: `debian`, a tarball URL or a binary path.
-    pub etcd_install: String,
-    /// etcd reads are serializable (stale-allowed), not linearizable.
-    pub etcd_serializable_reads: bool,
-    /// How Consul is installed: a release zip URL or a binary path.
-    pub consul_install: Option<String>,
-    /// Consul reads: `default`, `consistent` or `stale`.
-    pub consul_reads: String,
 }
 
 /// How to reach real machines.
@@ -101,7 +93,7 @@ impl Default for TestSpec {
     fn default() -> Self {
         TestSpec {
             name: String::new(),
-            target: "raftkv".into(),
+            target: TargetSpec::default(),
             workload: "register".into(),
             nemesis: vec![FaultKind::Partition, FaultKind::Kill, FaultKind::Pause],
             partition_shapes: Shape::ALL.to_vec(),
@@ -115,16 +107,10 @@ impl Default for TestSpec {
             nodes_file: None,
             ssh: SshSpec::default(),
             seed: None,
-            bugs: Vec::new(),
             op_timeout: 2.0,
             workload_options: Options::default(),
             results_dir: PathBuf::from("results"),
-            raftkv_bin: None,
             teardown: true,
-            etcd_install: "debian".into(),
-            etcd_serializable_reads: false,
-            consul_install: None,
-            consul_reads: "default".into(),
         }
     }
 }
@@ -170,7 +156,7 @@ impl TestSpec {
     /// The name, or `<target>-<workload>` when none was given.
     pub fn test_name(&self) -> String {
         if self.name.is_empty() {
-            format!("{}-{}", self.target, self.workload)
+            format!("{}-{}", self.target.name(), self.workload)
         } else {
             self.name.clone()
         }
@@ -179,22 +165,10 @@ impl TestSpec {
     /// Checks ranges and names that would otherwise fail mid-run.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError::Invalid(m));
-        if !["raftkv", "etcd", "consul"].contains(&self.target.as_str()) {
-            return bad(format!(
-                "unknown target {:?} (available here: raftkv, etcd, consul)",
-                self.target
-            ));
-        }
-        if self.target == "consul" && self.consul_install.is_none() {
-            return bad("--target consul needs --consul-install URL|FILE".into());
-        }
-        if targets::consul::Mode::parse(&self.consul_reads).is_none() {
-            return bad(format!(
-                "--consul-reads must be default, consistent or stale, not {:?}",
-                self.consul_reads
-            ));
-        }
         workloads::by_name(&self.workload).map_err(|e| SpecError::Invalid(e.to_string()))?;
+        let target = |e: targets::TargetError| SpecError::Invalid(e.to_string());
+        self.target.validate().map_err(target)?;
+        self.target.check_workload(&self.workload).map_err(target)?;
         self.workload_options
             .validate()
             .map_err(|e| SpecError::Invalid(e.to_string()))?;
@@ -269,15 +243,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_by_name() {
-        let spec = TestSpec {
-            target: "mongo".into(),
+        let consul = TestSpec {
+            target: TargetSpec::named("consul").unwrap(),
             ..TestSpec::default()
         };
-        assert!(spec
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("unknown target"));
+        let e = consul.validate().unwrap_err().to_string();
+        assert!(e.contains("--consul-install"), "{e}");
         let spec = TestSpec {
             workload: "bank".into(),
             ..TestSpec::default()

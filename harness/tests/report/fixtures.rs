@@ -31,10 +31,11 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// A spec.json like a run writes.
 pub fn spec(name: &str, workload: &str, nemesis: &[&str], time_limit: f64, seed: u64) -> Value {
     json!({
-        "name": name, "target": "raftkv", "workload": workload, "nemesis": nemesis,
+        "name": name, "target": {"kind": "raftkv", "bugs": ["lease-reads"]},
+        "workload": workload, "nemesis": nemesis,
         "partition_shapes": ["one", "halves"], "nemesis_interval": 5.0,
         "time_limit": time_limit, "recovery_time": 5.0, "concurrency": 10, "nodes": 5,
-        "nodes_file": null, "seed": seed, "bugs": ["lease-reads"], "op_timeout": 2.0,
+        "nodes_file": null, "seed": seed, "op_timeout": 2.0,
         "workload_options": {"rate": null}, "results_dir": "results", "teardown": true
     })
 }

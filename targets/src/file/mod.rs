@@ -104,7 +104,7 @@ impl TargetFile {
 
     /// Whether temblor may reach its nodes over SSH.
     pub fn has_ssh(&self) -> bool {
-        self.schema.attach.as_ref().map_or(true, |a| a.ssh)
+        self.schema.attach.as_ref().is_none_or(|a| a.ssh)
     }
 
     /// The schema, as read.
@@ -233,9 +233,9 @@ impl TargetFile {
                 }
             }
             if !a.ssh && [&a.kill, &a.pause].iter().any(|c| c.is_some()) {
-                return Err(self.whole(
-                    "[attach] has ssh = false but gives commands to run on the nodes",
-                ));
+                return Err(
+                    self.whole("[attach] has ssh = false but gives commands to run on the nodes")
+                );
             }
         }
         Ok(())
@@ -259,7 +259,11 @@ impl TargetFile {
                 return Err(self.whole(format!(
                     "unknown option {k:?} for target {} (it has: {})",
                     self.name(),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             };
             let choices = decl.choices();

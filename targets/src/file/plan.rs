@@ -79,17 +79,26 @@ impl NodePlan {
         let mut out = Vec::new();
         let mut push = |step: &str, cmd: String| out.push((step.to_string(), cmd));
         if !self.packages.is_empty() {
-            push("install", format!("apt-get install {}", self.packages.join(" ")));
+            push(
+                "install",
+                format!("apt-get install {}", self.packages.join(" ")),
+            );
         }
         for (from, to, mode) in &self.uploads {
-            push("install", format!("upload {} to {to} (mode {mode})", from.display()));
+            push(
+                "install",
+                format!("upload {} to {to} (mode {mode})", from.display()),
+            );
         }
         let scripts = |s: &Option<Script>| s.iter().map(|s| s.text.clone()).collect::<Vec<_>>();
         for s in scripts(&self.install) {
             push("install", s);
         }
         for (path, content, mode) in &self.files {
-            push("configure", format!("write {path} (mode {mode}):\n{content}"));
+            push(
+                "configure",
+                format!("write {path} (mode {mode}):\n{content}"),
+            );
         }
         for s in scripts(&self.configure) {
             push("configure", s);
@@ -111,7 +120,10 @@ impl NodePlan {
                 push(step, text);
             }
         }
-        for (step, s) in ["kill", "start", "pause", "resume"].iter().zip(&self.attach) {
+        for (step, s) in ["kill", "start", "pause", "resume"]
+            .iter()
+            .zip(&self.attach)
+        {
             for text in scripts(s) {
                 push(step, text);
             }
@@ -182,7 +194,15 @@ pub(super) fn for_node(
     };
     let step = |name: &str, st: &Option<schema::Step>, default| {
         st.as_ref()
-            .map(|st| script(name, &format!("{name}.command"), &st.command, st.timeout, default))
+            .map(|st| {
+                script(
+                    name,
+                    &format!("{name}.command"),
+                    &st.command,
+                    st.timeout,
+                    default,
+                )
+            })
             .transpose()
     };
 
@@ -219,8 +239,11 @@ pub(super) fn for_node(
                     &format!("{}: no such file", from.display()),
                 ));
             }
-            plan.uploads
-                .push((from, text("install.upload.to", &u.to, &vars)?, u.mode.clone()));
+            plan.uploads.push((
+                from,
+                text("install.upload.to", &u.to, &vars)?,
+                u.mode.clone(),
+            ));
         }
         plan.install = i
             .command
@@ -257,7 +280,10 @@ pub(super) fn for_node(
     }
     plan.users = s.daemons.iter().filter_map(|d| d.user.clone()).collect();
     if let Some(ready) = &s.ready {
-        plan.ready = Some((readiness(file, &r, ready, &vars)?, ready.timeout.map_or(READY_TIMEOUT, |d| d.0)));
+        plan.ready = Some((
+            readiness(file, &r, ready, &vars)?,
+            ready.timeout.map_or(READY_TIMEOUT, |d| d.0),
+        ));
     }
     for l in &s.logs.files {
         plan.logs.push(text("logs.files", l, &vars)?);
@@ -307,7 +333,11 @@ fn daemon(
         if !(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && k.chars().next().is_some_and(|c| !c.is_ascii_digit()))
         {
-            return Err(r.error_at(&v.span, &key("env"), &format!("{k:?} is not a variable name")));
+            return Err(r.error_at(
+                &v.span,
+                &key("env"),
+                &format!("{k:?} is not a variable name"),
+            ));
         }
         daemon = daemon.env(k, &r.render(&key(&format!("env.{k}")), v, vars)?);
     }
@@ -340,7 +370,10 @@ fn readiness(
     if let Some(t) = &ready.http {
         return Ok(Ready::Http(r.render("ready.http", t, vars)?));
     }
-    let t = ready.command.as_ref().ok_or_else(|| file.whole("[ready] is empty"))?;
+    let t = ready
+        .command
+        .as_ref()
+        .ok_or_else(|| file.whole("[ready] is empty"))?;
     Ok(Ready::Command(Script {
         step: "ready".into(),
         text: r.render("ready.command", t, vars)?,

@@ -361,11 +361,25 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_write_them() {
-        let d = |s: &str| toml::from_str::<Step>(&format!("command = 'x'\ntimeout = {s}")).map(|s| s.timeout);
-        assert_eq!(d("'90s'").unwrap(), Some(Duration(std::time::Duration::from_secs(90))));
-        assert_eq!(d("'2m'").unwrap(), Some(Duration(std::time::Duration::from_secs(120))));
-        assert_eq!(d("'250ms'").unwrap(), Some(Duration(std::time::Duration::from_millis(250))));
-        assert_eq!(d("5").unwrap(), Some(Duration(std::time::Duration::from_secs(5))));
+        let d = |s: &str| {
+            toml::from_str::<Step>(&format!("command = 'x'\ntimeout = {s}")).map(|s| s.timeout)
+        };
+        assert_eq!(
+            d("'90s'").unwrap(),
+            Some(Duration(std::time::Duration::from_secs(90)))
+        );
+        assert_eq!(
+            d("'2m'").unwrap(),
+            Some(Duration(std::time::Duration::from_secs(120)))
+        );
+        assert_eq!(
+            d("'250ms'").unwrap(),
+            Some(Duration(std::time::Duration::from_millis(250)))
+        );
+        assert_eq!(
+            d("5").unwrap(),
+            Some(Duration(std::time::Duration::from_secs(5)))
+        );
         assert!(d("'soon'").is_err());
         assert!(d("'-1s'").is_err());
         assert!(d("'1e12s'").is_err());

@@ -55,7 +55,11 @@ impl Plans {
 impl DaemonSpecs for Plans {
     fn daemons(&self, node: &str, restart: bool) -> Result<Vec<Daemon>, DbError> {
         let plan = self.get(node)?;
-        let daemons = if restart { &plan.restarts } else { &plan.daemons };
+        let daemons = if restart {
+            &plan.restarts
+        } else {
+            &plan.daemons
+        };
         Ok(daemons
             .iter()
             .map(|d| match self.faketime {
@@ -105,9 +109,9 @@ impl FileTarget {
     }
 
     fn attach_script(&self, node: &str, which: usize) -> Result<&Script, DbError> {
-        self.plans.get(node)?.attach[which]
-            .as_ref()
-            .ok_or_else(|| DbError::Unsupported(format!("{}: no such command in [attach]", self.name)))
+        self.plans.get(node)?.attach[which].as_ref().ok_or_else(|| {
+            DbError::Unsupported(format!("{}: no such command in [attach]", self.name))
+        })
     }
 
     fn install(&self, ctx: &NodeCtx<'_>, p: &NodePlan) -> Result<(), DbError> {
@@ -162,7 +166,7 @@ impl FileTarget {
                 Err(why) => last = why,
             }
             checks += 1;
-            if !self.attached && checks % 4 == 0 {
+            if !self.attached && checks.is_multiple_of(4) {
                 self.daemons_alive(ctx)?;
             }
             std::thread::sleep(Duration::from_millis(250));
@@ -179,7 +183,12 @@ impl FileTarget {
             if !node::is_running(ctx.remote, d.pidfile())? {
                 let tail = ctx
                     .remote
-                    .exec(&Command::new("tail").args(["-n", "20", d.logfile()]).sudo().unchecked())
+                    .exec(
+                        &Command::new("tail")
+                            .args(["-n", "20", d.logfile()])
+                            .sudo()
+                            .unchecked(),
+                    )
                     .map(|o| o.stdout)
                     .unwrap_or_default();
                 return Err(DbError::Unhealthy {
@@ -210,11 +219,13 @@ fn clock_for(file: &TargetFile, real_hosts: bool) -> Result<TargetClock, String>
                 file.path().display()
             ),
         }),
-        (ClockMode::Faketime | ClockMode::Auto, _) if file.is_attached() && !real_hosts => Err(
-            format!("{name} is attached: temblor does not start its processes, so it cannot \
+        (ClockMode::Faketime | ClockMode::Auto, _) if file.is_attached() && !real_hosts => {
+            Err(format!(
+                "{name} is attached: temblor does not start its processes, so it cannot \
                      preload libfaketime into them, and the local cluster's nodes share this \
-                     machine's clock, which temblor never sets"),
-        ),
+                     machine's clock, which temblor never sets"
+            ))
+        }
         (ClockMode::Faketime | ClockMode::Auto, _) if file.is_attached() => {
             Ok(TargetClock::System(SystemClock::new()))
         }
@@ -244,7 +255,10 @@ fn run_opt(ctx: &NodeCtx<'_>, s: &Option<Script>) -> Result<(), DbError> {
 /// where the file says it, the command, its status and stderr.
 fn exec(ctx: &NodeCtx<'_>, s: &Script, checked: bool) -> Result<Output, DbError> {
     let body = format!("set -e\n{}", s.text);
-    let mut cmd = Command::new("bash").args(["-c", &body]).sudo().timeout(s.timeout);
+    let mut cmd = Command::new("bash")
+        .args(["-c", &body])
+        .sudo()
+        .timeout(s.timeout);
     if !checked {
         cmd = cmd.unchecked();
     }
@@ -349,7 +363,11 @@ impl Db for FileTarget {
         let wiped = run_opt(ctx, &p.teardown);
         let removed = ctx
             .remote
-            .exec(&Command::new("rm").args(["-rf", p.dirs.root(), &p.dirs.opt]).sudo())
+            .exec(
+                &Command::new("rm")
+                    .args(["-rf", p.dirs.root(), &p.dirs.opt])
+                    .sudo(),
+            )
             .map(|_| ())
             .map_err(DbError::from);
         stopped.and(wiped).and(removed)

@@ -97,17 +97,26 @@ fn a_good_file_plans_every_step_for_every_node() {
     let start = n2.daemons[0].command().to_string();
     assert!(start.contains("exec kvd --id 2 --mode fast'"), "{start}");
     assert!(start.contains("KV_NOTE=hello"), "{start}");
-    assert!(start.contains("/var/lib/temblor/n2/kv/run/kv.pid"), "{start}");
+    assert!(
+        start.contains("/var/lib/temblor/n2/kv/run/kv.pid"),
+        "{start}"
+    );
     let restart = n2.restarts[0].command().to_string();
     assert!(restart.contains("--mode fast --rejoin"), "{restart}");
-    assert_eq!(n2.ready.as_ref().unwrap().0, Ready::Tcp("10.0.0.12:9000".into()));
+    assert_eq!(
+        n2.ready.as_ref().unwrap().0,
+        Ready::Tcp("10.0.0.12:9000".into())
+    );
     assert!(n2.init.is_none(), "init runs on the first node only");
     assert_eq!(plans[0].init.as_ref().unwrap().text, "kvctl init 10.0.0.11");
     let p = n2.primaries.as_ref().unwrap();
     assert_eq!(p.text, "kvctl is-leader 10.0.0.12");
     assert_eq!(
         p.origin,
-        format!("/stores/kv/target.toml:{}", line_of(GOOD, "kvctl is-leader"))
+        format!(
+            "/stores/kv/target.toml:{}",
+            line_of(GOOD, "kvctl is-leader")
+        )
     );
     assert_eq!(n2.logs, ["/var/lib/temblor/n2/kv/log/extra.log"]);
     assert_eq!(n2.data, ["/var/lib/temblor/n2/kv/data/wal"]);
@@ -116,8 +125,16 @@ fn a_good_file_plans_every_step_for_every_node() {
     assert_eq!(
         steps,
         [
-            "install", "install", "configure", "start", "restart", "ready", "primaries",
-            "teardown", "logs", "data"
+            "install",
+            "install",
+            "configure",
+            "start",
+            "restart",
+            "ready",
+            "primaries",
+            "teardown",
+            "logs",
+            "data"
         ]
     );
 }
@@ -129,7 +146,10 @@ fn an_unknown_key_names_the_file_line_and_key() {
     let want = format!("/stores/kv/target.toml:{line}: unknown field `port`");
     assert!(e.starts_with(&want), "{e}");
     let e = err(&GOOD.replace("name = \"kv\"", "name = \"kv\"\ninstal = 1"));
-    assert!(e.starts_with("/stores/kv/target.toml:3: unknown field `instal`"), "{e}");
+    assert!(
+        e.starts_with("/stores/kv/target.toml:3: unknown field `instal`"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -167,8 +187,14 @@ fn options_are_checked_against_the_declarations() {
     let file = parse(GOOD).unwrap();
     let opts = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
     let e = file.options(&opts("speed", "1")).unwrap_err().to_string();
-    assert!(e.contains("unknown option \"speed\" for target kv (it has: mode, note)"), "{e}");
-    let e = file.options(&opts("mode", "reckless")).unwrap_err().to_string();
+    assert!(
+        e.contains("unknown option \"speed\" for target kv (it has: mode, note)"),
+        "{e}"
+    );
+    let e = file
+        .options(&opts("mode", "reckless"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("must be one of safe, fast"), "{e}");
     let all = file.options(&opts("note", "x")).unwrap();
     assert_eq!(all["mode"], "safe");
@@ -188,8 +214,13 @@ kill = "systemctl kill -s KILL kv"
 "#;
     let e = err(attach);
     assert!(e.contains("only one of kill and start"), "{e}");
-    let e = err(&format!("{attach}start = 'systemctl start kv'\n[install]\npackages = []\n"));
-    assert!(e.contains("[install] is not allowed with mode = \"attach\""), "{e}");
+    let e = err(&format!(
+        "{attach}start = 'systemctl start kv'\n[install]\npackages = []\n"
+    ));
+    assert!(
+        e.contains("[install] is not allowed with mode = \"attach\""),
+        "{e}"
+    );
     let ok = parse(&format!("{attach}start = 'systemctl start kv'\n")).unwrap();
     assert!(ok.is_attached() && ok.has_ssh());
     let e = err("name = \"Bad Name\"\n[client]\ncommand = ['x']\nworkloads = ['register']\n");
@@ -209,5 +240,8 @@ fn an_upload_from_a_missing_file_is_named() {
         .plan(&nodes(), &BTreeMap::new())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("install.upload.from: /stores/kv/bin/kvd: no such file"), "{e}");
+    assert!(
+        e.contains("install.upload.from: /stores/kv/bin/kvd: no such file"),
+        "{e}"
+    );
 }

@@ -296,7 +296,10 @@ mod tests {
         ));
         assert!(matches!(
             parse_reply(r#"{"type":"ok","id":2}"#, 1),
-            Err(BadReply::WrongId { got: Some(2), want: 1 })
+            Err(BadReply::WrongId {
+                got: Some(2),
+                want: 1
+            })
         ));
         assert!(matches!(
             parse_reply(r#"{"type":"ok","id":1,"valeu":2}"#, 1),

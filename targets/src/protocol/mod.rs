@@ -337,7 +337,9 @@ impl Session {
 
     async fn call(&mut self, op: &Op) -> Result<Op, ClientError> {
         if let Some(why) = &self.broken {
-            return Err(ClientError::Unknown(format!("the client is stopped: {why}")));
+            return Err(ClientError::Unknown(format!(
+                "the client is stopped: {why}"
+            )));
         }
         let id = self.next_id;
         self.next_id += 1;

@@ -56,7 +56,11 @@ async fn a_register_client_answers_ok_fail_and_error_codes() {
     );
     let done = c.invoke(&op("cas", json!([1, [5, 6]]))).await.unwrap();
     assert_eq!(done.kind, OpType::Ok);
-    assert!(c.invoke(&op("error", json!([1, 11]))).await.unwrap_err().is_unavailable());
+    assert!(c
+        .invoke(&op("error", json!([1, 11])))
+        .await
+        .unwrap_err()
+        .is_unavailable());
     assert!(matches!(
         c.invoke(&op("info", json!([1, null]))).await,
         Err(ClientError::Unknown(_))
@@ -87,7 +91,10 @@ async fn no_reply_within_the_op_timeout_is_info_and_the_client_is_stopped() {
     );
     // The program is gone: the next op on it is info without a request.
     let e = c.invoke(&op("read", json!(null))).await.unwrap_err();
-    assert!(matches!(&e, ClientError::Unknown(m) if m.contains("stopped")), "{e:?}");
+    assert!(
+        matches!(&e, ClientError::Unknown(m) if m.contains("stopped")),
+        "{e:?}"
+    );
     let log = log.lock().unwrap().join("\n");
     assert!(log.contains("request 1 (hang): no reply within"), "{log}");
 }
@@ -100,7 +107,10 @@ async fn garbage_and_exits_are_info_with_the_line_and_status_in_the_log() {
     assert!(matches!(&e, ClientError::Unknown(m) if m.contains("this is not a reply")));
     let mut c = t.open("n1").await.unwrap();
     let e = c.invoke(&op("exit", json!(null))).await.unwrap_err();
-    assert!(matches!(&e, ClientError::Unknown(m) if m.contains("exit status: 3")), "{e:?}");
+    assert!(
+        matches!(&e, ClientError::Unknown(m) if m.contains("exit status: 3")),
+        "{e:?}"
+    );
     let log = log.lock().unwrap().join("\n");
     assert!(log.contains("this is not a reply"), "{log}");
     assert!(log.contains("exiting on purpose"), "{log}");
@@ -120,6 +130,9 @@ async fn a_client_that_cannot_start_says_its_command_and_stderr() {
     let mut missing = template("register", &[], Duration::from_secs(1)).0;
     Arc::get_mut(&mut missing.shared).unwrap().program.argv = vec!["/nonexistent/client".into()];
     let e = missing.open("n1").await.err().unwrap().to_string();
-    assert!(e.contains("cannot start the client `/nonexistent/client`"), "{e}");
+    assert!(
+        e.contains("cannot start the client `/nonexistent/client`"),
+        "{e}"
+    );
     assert!(e.contains("No such file"), "{e}");
 }

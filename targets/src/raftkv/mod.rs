@@ -174,8 +174,11 @@ impl Db for RaftKv {
     fn teardown(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let p = paths(ctx.node);
         self.daemons.stop_all(ctx)?;
-        ctx.remote
-            .exec(&Command::new("rm").args(["-rf", &p.var("data"), &faketime_file(ctx.node)]))?;
+        ctx.remote.exec(&Command::new("rm").args([
+            "-rf",
+            &p.var("data"),
+            &faketime_file(ctx.node),
+        ]))?;
         Ok(())
     }
 

@@ -35,15 +35,23 @@ struct Holder {
 
 #[test]
 fn names_and_paths_resolve_and_unknown_names_say_what_exists() {
-    assert_eq!(TargetSpec::named("etcd").unwrap(), TargetSpec::Etcd(EtcdSpec::default()));
+    assert_eq!(
+        TargetSpec::named("etcd").unwrap(),
+        TargetSpec::Etcd(EtcdSpec::default())
+    );
     assert_eq!(TargetSpec::default(), TargetSpec::named("raftkv").unwrap());
     let path = file_target("named");
     let spec = TargetSpec::named(path.to_str().unwrap()).unwrap();
     assert_eq!(spec.name(), "kv");
     assert_eq!(spec.workloads().unwrap(), ["register"]);
     let e = TargetSpec::named("mongo").unwrap_err().to_string();
-    assert!(e.contains("unknown target \"mongo\": built in are raftkv, etcd, consul"), "{e}");
-    let e = TargetSpec::named("./nowhere/target.toml").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown target \"mongo\": built in are raftkv, etcd, consul"),
+        "{e}"
+    );
+    let e = TargetSpec::named("./nowhere/target.toml")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("target file ./nowhere/target.toml"), "{e}");
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
@@ -79,7 +87,10 @@ fn a_test_file_gives_a_target_as_a_name_or_a_table() {
     // spec.json's form reads back as it was written.
     let json = serde_json::to_value(&h.target).unwrap();
     assert_eq!(json["kind"], "store");
-    assert_eq!(serde_json::from_value::<TargetSpec>(json).unwrap(), h.target);
+    assert_eq!(
+        serde_json::from_value::<TargetSpec>(json).unwrap(),
+        h.target
+    );
 }
 
 #[test]
@@ -98,12 +109,19 @@ fn options_of_built_in_targets_are_typed_and_checked() {
     let e = spec.validate().unwrap_err().to_string();
     assert!(e.contains("raftkv has no bug \"slow-reads\""), "{e}");
     let e = spec.set_option("speed", "1").unwrap_err().to_string();
-    assert!(e.contains("unknown option \"speed\" for target raftkv; it has: bugs, binary"), "{e}");
+    assert!(
+        e.contains("unknown option \"speed\" for target raftkv; it has: bugs, binary"),
+        "{e}"
+    );
     let mut etcd = TargetSpec::named("etcd").unwrap();
     etcd.set_option("serializable-reads", "true").unwrap();
     assert!(etcd.set_option("serializable-reads", "maybe").is_err());
     let consul = TargetSpec::named("consul").unwrap();
-    assert!(consul.validate().unwrap_err().to_string().contains("--consul-install"));
+    assert!(consul
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("--consul-install"));
 }
 
 #[test]
@@ -111,7 +129,15 @@ fn the_repeat_line_gives_back_the_same_spec() {
     let mut spec = TargetSpec::named("etcd").unwrap();
     spec.set_option("serializable-reads", "true").unwrap();
     let args = spec.cli_args();
-    assert_eq!(args, ["--target", "etcd", "--target-opt", "serializable-reads=true"]);
+    assert_eq!(
+        args,
+        [
+            "--target",
+            "etcd",
+            "--target-opt",
+            "serializable-reads=true"
+        ]
+    );
     let mut again = TargetSpec::named(&args[1]).unwrap();
     let (k, v) = args[3].split_once('=').unwrap();
     again.set_option(k, v).unwrap();
@@ -157,7 +183,10 @@ fn an_opened_file_target_plans_commands_for_its_nodes() {
     let plan = opened.db.plan("n2").unwrap();
     let start = &plan.iter().find(|(s, _)| s == "start").unwrap().1;
     assert!(start.contains("kvd --port 9000 --level low"), "{start}");
-    assert!(start.contains("LD_PRELOAD"), "clock faults preload libfaketime: {start}");
+    assert!(
+        start.contains("LD_PRELOAD"),
+        "clock faults preload libfaketime: {start}"
+    );
     assert!(opened.db.clock().is_ok());
     assert!(opened.db.as_kill().is_some() && opened.db.as_pause().is_some());
     assert!(opened.db.as_primary().is_none());

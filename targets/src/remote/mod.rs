@@ -122,6 +122,11 @@ pub enum RemoteError {
     /// The blocking task running the operation panicked or was cancelled.
     #[error("{host}: remote task failed: {reason}")]
     Task { host: String, reason: String },
+    /// temblor may not reach this node (a hosted service).
+    #[error(
+        "{host}: temblor has no SSH access to this node (its target is attached with ssh = false)"
+    )]
+    NoAccess { host: String },
 }
 
 /// A node we can run commands on and move files to and from.
@@ -141,6 +146,45 @@ pub trait Remote: Send + Sync {
 
     /// Copies `remote_path` to the local file `local`.
     fn download(&self, remote_path: &str, local: &Path) -> Result<(), RemoteError>;
+}
+
+/// A node temblor may not reach over SSH (a hosted service attached with
+/// `ssh = false`): every operation is refused, saying so.
+pub struct NoSsh {
+    host: String,
+}
+
+impl NoSsh {
+    /// The node named `host`.
+    pub fn new(host: &str) -> Self {
+        NoSsh {
+            host: host.to_string(),
+        }
+    }
+
+    fn refuse<T>(&self) -> Result<T, RemoteError> {
+        Err(RemoteError::NoAccess {
+            host: self.host.clone(),
+        })
+    }
+}
+
+impl Remote for NoSsh {
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn exec(&self, _cmd: &Command) -> Result<Output, RemoteError> {
+        self.refuse()
+    }
+
+    fn upload(&self, _local: &Path, _remote_path: &str) -> Result<(), RemoteError> {
+        self.refuse()
+    }
+
+    fn download(&self, _remote_path: &str, _local: &Path) -> Result<(), RemoteError> {
+        self.refuse()
+    }
 }
 
 /// The last `max` characters of `s`, cut at a char boundary.
