@@ -4,11 +4,23 @@
 use super::UsageError;
 use anyhow::Context;
 use std::path::PathBuf;
-use targets::cluster::{self, Cluster, ClusterError, UpOptions};
+use targets::cluster::{self, Cluster, ClusterError, Slot, UpOptions};
 
 /// Manage the local cluster.
 #[derive(clap::Args)]
 pub struct Args {
+    /// Which local cluster of this machine (0 to 99; slot k lives in
+    /// /var/lib/temblor-cluster-k on bridge tmbrk with 10.77.k.0/24, 0 in
+    /// /var/lib/temblor-cluster): the defaults of --dir, --bridge and
+    /// --subnet.
+    #[arg(
+        long,
+        global = true,
+        env = "TEMBLOR_CLUSTER",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    cluster: u8,
     #[command(subcommand)]
     command: Sub,
 }
@@ -20,27 +32,29 @@ enum Sub {
         /// How many nodes.
         #[arg(long, default_value_t = 5)]
         nodes: usize,
-        /// The private /24 that exists only on the bridge.
-        #[arg(long, default_value = cluster::DEFAULT_SUBNET)]
-        subnet: String,
-        /// The bridge's name (nodes' namespaces are <bridge>-nN).
-        #[arg(long, default_value = cluster::DEFAULT_BRIDGE)]
-        bridge: String,
-        /// Where keys, configs and the state file go.
-        #[arg(long, default_value = cluster::DEFAULT_DIR)]
-        dir: PathBuf,
+        /// The private /24 that exists only on the bridge (default: the
+        /// slot's, 10.77.0.0/24 for --cluster 0).
+        #[arg(long)]
+        subnet: Option<String>,
+        /// The bridge's name (nodes' namespaces are <bridge>-nN) (default:
+        /// the slot's, tmbr0 for --cluster 0).
+        #[arg(long)]
+        bridge: Option<String>,
+        /// Where keys, configs and the state file go (default: the slot's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Remove everything `up` made, as recorded in the state file.
     Down {
-        /// The cluster's directory.
-        #[arg(long, default_value = cluster::DEFAULT_DIR)]
-        dir: PathBuf,
+        /// The cluster's directory (default: the slot's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Show nodes, addresses, init PIDs and whether sshd answers.
     Status {
-        /// The cluster's directory.
-        #[arg(long, default_value = cluster::DEFAULT_DIR)]
-        dir: PathBuf,
+        /// The cluster's directory (default: the slot's).
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Also print bring-up time and the latency of a command over an
         /// open SSH session.
         #[arg(long)]
@@ -53,19 +67,28 @@ enum Sub {
 
 /// Runs the subcommand; returns the exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
+    let slot = Slot::new(args.cluster).map_err(classify)?;
     match args.command {
         Sub::Up {
             nodes,
             subnet,
             bridge,
             dir,
-        } => up(nodes, &subnet, bridge, dir),
-        Sub::Down { dir } => down(dir),
+        } => {
+            let subnet = subnet.unwrap_or_else(|| slot.subnet().to_string());
+            up(
+                nodes,
+                &subnet,
+                bridge.unwrap_or_else(|| slot.bridge()),
+                dir.unwrap_or_else(|| slot.dir()),
+            )
+        }
+        Sub::Down { dir } => down(dir.unwrap_or_else(|| slot.dir())),
         Sub::Status {
             dir,
             timings,
             samples,
-        } => status(dir, timings, samples),
+        } => status(dir.unwrap_or_else(|| slot.dir()), timings, samples),
     }
 }
 

@@ -75,6 +75,11 @@ pub struct Args {
     /// one is already up).
     #[arg(long)]
     pub nodes: Option<usize>,
+    /// Which local cluster of this machine to use (0 to 99): each has its
+    /// own folder, bridge and /24, so runs in different ones can go on at
+    /// once.
+    #[arg(long, env = "TEMBLOR_CLUSTER", value_name = "N")]
+    pub cluster: Option<u8>,
     /// Real machines instead of the local cluster: one `name [address]` a line.
     #[arg(long, value_name = "FILE")]
     pub nodes_file: Option<PathBuf>,
@@ -188,6 +193,7 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     set(&mut s.op_timeout, args.op_timeout.map(|d| d.as_secs_f64()));
     set(&mut s.concurrency, args.concurrency);
     set(&mut s.nodes, args.nodes);
+    set(&mut s.cluster, args.cluster);
     s.nodes_file = args.nodes_file.or(s.nodes_file);
     s.ssh.key = args.ssh_key.or(s.ssh.key);
     set(&mut s.ssh.username, args.username);

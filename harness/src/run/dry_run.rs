@@ -10,7 +10,7 @@ use super::spec::TestSpec;
 use crate::nemesis::{describe_availability, Faults, NemesisOptions, NodeHandle};
 use std::fmt::Write as _;
 use std::sync::Arc;
-use targets::cluster::{self, Cluster, Subnet};
+use targets::cluster::Cluster;
 use targets::remote::{AsyncRemote, NoSsh};
 
 /// The report of a dry run of `spec`, or the error the run would stop at.
@@ -79,7 +79,8 @@ fn planned_nodes(spec: &TestSpec) -> anyhow::Result<Vec<(String, String)>> {
     if let Some(file) = &spec.nodes_file {
         return nodes::read_nodes_file(file);
     }
-    if let Ok(c) = Cluster::open(std::path::Path::new(cluster::DEFAULT_DIR)) {
+    let slot = nodes::slot(spec)?;
+    if let Ok(c) = Cluster::open(&slot.dir()) {
         if c.nodes().len() == spec.nodes {
             return Ok(c
                 .nodes()
@@ -89,6 +90,6 @@ fn planned_nodes(spec: &TestSpec) -> anyhow::Result<Vec<(String, String)>> {
         }
     }
     Ok((1..=spec.nodes)
-        .map(|i| (format!("n{i}"), Subnet::DEFAULT.node(i).to_string()))
+        .map(|i| (format!("n{i}"), slot.subnet().node(i).to_string()))
         .collect())
 }

@@ -9,7 +9,7 @@ use crate::error::UsageError;
 use crate::nemesis::NodeHandle;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
-use targets::cluster::{self, Cluster, UpOptions};
+use targets::cluster::{self, Cluster, Slot};
 use targets::remote::{AsyncRemote, HostKeyPolicy, NoSsh, Ssh, SshConfig};
 
 /// The nodes of a run, and whether the run owns the local cluster.
@@ -90,7 +90,7 @@ pub fn read_nodes_file(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
 pub fn reopen(spec: &TestSpec) -> anyhow::Result<Option<Nodes>> {
     match &spec.nodes_file {
         Some(file) => open_real(spec, file).map(Some),
-        None => match Cluster::open(Path::new(cluster::DEFAULT_DIR)) {
+        None => match Cluster::open(&slot(spec)?.dir()) {
             Ok(c) => Ok(Some(Nodes {
                 handles: local_handles(&c)?,
                 owned_cluster: None,
@@ -115,8 +115,14 @@ fn local_handles(cluster: &Cluster) -> anyhow::Result<Vec<NodeHandle>> {
     Ok(handles)
 }
 
+/// The local cluster slot `spec` names.
+pub fn slot(spec: &TestSpec) -> anyhow::Result<Slot> {
+    Slot::new(spec.cluster).map_err(|e| UsageError(e.to_string()).into())
+}
+
 fn open_local(spec: &TestSpec) -> anyhow::Result<Nodes> {
-    let dir = PathBuf::from(cluster::DEFAULT_DIR);
+    let slot = slot(spec)?;
+    let dir = slot.dir();
     let (cluster, owned) = match Cluster::open(&dir) {
         Ok(c) if c.nodes().len() == spec.nodes => (c, None),
         Ok(c) => {
@@ -135,11 +141,7 @@ fn open_local(spec: &TestSpec) -> anyhow::Result<Nodes> {
                 "temblor: bringing up a local cluster of {} nodes",
                 spec.nodes
             );
-            let opts = UpOptions {
-                dir: dir.clone(),
-                nodes: spec.nodes,
-                ..UpOptions::default()
-            };
+            let opts = slot.up_options(spec.nodes);
             let c = cluster::up(&opts).map_err(|e| {
                 if e.is_usage() {
                     anyhow::Error::new(UsageError(e.to_string()))

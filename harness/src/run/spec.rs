@@ -43,6 +43,9 @@ pub struct TestSpec {
     pub concurrency: usize,
     /// Nodes of the local cluster (ignored with `nodes_file`).
     pub nodes: usize,
+    /// Which local cluster of this machine (0 to 99; each has its own
+    /// folder, bridge and subnet, so runs in different ones never collide).
+    pub cluster: u8,
     /// Real machines instead of the local cluster: a file with one
     /// `name [address]` per line.
     pub nodes_file: Option<PathBuf>,
@@ -104,6 +107,7 @@ impl Default for TestSpec {
             recovery_time: 5.0,
             concurrency: 10,
             nodes: 5,
+            cluster: 0,
             nodes_file: None,
             ssh: SshSpec::default(),
             seed: None,
@@ -202,6 +206,13 @@ impl TestSpec {
             return bad(format!(
                 "--nodes must be between 1 and 64, not {}",
                 self.nodes
+            ));
+        }
+        if self.cluster > targets::cluster::MAX_SLOT {
+            return bad(format!(
+                "--cluster must be between 0 and {}, not {}",
+                targets::cluster::MAX_SLOT,
+                self.cluster
             ));
         }
         if self.nemesis.contains(&FaultKind::Partition) && self.partition_shapes.is_empty() {

@@ -6,12 +6,13 @@ use crate::support::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SSH_CONFIG: &str = "/var/lib/temblor-cluster/ssh_config";
-
 /// `cmd` on `node` over the local cluster's ssh_config, as a person would.
 fn on_node(node: &str, cmd: &str) -> String {
+    let config = slot().dir().join("ssh_config");
     let out = Command::new("ssh")
-        .args(["-F", SSH_CONFIG, node, cmd])
+        .arg("-F")
+        .arg(&config)
+        .args([node, cmd])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()

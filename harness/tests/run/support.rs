@@ -107,13 +107,25 @@ pub fn verdicts(run: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The local cluster the tests use: `TEMBLOR_CLUSTER`'s (the temblor
+/// they run inherits it), else the default one.
+pub fn slot() -> targets::cluster::Slot {
+    targets::cluster::Slot::from_env().expect("TEMBLOR_CLUSTER is a cluster number")
+}
+
+/// The local cluster's state file: present while it is up.
+pub fn cluster_state() -> PathBuf {
+    slot().dir().join("state.json")
+}
+
 /// No local cluster, namespace or temblor process is left behind.
 pub fn assert_cluster_gone() {
     let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let list = String::from_utf8_lossy(&netns.stdout);
-    assert!(!list.contains("tmbr0-"), "namespaces left behind: {list}");
+    let prefix = format!("{}-", slot().bridge());
+    assert!(!list.contains(&prefix), "namespaces left behind: {list}");
     assert!(
-        !Path::new("/var/lib/temblor-cluster/state.json").exists(),
+        !cluster_state().exists(),
         "the local cluster's state file is left behind"
     );
 }

@@ -37,6 +37,78 @@ pub const DEFAULT_BRIDGE: &str = "tmbr0";
 /// The bridge's default /24.
 pub const DEFAULT_SUBNET: &str = "10.77.0.0/24";
 
+/// The highest local-cluster slot (see [`Slot`]).
+pub const MAX_SLOT: u8 = 99;
+
+/// Which of several local clusters on one machine: slot 0 is the default
+/// (`/var/lib/temblor-cluster`, bridge `tmbr0`, 10.77.0.0/24); slot k is
+/// `/var/lib/temblor-cluster-k`, bridge `tmbrk`, 10.77.k.0/24. Clusters in
+/// different slots share nothing, so two runs (or two CI jobs) on one
+/// machine do not collide.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Slot(u8);
+
+impl Slot {
+    /// Slot `k`, 0 to [`MAX_SLOT`].
+    pub fn new(k: u8) -> Result<Slot, ClusterError> {
+        match k <= MAX_SLOT {
+            true => Ok(Slot(k)),
+            false => Err(ClusterError::BadOption(format!(
+                "local cluster {k}: choose 0 to {MAX_SLOT}"
+            ))),
+        }
+    }
+
+    /// The slot `TEMBLOR_CLUSTER` names, 0 when unset.
+    pub fn from_env() -> Result<Slot, ClusterError> {
+        match std::env::var("TEMBLOR_CLUSTER") {
+            Err(_) => Ok(Slot(0)),
+            Ok(v) => v
+                .trim()
+                .parse::<u8>()
+                .map_err(|_| {
+                    ClusterError::BadOption(format!(
+                        "TEMBLOR_CLUSTER={v:?}: a local cluster number, 0 to {MAX_SLOT}"
+                    ))
+                })
+                .and_then(Slot::new),
+        }
+    }
+
+    /// Its number.
+    pub fn number(self) -> u8 {
+        self.0
+    }
+
+    /// Where its keys, configs and state file live.
+    pub fn dir(self) -> PathBuf {
+        match self.0 {
+            0 => PathBuf::from(DEFAULT_DIR),
+            k => PathBuf::from(format!("{DEFAULT_DIR}-{k}")),
+        }
+    }
+
+    /// Its bridge (`tmbr<k>`); nodes' namespaces are `<bridge>-nN`.
+    pub fn bridge(self) -> String {
+        format!("tmbr{}", self.0)
+    }
+
+    /// Its private /24, `10.77.<k>.0/24`.
+    pub fn subnet(self) -> Subnet {
+        Subnet::new(Ipv4Addr::new(10, 77, self.0, 0))
+    }
+
+    /// How `up` builds this slot's cluster of `nodes` nodes.
+    pub fn up_options(self, nodes: usize) -> UpOptions {
+        UpOptions {
+            dir: self.dir(),
+            nodes,
+            bridge: self.bridge(),
+            subnet: self.subnet(),
+        }
+    }
+}
+
 /// Why a local-cluster operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {

@@ -22,6 +22,14 @@ impl Subnet {
         base: Ipv4Addr::new(10, 77, 0, 0),
     };
 
+    /// The /24 starting at `base` (its last octet is ignored).
+    pub fn new(base: Ipv4Addr) -> Subnet {
+        let [a, b, c, _] = base.octets();
+        Subnet {
+            base: Ipv4Addr::new(a, b, c, 0),
+        }
+    }
+
     /// Address of node `i` (1-based): `.10+i`.
     pub fn node(&self, i: usize) -> Ipv4Addr {
         self.host(10 + i as u8)
