@@ -452,6 +452,8 @@ pub struct OpenContext<'a> {
     pub real_hosts: bool,
     /// The run has clock faults.
     pub clock_faults: bool,
+    /// The run's id (`<test>/<time>`), which clients may put in keys.
+    pub run: &'a str,
     /// The run's workload (it decides a protocol client's requests).
     pub workload: &'a str,
     /// How long an op may take before it is `info`.
@@ -553,6 +555,7 @@ fn open_file(
             env: c.env.clone(),
             start_timeout: c.start_timeout.map_or(Duration::from_secs(30), |d| d.0),
         },
+        run: ctx.run.to_string(),
         workload: ctx.workload.to_string(),
         nodes: ctx.nodes.to_vec(),
         ports: file.schema().ports.clone(),

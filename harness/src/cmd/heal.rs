@@ -40,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return anyhow::Ok(Vec::new());
         };
         // Opening a target builds nothing and touches no node.
-        let opened = db::open(&state.spec, &nodes.handles, Arc::new(|_: &str| {}))?;
+        let opened = db::open(&state.spec, &nodes.handles, "heal", Arc::new(|_: &str| {}))?;
         let mut faults = Faults::new(
             nodes.handles.clone(),
             Arc::clone(&opened.db),

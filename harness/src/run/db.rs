@@ -18,8 +18,14 @@ use targets::protocol::LogFn;
 use targets::{OpenContext, Opened};
 
 /// The run's target opened on `nodes`: its `Db` and client template.
-/// Client programs' stderr, and notes about them, go to `log`.
-pub fn open(spec: &TestSpec, nodes: &[NodeHandle], log: LogFn) -> anyhow::Result<Opened> {
+/// `run` is the run's id (`<test>/<time>`) as clients see it; their
+/// stderr, and notes about them, go to `log`.
+pub fn open(
+    spec: &TestSpec,
+    nodes: &[NodeHandle],
+    run: &str,
+    log: LogFn,
+) -> anyhow::Result<Opened> {
     let list: Vec<(String, String)> = nodes
         .iter()
         .map(|n| (n.name.clone(), n.addr.clone()))
@@ -28,6 +34,7 @@ pub fn open(spec: &TestSpec, nodes: &[NodeHandle], log: LogFn) -> anyhow::Result
         nodes: &list,
         real_hosts: on_real_hosts(spec),
         clock_faults: spec.nemesis.contains(&FaultKind::Clock),
+        run,
         workload: &spec.workload,
         op_timeout: Duration::from_secs_f64(spec.op_timeout),
         log,
@@ -172,13 +179,17 @@ mod tests {
             ..TestSpec::default()
         };
         let log: LogFn = Arc::new(|_: &str| {});
-        let opened = open(&local, &three(), Arc::clone(&log)).unwrap();
+        let opened = open(&local, &three(), "t/1", Arc::clone(&log)).unwrap();
         let e = opened.db.clock().err().unwrap();
         assert!(e.contains("local cluster"), "{e}");
         let real = TestSpec {
             nodes_file: Some(PathBuf::from("nodes.txt")),
             ..local
         };
-        assert!(open(&real, &three(), log).unwrap().db.clock().is_ok());
+        assert!(open(&real, &three(), "t/1", log)
+            .unwrap()
+            .db
+            .clock()
+            .is_ok());
     }
 }

@@ -25,7 +25,7 @@ pub fn dry_run(spec: &TestSpec) -> anyhow::Result<String> {
             addr,
         })
         .collect();
-    let opened = db::open(spec, &handles, Arc::new(|_: &str| {}))?;
+    let opened = db::open(spec, &handles, "dry-run", Arc::new(|_: &str| {}))?;
     let db = Arc::clone(&opened.db);
     let opts = NemesisOptions {
         kinds: spec.nemesis.clone(),

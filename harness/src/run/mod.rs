@@ -73,7 +73,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         let spec = spec.clone();
         tokio::task::spawn_blocking(move || nodes::open(&spec, ssh)).await??
     };
-    let opened = match db::open(&spec, &nodes.handles, log.sink()) {
+    let opened = match db::open(&spec, &nodes.handles, &dir.id(), log.sink()) {
         Ok(o) => o,
         Err(e) => {
             let _ = tokio::task::spawn_blocking(move || nodes::close(&nodes)).await;

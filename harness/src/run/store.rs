@@ -41,6 +41,17 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// The run's id, `<test>/<timestamp>` (its folder under the results).
+    pub fn id(&self) -> String {
+        let mut parts = self.path.iter().rev().take(2).collect::<Vec<_>>();
+        parts.reverse();
+        parts
+            .iter()
+            .map(|p| p.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     /// A file in the run's folder.
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
@@ -118,6 +129,7 @@ mod tests {
         let a = RunDir::create(&results, "t").unwrap();
         let b = RunDir::create(&results, "t").unwrap();
         assert_ne!(a.path, b.path);
+        assert!(a.id().starts_with("t/20"), "{}", a.id());
         let latest = std::fs::canonicalize(results.join("latest")).unwrap();
         assert_eq!(latest, std::fs::canonicalize(&b.path).unwrap());
         std::fs::remove_dir_all(&results).unwrap();

@@ -245,3 +245,34 @@ fn an_upload_from_a_missing_file_is_named() {
         "{e}"
     );
 }
+
+/// The TOML blocks of docs/target-files.md, which must stay true.
+fn documented_examples() -> Vec<String> {
+    let doc = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/target-files.md");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    text.split("```toml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_documented_examples_are_valid_target_files() {
+    let examples = documented_examples();
+    assert_eq!(examples.len(), 2, "the whole file and the attach example");
+    let dir = std::env::temp_dir().join(format!("temblor-doc-examples-{}", std::process::id()));
+    // The whole file uploads bin/mystore from its own folder.
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    std::fs::write(dir.join("bin/mystore"), "").unwrap();
+    for text in examples {
+        let path = dir.join("target.toml");
+        std::fs::write(&path, &text).unwrap();
+        let file = TargetFile::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let plans = file
+            .plan(&nodes(), &BTreeMap::new())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plans[0].lines().is_empty());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -36,6 +36,11 @@ pub struct Init {
     pub kind: &'static str,
     /// The protocol version.
     pub protocol: u32,
+    /// This run's id (`<test>/<time>`), the same for every client of the
+    /// run: a store that keeps data from run to run (attach mode,
+    /// `--no-teardown`) should put it in its keys, so that one run never
+    /// reads another's values.
+    pub run: String,
     /// The workload's name (`register`, `list-append`, ...).
     pub workload: String,
     /// The node this client is bound to.

@@ -60,6 +60,7 @@ impl Program {
 /// What every client of a run shares.
 struct Shared {
     program: Program,
+    run: String,
     workload: String,
     nodes: Vec<InitNode>,
     ports: BTreeMap<String, u16>,
@@ -79,6 +80,8 @@ pub struct ProtocolClient {
 pub struct Settings {
     /// The program.
     pub program: Program,
+    /// The run's id, sent in `init`.
+    pub run: String,
     /// The workload's name, sent in `init`; it decides the request shape.
     pub workload: String,
     /// Every node (name, address), in order.
@@ -109,6 +112,7 @@ impl ProtocolClient {
         ProtocolClient {
             shared: Arc::new(Shared {
                 program: settings.program,
+                run: settings.run,
                 workload: settings.workload,
                 nodes,
                 ports: settings.ports,
@@ -223,6 +227,7 @@ impl Session {
         let init = Init {
             kind: "init",
             protocol: message::VERSION,
+            run: s.run.clone(),
             workload: s.workload.clone(),
             node: node.to_string(),
             nodes: s.nodes.clone(),

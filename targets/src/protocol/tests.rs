@@ -27,6 +27,7 @@ fn template(
             env: BTreeMap::new(),
             start_timeout: Duration::from_secs(30),
         },
+        run: "test/1".into(),
         workload: workload.into(),
         nodes: vec![("n1".into(), "10.0.0.1".into())],
         ports: BTreeMap::from([("client".to_string(), 7000)]),

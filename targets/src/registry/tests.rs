@@ -174,6 +174,7 @@ fn an_opened_file_target_plans_commands_for_its_nodes() {
         nodes: &nodes,
         real_hosts: false,
         clock_faults: true,
+        run: "t/1",
         workload: "register",
         op_timeout: Duration::from_secs(1),
         log: Arc::new(|_: &str| {}),
