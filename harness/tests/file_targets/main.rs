@@ -346,6 +346,49 @@ resume = "kill -CONT $(cat {pidfile})"
         !processes(&["tinykv.py"]).is_empty(),
         "the attached store was stopped"
     );
+
+    // A hosted service: no SSH at all, the nodes file only names them.
+    let hosted = scratch_target(
+        "hosted",
+        &format!(
+            r#"
+name = "tinykv-hosted"
+mode = "attach"
+[client]
+command = ["/usr/bin/python3", "{client}"]
+workloads = ["register"]
+[ports]
+client = 7600
+[attach]
+ssh = false
+"#,
+            client = client.display()
+        ),
+    );
+    let nodes_file = hosted.with_file_name("nodes.txt");
+    std::fs::write(
+        &nodes_file,
+        format!("n1 {}\n", support::slot().subnet().node(1)),
+    )
+    .unwrap();
+    let nodes_file = nodes_file.to_str().unwrap();
+    let with_nodes = |extra: &[&'static str]| {
+        let mut args = vec![
+            "--nodes-file",
+            nodes_file,
+            "--time-limit",
+            "3s",
+            "--recovery-time",
+            "0s",
+        ];
+        args.extend_from_slice(extra);
+        run(&results, &hosted, "1", &args)
+    };
+    let out = with_nodes(&["--nemesis", "partition"]);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert!(stderr(&out).contains("partition: tinykv-hosted is reached without SSH"));
+    let out = with_nodes(&["--nemesis", "none"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
