@@ -425,6 +425,12 @@ pub fn describe_availability(db: &dyn Db, network: bool) -> String {
     if !no.is_empty() {
         line.push_str(&format!("; not {}", no.join("; ")));
     }
+    if db.as_primary().is_none() {
+        line.push_str(&format!(
+            "; {} cannot say which node leads, so faults never aim at the primaries or the leader",
+            db.name()
+        ));
+    }
     line
 }
 

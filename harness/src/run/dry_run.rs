@@ -7,7 +7,7 @@
 use super::db;
 use super::nodes;
 use super::spec::TestSpec;
-use crate::nemesis::{describe_availability, Faults, NemesisOptions, NodeHandle};
+use crate::nemesis::{describe_availability, Faults, NodeHandle};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use targets::cluster::Cluster;
@@ -27,11 +27,7 @@ pub fn dry_run(spec: &TestSpec) -> anyhow::Result<String> {
         .collect();
     let opened = db::open(spec, &handles, "dry-run", Arc::new(|_: &str| {}))?;
     let db = Arc::clone(&opened.db);
-    let opts = NemesisOptions {
-        kinds: spec.nemesis.clone(),
-        network: opened.ssh,
-        ..NemesisOptions::default()
-    };
+    let opts = super::nemesis_options(spec, db.as_ref(), opened.ssh)?;
     Faults::new(handles.clone(), Arc::clone(&db), opts, 0)
         .validate()
         .map_err(crate::error::UsageError)?;

@@ -29,7 +29,7 @@ pub use analysis::Analysis;
 pub use spec::TestSpec;
 
 use crate::interpreter::{Interpreter, Shutdown};
-use crate::nemesis::{Faults, NemesisOptions, NodeHandle};
+use crate::nemesis::{FaultKind, Faults, NemesisOptions, NodeHandle, Shape, Targets};
 use crate::recorder::{Clock, Recorder};
 use anyhow::Context as _;
 use checkers::Verdict;
@@ -135,7 +135,7 @@ async fn with_db(
     let network = opened.ssh;
     // Faults the target or the nodes cannot take are refused before
     // anything is set up, all of them at once.
-    let faults = nemesis_options(spec, network);
+    let faults = nemesis_options(spec, db.as_ref(), network)?;
     Faults::new(nodes.to_vec(), Arc::clone(&db), faults.clone(), 0)
         .validate()
         .map_err(crate::error::UsageError)?;
@@ -216,16 +216,41 @@ async fn preflight(opened: &targets::Opened, nodes: &[NodeHandle]) -> anyhow::Re
     }
 }
 
-/// The nemesis settings of `spec`.
-fn nemesis_options(spec: &TestSpec, network: bool) -> NemesisOptions {
-    NemesisOptions {
+/// The nemesis settings of `spec` for `db`. A target that cannot say
+/// which node leads leaves `primaries` out of the fault targets and
+/// `leader` out of the partition shapes (said once, at the start); only a
+/// choice left empty by that is an error.
+pub(crate) fn nemesis_options(
+    spec: &TestSpec,
+    db: &dyn targets::db::Db,
+    network: bool,
+) -> Result<NemesisOptions, crate::error::UsageError> {
+    let mut opts = NemesisOptions {
         kinds: spec.nemesis.clone(),
         shapes: spec.partition_shapes.clone(),
         targets: spec.fault_targets.clone(),
         delay_ms: (spec.packet_delay * 1000.0).round() as u64,
         network,
         ..NemesisOptions::default()
+    };
+    if db.as_primary().is_some() {
+        return Ok(opts);
     }
+    opts.targets.retain(|t| *t != Targets::Primaries);
+    opts.shapes.retain(|s| *s != Shape::Leader);
+    let why = format!("{} cannot say which node leads", db.name());
+    let targeted = [FaultKind::Kill, FaultKind::Pause, FaultKind::Clock];
+    if opts.targets.is_empty() && opts.kinds.iter().any(|k| targeted.contains(k)) {
+        return Err(crate::error::UsageError(format!(
+            "--fault-targets primaries: {why}; choose one, minority, majority or all"
+        )));
+    }
+    if opts.shapes.is_empty() && opts.kinds.contains(&FaultKind::Partition) {
+        return Err(crate::error::UsageError(format!(
+            "--partition leader: {why}; choose another shape"
+        )));
+    }
+    Ok(opts)
 }
 
 /// Phase 3: clients and nemesis driven by the generator, with the history
@@ -250,7 +275,7 @@ async fn run_generator(
     let faults = Faults::new(
         nodes.clone(),
         Arc::clone(&db),
-        nemesis_options(&spec, opened.ssh),
+        nemesis_options(&spec, db.as_ref(), opened.ssh)?,
         seed,
     );
     faults

@@ -418,4 +418,24 @@ fn a_dry_run_prints_each_nodes_commands_and_touches_nothing() {
         !results.join("latest").exists(),
         "a dry run writes no results"
     );
+
+    // A store that cannot say which node leads: faults never aim at it.
+    let leaderless = scratch_target(
+        "leaderless",
+        "name = \"kv\"\n[client]\ncommand = [\"x\"]\nworkloads = [\"register\"]\n[[daemon]]\nname = \"kv\"\ncommand = \"kvd\"\n",
+    );
+    let out = run(&results, &leaderless, "3", &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("kv cannot say which node leads"), "{text}");
+    let only_leaders = [
+        "--dry-run",
+        "--nemesis",
+        "kill",
+        "--fault-targets",
+        "primaries",
+    ];
+    let out = run(&results, &leaderless, "3", &only_leaders);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--fault-targets primaries: kv cannot say which node leads"));
 }
