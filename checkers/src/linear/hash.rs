@@ -52,6 +52,10 @@ impl Hasher for FxHasher {
     }
 }
 
+/// A hash map keyed by small integers, hashed with [`FxHasher`].
+pub(crate) type FxMap<K, V> =
+    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// Hashes one value with [`FxHasher`].
 pub fn fx<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
     let mut h = FxHasher::default();

@@ -5,7 +5,7 @@
 use super::model::{
     Independent, Kv, KvMap, Model, MultiRegister, Mutex, NilReads, Queue, Register, Set,
 };
-use super::{check, CheckOptions, LinearResult};
+use super::{check, check_register, CheckOptions, LinearResult};
 use crate::history::{History, HistoryError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -114,18 +114,18 @@ pub fn check_spec(
 ) -> Result<LinearResult, HistoryError> {
     let keyed = spec.independent;
     match spec.kind {
-        ModelKind::Register => with_keys(
-            history,
-            Register::new(&spec.initial, spec.nil_reads, false),
-            keyed,
-            opts,
-        ),
-        ModelKind::CasRegister => with_keys(
-            history,
-            Register::new(&spec.initial, spec.nil_reads, true),
-            keyed,
-            opts,
-        ),
+        ModelKind::Register | ModelKind::CasRegister => {
+            let model = Register::new(
+                &spec.initial,
+                spec.nil_reads,
+                spec.kind == ModelKind::CasRegister,
+            );
+            if keyed {
+                check_register(history, &Independent::new(model), opts)
+            } else {
+                check_register(history, &model, opts)
+            }
+        }
         ModelKind::Kv if spec.split_keys => check(history, &Kv::default(), opts),
         ModelKind::Kv => check(history, &KvMap::default(), opts),
         ModelKind::MultiRegister => with_keys(

@@ -35,12 +35,29 @@ pub struct PartitionResult {
     pub verdict: Verdict,
     /// Its operations.
     pub ops: usize,
-    /// Configurations the search cached.
+    /// Configurations the search cached (0 when it was not searched).
     pub explored: usize,
+    /// What decided it (absent in results written before it existed).
+    #[serde(default)]
+    pub method: Method,
     /// Why the verdict is unknown, when it is.
     pub unknown: Option<Stop>,
     /// Why the verdict is invalid, when it is.
     pub failure: Option<Failure>,
+}
+
+/// What decided a partition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The Wing-Gong-Lowe search.
+    #[default]
+    Search,
+    /// Gibbons and Korach's zones: a register whose written values are
+    /// distinct, decided in O(n log n).
+    Zones,
+    /// Elle's dependency graph, which answered before the search did.
+    Graph,
 }
 
 /// Why a partition is not linearizable.

@@ -46,12 +46,23 @@
 //! between. So shrinking starts from the shortest suffix of `L` (the ops
 //! linearized last before `F` got stuck) that meets the rules, and ddmin
 //! only removes ops: the context it keeps is the latest that explains.
+//!
+//! # The judge
+//!
+//! Every candidate is judged by the search, unless the caller has a
+//! quicker decision for it (a register with distinct writes is decided by
+//! its zones, see [`super::zones`]): then shrinking costs a few
+//! milliseconds, not seconds.
 
 use super::limits::Limits;
 use super::model::Model;
 use super::prepare::Prepared;
 use super::search::{search, Found};
 use std::time::Instant;
+
+/// A decision quicker than the search for some candidates:
+/// `Some(linearizable)`, or `None` to ask the search.
+pub(crate) type Fast<'a, I> = &'a (dyn Fn(&[Prepared<I>]) -> Option<bool> + Sync);
 
 /// The attributable counterexample found, and whether it is 1-minimal.
 pub(crate) fn shrink<M: Model>(
@@ -60,12 +71,14 @@ pub(crate) fn shrink<M: Model>(
     failing: usize,
     context: &[usize],
     deadline: Instant,
+    fast: Option<Fast<'_, M::Input>>,
 ) -> (Vec<Prepared<M::Input>>, bool) {
     let judge = Judge {
         model,
         ops,
         failing,
         deadline,
+        fast,
     };
     let (mut cur, strict) = judge.start(context);
     let minimal = ddmin(&mut cur, |c| judge.attributable(c, strict));
@@ -80,6 +93,7 @@ struct Judge<'a, M: Model> {
     ops: &'a [Prepared<M::Input>],
     failing: usize,
     deadline: Instant,
+    fast: Option<Fast<'a, M::Input>>,
 }
 
 impl<M: Model> Judge<'_, M> {
@@ -136,6 +150,9 @@ impl<M: Model> Judge<'_, M> {
                 f.ret = Some(usize::MAX - 1);
             }
             cand.push(f);
+        }
+        if let Some(answer) = self.fast.and_then(|fast| fast(&cand)) {
+            return Some(answer);
         }
         match search(self.model, &cand, &Limits::new(Some(left), None), 0).0 {
             Found::Invalid(_) => Some(false),

@@ -17,10 +17,10 @@ mod multi;
 mod register;
 
 pub use collections::{Mutex, Queue, Set};
-pub use independent::Independent;
+pub use independent::{Independent, Keyed};
 pub use kv::{Kv, KvMap};
 pub use multi::MultiRegister;
-pub use register::{NilReads, Register};
+pub use register::{NilReads, Register, RegisterOp};
 
 use crate::history::Outcome;
 use serde_json::Value;
