@@ -7,7 +7,7 @@ use super::UsageError;
 use anyhow::Context as _;
 use checkers::elle::{self, ElleOptions};
 use checkers::format::{self, Format};
-use checkers::linear::{self, CheckOptions, ModelKind, ModelSpec, NilReads};
+use checkers::linear::{self, CheckOptions, Decider, ModelKind, ModelSpec, NilReads};
 use checkers::{History, Verdict};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -48,11 +48,13 @@ pub struct Args {
     #[arg(long)]
     pub no_split: bool,
 
-    /// How to check a register history for linearizability: `search`
-    /// (Wing-Gong-Lowe, any history) or `graph` (through Elle's dependency
-    /// graph: fast, for cas-registers whose written values are unique; says
-    /// unknown when its inference cannot decide).
-    #[arg(long, default_value = "search", value_name = "search|graph")]
+    /// How to check a history for linearizability: `auto` (a register
+    /// whose written values are distinct is decided by Gibbons and
+    /// Korach's zones in O(n log n), anything else by the search), `search`
+    /// (Wing-Gong-Lowe only, any history) or `graph` (through Elle's
+    /// dependency graph, registers with unique written values; says unknown
+    /// when its inference cannot decide).
+    #[arg(long, default_value = "auto", value_name = "auto|search|graph")]
     pub checker: CheckerKind,
 
     /// Transactional histories: check with Elle for this workload instead
@@ -87,6 +89,8 @@ pub struct Args {
 /// The linearizability checkers `--checker` chooses between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum CheckerKind {
+    /// The quickest decision that applies.
+    Auto,
     /// Wing-Gong-Lowe search (Knossos, Porcupine): any history.
     Search,
     /// Elle's dependency graph with real-time edges: registers with unique
@@ -104,7 +108,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (verdict, text, json) = match (args.workload, args.checker) {
         (Some(workload), _) => check_elle(&history, workload, &args)?,
         (None, CheckerKind::Graph) => check_graph(&history, &args)?,
-        (None, CheckerKind::Search) => check_linear(&history, &args)?,
+        (None, CheckerKind::Auto) => check_linear(&history, &args, Decider::Auto)?,
+        (None, CheckerKind::Search) => check_linear(&history, &args, Decider::Search)?,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -136,7 +141,11 @@ fn history_path(path: &Path) -> anyhow::Result<PathBuf> {
     Ok(path.to_path_buf())
 }
 
-fn check_linear(history: &History, args: &Args) -> anyhow::Result<(Verdict, String, Value)> {
+fn check_linear(
+    history: &History,
+    args: &Args,
+    decider: Decider,
+) -> anyhow::Result<(Verdict, String, Value)> {
     let initial = parse_initial(&args.initial)?;
     let spec = ModelSpec {
         kind: args.model,
@@ -148,6 +157,7 @@ fn check_linear(history: &History, args: &Args) -> anyhow::Result<(Verdict, Stri
     let opts = CheckOptions {
         time_limit: args.time_limit,
         memory_budget: args.memory_limit,
+        decider,
         ..CheckOptions::default()
     };
     let result =
