@@ -37,7 +37,11 @@ impl TxnRef {
             line: history.line_of(pos),
             process: txn.process,
             outcome: txn.outcome,
-            value: history.ops[pos].value.clone(),
+            // Read through `check_file`, the history keeps no values.
+            value: match &history.ops[pos].value {
+                Value::Null => t.txn_json(i),
+                v => v.clone(),
+            },
         }
     }
 }

@@ -24,6 +24,7 @@ mod cycle;
 mod explain;
 mod graph;
 mod list_append;
+mod load;
 mod model;
 mod register_graph;
 mod rw_register;
@@ -36,12 +37,14 @@ pub use register_graph::{
     check_register_graph, GraphLinearOptions, GraphLinearResult, LinOp, LinStep,
 };
 
+use crate::format::{self, Format, ReadError};
 use crate::history::{History, HistoryError};
 use crate::Verdict;
 use petgraph::graph::NodeIndex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::{self, Write};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use txn::Txns;
@@ -200,7 +203,25 @@ enum Analysis {
 /// transaction is an error naming its file and line; anomalies are a
 /// verdict, never an error.
 pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, HistoryError> {
-    let t = Txns::parse(history, opts.workload)?;
+    analyze(history, &Txns::parse(history, opts.workload)?, opts)
+}
+
+/// Reads the history in `path` (`format` `None`: detected) and checks it
+/// as [`check`] does, never holding the history's JSON values: each op's
+/// micro-ops are parsed as it is read, on this thread, while another
+/// reads the file (see [`load`]). The quickest way to check a big file.
+pub fn check_file(
+    path: &Path,
+    format: Option<Format>,
+    opts: &ElleOptions,
+) -> Result<ElleResult, ReadError> {
+    let mut loader = load::Loader::new(opts.workload);
+    let history = format::read_path_with(path, format, &mut |pos, op| loader.visit(pos, op))?;
+    let t = loader.finish(&history)?;
+    Ok(analyze(&history, &t, opts)?)
+}
+
+fn analyze(history: &History, t: &Txns, opts: &ElleOptions) -> Result<ElleResult, HistoryError> {
     let prohibited = model::prohibited_anomalies(&opts.models);
     let specs: Vec<cycle::Spec> = cycle::SPECS
         .iter()
@@ -211,17 +232,17 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, Histor
     let mut found = Found::default();
     let analysis = match opts.workload {
         Workload::ListAppend => {
-            Analysis::ListAppend(list_append::analyze(history, &t, &mut edges, &mut found)?)
+            Analysis::ListAppend(list_append::analyze(history, t, &mut edges, &mut found)?)
         }
         Workload::RwRegister => Analysis::RwRegister(rw_register::analyze(
-            history, &t, opts, &mut edges, &mut found,
+            history, t, opts, &mut edges, &mut found,
         )?),
     };
     if specs.iter().any(|s| s.name.ends_with("-process")) {
-        graph::process_edges(&t, &mut edges);
+        graph::process_edges(t, &mut edges);
     }
     if specs.iter().any(|s| s.name.ends_with("-realtime")) {
-        graph::realtime_edges(&t, &mut edges);
+        graph::realtime_edges(t, &mut edges);
     }
     let g = edges.build(t.txns.len());
     let sccs: Vec<Vec<NodeIndex<u32>>> = petgraph::algo::tarjan_scc(&g)
@@ -232,7 +253,7 @@ pub fn check(history: &History, opts: &ElleOptions) -> Result<ElleResult, Histor
     for scc in &sccs {
         let out = cycle::search_scc(&g, scc, &specs, opts.cycle_search_timeout);
         for (name, c) in out.cycles {
-            found.add(&name, explain_cycle(history, &t, &analysis, &c));
+            found.add(&name, explain_cycle(history, t, &analysis, &c));
         }
         if !out.timed_out.is_empty() {
             let anomaly_types = out.timed_out.iter().map(|s| s.to_string()).collect();

@@ -116,6 +116,10 @@ pub struct Txns {
     last_list: Vec<(u32, u32)>,
     /// A reused buffer for the list being parsed.
     scratch: Vec<Val>,
+    /// Micro-ops (positions in `mops`) whose committed read was recorded
+    /// as nil and is kept as an empty list, so [`Txns::txn_json`] can
+    /// show it as recorded.
+    nil_reads: FxMap<u32, ()>,
 }
 
 impl Txns {
@@ -190,7 +194,40 @@ impl Txns {
         }
     }
 
-    fn parse_value(&mut self, value: &Value, workload: Workload, ok: bool) -> Result<(), String> {
+    /// Txn `i`'s micro-ops as JSON, as they were recorded.
+    pub fn txn_json(&self, i: usize) -> Value {
+        let from = self.txns[i].mops.0;
+        let mops = self.mops_of(i).iter().enumerate().map(|(j, m)| {
+            let f = match m.f {
+                MopF::Append => "append",
+                MopF::Write => "w",
+                MopF::Read => "r",
+            };
+            let arg = if self.nil_reads.contains_key(&(from + j as u32)) {
+                Value::Null
+            } else {
+                self.arg_json(m.arg)
+            };
+            Value::Array(vec![f.into(), self.key_json(m.key), arg])
+        });
+        Value::Array(mops.collect())
+    }
+
+    /// Forgets the micro-ops from position `start` on (a value that did
+    /// not parse).
+    pub(crate) fn truncate_mops(&mut self, start: u32) {
+        self.mops.truncate(start as usize);
+        self.nil_reads.retain(|&m, _| m < start);
+    }
+
+    /// Parses one op's value as micro-ops appended to [`Txns::mops`];
+    /// `ok`: it is an `ok` completion, whose reads are filled in.
+    pub(crate) fn parse_value(
+        &mut self,
+        value: &Value,
+        workload: Workload,
+        ok: bool,
+    ) -> Result<(), String> {
         let Value::Array(mops) = value else {
             return Err(format!("txn value {value} is not a list of micro-ops"));
         };
@@ -228,6 +265,7 @@ impl Txns {
                 start: self.lists.len() as u32,
                 len: 0,
             };
+            self.nil_reads.insert(self.mops.len() as u32, ());
         }
         self.mops.push(Mop { f, key, arg });
         Ok(())

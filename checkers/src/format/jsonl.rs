@@ -30,11 +30,21 @@ struct Line {
 /// Reads a JSON Lines history, one line at a time.
 pub(super) fn read<R: BufRead>(reader: R, source: &str) -> Result<History, ReadError> {
     let mut h = History::new(source);
+    read_into(reader, source, &mut |op, line| h.push(op, line))?;
+    Ok(h)
+}
+
+/// Reads a JSON Lines history op by op into `sink`.
+pub(super) fn read_into<R: BufRead>(
+    reader: R,
+    source: &str,
+    sink: &mut dyn FnMut(Op, u32),
+) -> Result<(), ReadError> {
     for item in Ops::new(reader, source) {
         let (op, line) = item?;
-        h.push(op, line);
+        sink(op, line);
     }
-    Ok(h)
+    Ok(())
 }
 
 /// The ops of a JSON Lines history with their lines, read on demand: only

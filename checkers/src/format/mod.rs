@@ -13,12 +13,13 @@
 mod csv_export;
 mod edn;
 mod jsonl;
+mod pipe;
 mod source;
 
 pub use csv_export::{write_csv, CSV_COLUMNS};
 pub use jsonl::{write_jsonl, JsonlWriter};
 
-use crate::history::{History, HistoryError};
+use crate::history::{History, HistoryError, Op};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
@@ -161,6 +162,31 @@ pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, ReadErr
         None => detect(reader.fill_buf().map_err(io_err)?),
     };
     read(reader, &path.display().to_string(), format)
+}
+
+/// Reads the history in `path` like [`read_path`], calling `visit` on
+/// every op, with its position, before it is stored: a caller that keeps
+/// what it needs of a value elsewhere may take it out of the op, so the
+/// history never holds all values at once. The file is parsed on a second
+/// thread while `visit` runs on this one. Ops whose EDN map had no
+/// `:process` reach `visit` with process 0; the history gets their
+/// assigned ids.
+pub fn read_path_with(
+    path: &Path,
+    format: Option<Format>,
+    visit: &mut dyn FnMut(usize, &mut Op),
+) -> Result<History, ReadError> {
+    let io_err = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(SNIFF_BYTES, file);
+    let format = match format {
+        Some(f) => f,
+        None => detect(reader.fill_buf().map_err(io_err)?),
+    };
+    pipe::read_with(reader, &path.display().to_string(), format, visit)
 }
 
 /// Reads a history in `format` from `reader`; `source` names it in errors

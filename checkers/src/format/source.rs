@@ -53,6 +53,29 @@ impl<R: BufRead> Source<R> {
         Some(c)
     }
 
+    /// The unread bytes of the current buffer, refilled when it is used
+    /// up; empty only at the end of the input. With [`Source::advance`],
+    /// lets a scanner work on slices instead of a byte at a time.
+    #[inline]
+    pub(crate) fn chunk(&mut self) -> &[u8] {
+        if self.pos >= self.buf.len() {
+            self.refill();
+        }
+        &self.buf[self.pos..]
+    }
+
+    /// Consumes the first `n` bytes of [`Source::chunk`], counting lines.
+    #[inline]
+    pub(crate) fn advance(&mut self, n: usize) {
+        let end = (self.pos + n).min(self.buf.len());
+        let newlines = self.buf[self.pos..end]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        self.line = self.line.saturating_add(newlines as u32);
+        self.pos = end;
+    }
+
     /// The I/O error that ended the input early, if one did.
     pub(crate) fn take_error(&mut self) -> Option<io::Error> {
         self.error.take()

@@ -2,6 +2,7 @@
 //! own reference histories, and simulated stores (serializable, snapshot
 //! isolation, read committed, and injected faults) from a seeded generator.
 
+mod file;
 mod gen;
 mod histories;
 mod rw;

@@ -101,15 +101,22 @@ pub enum CheckerKind {
 /// Runs the check; returns the verdict's exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let path = history_path(&args.path)?;
-    let history = format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
-    if let Some(out) = &args.csv {
-        write_csv(&history, out)?;
-    }
-    let (verdict, text, json) = match (args.workload, args.checker) {
-        (Some(workload), _) => check_elle(&history, workload, &args)?,
-        (None, CheckerKind::Graph) => check_graph(&history, &args)?,
-        (None, CheckerKind::Auto) => check_linear(&history, &args, Decider::Auto)?,
-        (None, CheckerKind::Search) => check_linear(&history, &args, Decider::Search)?,
+    let (verdict, text, json) = match (args.workload, args.checker, &args.csv) {
+        // Elle reads the file itself, keeping micro-ops, not JSON values.
+        (Some(workload), _, None) => check_elle(Elle::File(&path), workload, &args)?,
+        (workload, checker, csv) => {
+            let history =
+                format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
+            if let Some(out) = csv {
+                write_csv(&history, out)?;
+            }
+            match (workload, checker) {
+                (Some(workload), _) => check_elle(Elle::History(&history), workload, &args)?,
+                (None, CheckerKind::Graph) => check_graph(&history, &args)?,
+                (None, CheckerKind::Auto) => check_linear(&history, &args, Decider::Auto)?,
+                (None, CheckerKind::Search) => check_linear(&history, &args, Decider::Search)?,
+            }
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -195,8 +202,14 @@ fn parse_initial(text: &str) -> anyhow::Result<Value> {
         .map_err(|e| UsageError(format!("--initial {text:?} is not JSON: {e}")).into())
 }
 
+/// What Elle checks: a file it reads itself, or a history already read.
+enum Elle<'a> {
+    File(&'a Path),
+    History(&'a History),
+}
+
 fn check_elle(
-    history: &History,
+    input: Elle<'_>,
     workload: elle::Workload,
     args: &Args,
 ) -> anyhow::Result<(Verdict, String, Value)> {
@@ -207,7 +220,11 @@ fn check_elle(
     if let Some(limit) = args.time_limit {
         opts.cycle_search_timeout = limit;
     }
-    let result = elle::check(history, &opts).map_err(|e| UsageError(e.to_string()))?;
+    let result = match input {
+        Elle::File(path) => elle::check_file(path, args.format, &opts).map_err(|e| e.to_string()),
+        Elle::History(h) => elle::check(h, &opts).map_err(|e| e.to_string()),
+    }
+    .map_err(UsageError)?;
     Ok((
         result.verdict,
         result.render(),

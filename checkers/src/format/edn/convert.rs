@@ -3,48 +3,97 @@
 //! minimal histories (Elle's `paper-example.edn`) pair.
 
 use crate::history::{History, Op, OpType, Process};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::VecDeque;
 
 /// An op read from a map, and whether the map named its process.
-pub(super) struct Converted {
+pub(crate) struct Converted {
     pub op: Op,
     pub has_process: bool,
 }
 
-/// Converts one op map. `position` is the op's place in the history (the
-/// default `:index`); `porcupine` demands `:key` on client ops.
+/// The entries of an op map that an op is made of; others are ignored.
+#[derive(Default)]
+pub(crate) struct Fields {
+    kind: Option<Value>,
+    process: Option<Value>,
+    value: Option<Value>,
+    f: Option<Value>,
+    key: Option<Value>,
+    index: Option<Value>,
+    time: Option<Value>,
+    node: Option<Value>,
+    error: Option<Value>,
+    is_final: Option<Value>,
+}
+
+impl Fields {
+    /// Records entry `key` (a keyword's name, or a key's text); the last
+    /// of duplicate keys wins, as in a map.
+    pub(crate) fn set(&mut self, key: &[u8], v: Value) {
+        let slot = match key {
+            b"type" => &mut self.kind,
+            b"process" => &mut self.process,
+            b"value" => &mut self.value,
+            b"f" => &mut self.f,
+            b"key" => &mut self.key,
+            b"index" => &mut self.index,
+            b"time" => &mut self.time,
+            b"node" => &mut self.node,
+            b"error" => &mut self.error,
+            b"final?" => &mut self.is_final,
+            _ => return,
+        };
+        *slot = Some(v);
+    }
+}
+
+/// Converts one op map (see [`op_from_fields`]).
 pub(super) fn op_from_value(
     v: Value,
     position: usize,
     porcupine: bool,
 ) -> Result<Converted, String> {
-    let Value::Object(mut m) = v else {
+    let Value::Object(m) = v else {
         return Err(format!("expected an op map, found {}", describe(&v)));
     };
-    let kind = op_type(m.remove("type"))?;
+    let mut fields = Fields::default();
+    for (k, v) in m {
+        fields.set(k.as_bytes(), v);
+    }
+    op_from_fields(fields, position, porcupine)
+}
+
+/// Converts one op map's entries. `position` is the op's place in the
+/// history (the default `:index`); `porcupine` demands `:key` on client ops.
+pub(super) fn op_from_fields(
+    m: Fields,
+    position: usize,
+    porcupine: bool,
+) -> Result<Converted, String> {
+    let kind = op_type(m.kind)?;
     let process = m
-        .remove("process")
+        .process
         .filter(|p| !p.is_null())
         .map(process)
         .transpose()?;
-    let mut value = m.remove("value").unwrap_or(Value::Null);
-    let f = function(m.remove("f"), &value)?;
-    if let Some(key) = m.remove("key") {
+    let mut value = m.value.unwrap_or(Value::Null);
+    let f = function(m.f, &value)?;
+    if let Some(key) = m.key {
         value = Value::Array(vec![key, value]);
     } else if porcupine && process != Some(Process::Nemesis) {
         return Err("porcupine kv op has no :key".to_string());
     }
     let op = Op {
-        index: opt_u64(&mut m, "index")?.unwrap_or(position as u64),
-        time: opt_u64(&mut m, "time")?,
+        index: opt_u64(m.index, "index")?.unwrap_or(position as u64),
+        time: opt_u64(m.time, "time")?,
         process: process.unwrap_or(Process::Client(0)),
         kind,
         f,
         value,
-        node: node(m.remove("node"))?,
-        error: m.remove("error").filter(|e| !e.is_null()),
-        is_final: final_mark(m.remove("final?"))?,
+        node: node(m.node)?,
+        error: m.error.filter(|e| !e.is_null()),
+        is_final: final_mark(m.is_final)?,
     };
     Ok(Converted {
         op,
@@ -99,8 +148,8 @@ fn function(v: Option<Value>, value: &Value) -> Result<String, String> {
     }
 }
 
-fn opt_u64(m: &mut Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
-    match m.remove(key) {
+fn opt_u64(v: Option<Value>, key: &str) -> Result<Option<u64>, String> {
+    match v {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_u64().map(Some).ok_or_else(|| {
             format!(
@@ -141,7 +190,7 @@ fn final_mark(v: Option<Value>) -> Result<bool, String> {
 /// invocation still open (first in, first out). A completion with none
 /// open gets a fresh id, so pairing reports it as unpaired.
 #[derive(Default)]
-pub(super) struct ProcessDefaults {
+pub(crate) struct ProcessDefaults {
     missing: Vec<usize>,
     max_explicit: Option<u64>,
 }
@@ -157,7 +206,7 @@ impl ProcessDefaults {
     }
 
     /// Assigns the ids once the whole history is read.
-    pub(super) fn apply(self, h: &mut History) {
+    pub(crate) fn apply(self, h: &mut History) {
         let mut next = self.max_explicit.map_or(0, |m| m.saturating_add(1));
         let mut open: VecDeque<u64> = VecDeque::new();
         let mut fresh = || {

@@ -20,8 +20,9 @@ mod convert;
 mod parse;
 
 use super::ReadError;
-use crate::history::{History, HistoryError, HistoryErrorKind};
-use convert::{op_from_value, ProcessDefaults};
+use crate::history::{History, HistoryError, HistoryErrorKind, Op};
+pub(super) use convert::ProcessDefaults;
+use convert::{op_from_fields, op_from_value, Converted};
 use parse::{ParseError, Parser};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -32,20 +33,31 @@ pub(super) fn read<R: BufRead>(
     source: &str,
     porcupine: bool,
 ) -> Result<History, ReadError> {
+    let mut h = History::new(source);
+    let defaults = read_into(reader, source, porcupine, &mut |op, line| h.push(op, line))?;
+    defaults.apply(&mut h);
+    Ok(h)
+}
+
+/// Reads an EDN history op by op into `sink`; the process ids of ops
+/// whose map had none are known only at the end: the caller applies the
+/// returned defaults to the history it built.
+pub(super) fn read_into<R: BufRead>(
+    reader: R,
+    source: &str,
+    porcupine: bool,
+    sink: &mut dyn FnMut(Op, u32),
+) -> Result<ProcessDefaults, ReadError> {
     let mut r = OpReader {
         p: Parser::new(reader),
-        h: History::new(source),
+        source,
+        count: 0,
+        sink,
         defaults: ProcessDefaults::default(),
         porcupine,
     };
     match r.read_all() {
-        Ok(()) => {
-            let OpReader {
-                mut h, defaults, ..
-            } = r;
-            defaults.apply(&mut h);
-            Ok(h)
-        }
+        Ok(()) => Ok(r.defaults),
         Err(e) => Err(r.fail(e)),
     }
 }
@@ -69,14 +81,16 @@ fn syntax(line: u32, msg: impl Into<String>) -> Fault {
     })
 }
 
-struct OpReader<R> {
+struct OpReader<'a, R> {
     p: Parser<R>,
-    h: History,
+    source: &'a str,
+    count: usize,
+    sink: &'a mut dyn FnMut(Op, u32),
     defaults: ProcessDefaults,
     porcupine: bool,
 }
 
-impl<R: BufRead> OpReader<R> {
+impl<R: BufRead> OpReader<'_, R> {
     fn read_all(&mut self) -> Result<(), Fault> {
         let Some(first) = self.p.skip_blank() else {
             return Ok(());
@@ -110,21 +124,29 @@ impl<R: BufRead> OpReader<R> {
                     self.p.src.bump();
                     return Ok(());
                 }
+                (Some(b'{'), _) => {
+                    // The common case, an op map, is read straight into its
+                    // fields, with no map or key strings built.
+                    let line = self.p.src.line();
+                    let fields = self.p.op_map()?;
+                    self.push(op_from_fields(fields, self.count, self.porcupine), line)?;
+                }
                 (Some(_), _) => {
                     let line = self.p.src.line();
                     if let Some(v) = self.p.item()? {
-                        self.push(v, line)?;
+                        self.push(op_from_value(v, self.count, self.porcupine), line)?;
                     }
                 }
             }
         }
     }
 
-    fn push(&mut self, v: serde_json::Value, line: u32) -> Result<(), Fault> {
-        let position = self.h.len();
-        let c = op_from_value(v, position, self.porcupine).map_err(|m| Fault::BadOp(line, m))?;
+    fn push(&mut self, c: Result<Converted, String>, line: u32) -> Result<(), Fault> {
+        let position = self.count;
+        let c = c.map_err(|m| Fault::BadOp(line, m))?;
         self.defaults.note(position, &c);
-        self.h.push(c.op, line);
+        self.count += 1;
+        (self.sink)(c.op, line);
         Ok(())
     }
 
@@ -132,7 +154,7 @@ impl<R: BufRead> OpReader<R> {
     fn fail(&mut self, e: Fault) -> ReadError {
         if let Some(source) = self.p.src.take_error() {
             return ReadError::Io {
-                path: PathBuf::from(&self.h.source),
+                path: PathBuf::from(self.source),
                 source,
             };
         }
@@ -141,7 +163,7 @@ impl<R: BufRead> OpReader<R> {
             Fault::BadOp(line, m) => (line, HistoryErrorKind::BadOp(m)),
         };
         ReadError::History(HistoryError {
-            file: self.h.source.clone(),
+            file: self.source.to_string(),
             line: Some(line),
             kind,
         })

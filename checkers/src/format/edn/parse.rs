@@ -14,6 +14,7 @@
 //! not a stack overflow.
 
 use super::super::source::Source;
+use super::convert::Fields;
 use serde_json::{Map, Number, Value};
 use std::io::BufRead;
 
@@ -38,6 +39,8 @@ pub(crate) type Item = Option<Value>;
 pub(crate) struct Parser<R> {
     pub src: Source<R>,
     depth: u32,
+    /// The token being scanned, reused.
+    scratch: Vec<u8>,
 }
 
 fn is_delimiter(c: u8) -> bool {
@@ -53,6 +56,7 @@ impl<R: BufRead> Parser<R> {
         Parser {
             src: Source::new(reader),
             depth: 0,
+            scratch: Vec::with_capacity(64),
         }
     }
 
@@ -66,12 +70,25 @@ impl<R: BufRead> Parser<R> {
     /// Skips whitespace, commas and `;` comments; returns the next byte.
     pub(crate) fn skip_blank(&mut self) -> Option<u8> {
         loop {
-            match self.src.peek()? {
-                c if c.is_ascii_whitespace() || c == b',' => {
-                    self.src.bump();
+            let chunk = self.src.chunk();
+            let blank = chunk
+                .iter()
+                .position(|&c| !(c.is_ascii_whitespace() || c == b','));
+            match blank {
+                None if chunk.is_empty() => return None,
+                None => {
+                    let n = chunk.len();
+                    self.src.advance(n);
                 }
-                b';' => while !matches!(self.src.bump(), None | Some(b'\n')) {},
-                c => return Some(c),
+                Some(i) if chunk[i] == b';' => {
+                    self.src.advance(i);
+                    while !matches!(self.src.bump(), None | Some(b'\n')) {}
+                }
+                Some(i) => {
+                    let c = chunk[i];
+                    self.src.advance(i);
+                    return Some(c);
+                }
             }
         }
     }
@@ -89,8 +106,24 @@ impl<R: BufRead> Parser<R> {
             b'#' => self.dispatch(),
             b'\\' => self.character().map(Some),
             b')' | b']' | b'}' => self.err(line, format!("unexpected `{}`", c as char)),
+            b'0'..=b'9' | b'-' => match self.int_in_chunk() {
+                Some(i) => Ok(Some(Value::from(i))),
+                None => self.atom().map(Some),
+            },
             _ => self.atom().map(Some),
         }
+    }
+
+    /// A plain integer that ends inside the current buffer, read in place:
+    /// the bulk of a history's values. `None` (nothing consumed) for
+    /// anything else.
+    #[inline]
+    fn int_in_chunk(&mut self) -> Option<i64> {
+        let chunk = self.src.chunk();
+        let end = chunk.iter().position(|&c| is_delimiter(c))?;
+        let i = small_int(&chunk[..end])?;
+        self.src.advance(end);
+        Some(i)
     }
 
     /// Parses the next value, skipping discards; an error at the end.
@@ -130,6 +163,68 @@ impl<R: BufRead> Parser<R> {
             map.insert(key_string(k), v);
         }
         Ok(Value::Object(map))
+    }
+
+    /// An op map, whose `{` is next, as its fields: like [`Parser::item`]
+    /// on a map, but keyword keys are matched in place and only the
+    /// entries an op needs are kept.
+    pub(crate) fn op_map(&mut self) -> Result<Fields> {
+        let line = self.src.line();
+        self.nested(|p| {
+            p.src.bump();
+            let mut fields = Fields::default();
+            while let Some(key) = p.map_key(line)? {
+                let value = loop {
+                    match p.skip_blank() {
+                        None => return p.err(line, "`{` opened here is never closed"),
+                        Some(b'}') => return p.err(line, "map has a key without a value"),
+                        Some(c @ (b')' | b']')) => {
+                            let at = p.src.line();
+                            let msg = format!("`{}` closes `{{` opened at line {line}", c as char);
+                            return p.err(at, msg);
+                        }
+                        _ => {
+                            if let Some(v) = p.item()? {
+                                break v;
+                            }
+                        }
+                    }
+                };
+                fields.set(key.text(), value);
+            }
+            Ok(fields)
+        })
+    }
+
+    /// The next key of a map opened at `line`; `None` at the closing brace.
+    fn map_key(&mut self, line: u32) -> Result<Option<Key>> {
+        loop {
+            match self.skip_blank() {
+                None => return self.err(line, "`{` opened here is never closed"),
+                Some(b'}') => {
+                    self.src.bump();
+                    return Ok(None);
+                }
+                Some(c @ (b')' | b']')) => {
+                    let at = self.src.line();
+                    let msg = format!("`{}` closes `{{` opened at line {line}", c as char);
+                    return self.err(at, msg);
+                }
+                Some(b':') => {
+                    let at = self.src.line();
+                    self.token_bytes()?;
+                    if self.scratch.len() == 1 {
+                        return self.err(at, "empty keyword");
+                    }
+                    return Ok(Some(Key::short(&self.scratch[1..])));
+                }
+                Some(_) => {
+                    if let Some(k) = self.item()? {
+                        return Ok(Some(Key::Long(key_string(k))));
+                    }
+                }
+            }
+        }
     }
 
     /// Values up to the bracket that closes `open` (opened at `line`).
@@ -199,24 +294,42 @@ impl<R: BufRead> Parser<R> {
     /// Bytes up to the next delimiter (a number, keyword or symbol).
     fn token(&mut self) -> Result<String> {
         let line = self.src.line();
-        let mut bytes = Vec::new();
-        while let Some(c) = self.src.peek() {
-            if is_delimiter(c) {
-                break;
+        self.token_bytes()?;
+        let bytes = self.scratch.clone();
+        String::from_utf8(bytes).or_else(|_| self.err(line, "invalid UTF-8 in a token"))
+    }
+
+    /// Scans a token into `self.scratch`, a chunk at a time.
+    fn token_bytes(&mut self) -> Result<()> {
+        let line = self.src.line();
+        self.scratch.clear();
+        loop {
+            let chunk = self.src.chunk();
+            if chunk.is_empty() {
+                return Ok(());
             }
-            if bytes.len() >= MAX_TOKEN {
+            let end = chunk.iter().position(|&c| is_delimiter(c));
+            let take = end.unwrap_or(chunk.len());
+            if self.scratch.len() + take > MAX_TOKEN {
                 return self.err(line, format!("token longer than {MAX_TOKEN} bytes"));
             }
-            bytes.push(c);
-            self.src.bump();
+            self.scratch.extend_from_slice(&chunk[..take]);
+            self.src.advance(take);
+            if end.is_some() {
+                return Ok(());
+            }
         }
-        String::from_utf8(bytes).or_else(|_| self.err(line, "invalid UTF-8 in a token"))
     }
 
     /// A number, keyword, `nil`, `true`, `false` or symbol.
     fn atom(&mut self) -> Result<Value> {
         let line = self.src.line();
-        let tok = self.token()?;
+        self.token_bytes()?;
+        if let Some(i) = small_int(&self.scratch) {
+            return Ok(Value::from(i));
+        }
+        let tok = String::from_utf8(self.scratch.clone())
+            .or_else(|_| self.err(line, "invalid UTF-8 in a token"))?;
         let numeric = match tok.as_bytes() {
             [d, ..] if d.is_ascii_digit() => true,
             [b'+' | b'-', d, ..] => d.is_ascii_digit(),
@@ -276,11 +389,18 @@ impl<R: BufRead> Parser<R> {
         self.src.bump();
         let mut bytes = Vec::new();
         loop {
-            match self.src.bump() {
-                None => return self.err(line, "string opened here is never closed"),
-                Some(b'"') => break,
-                Some(b'\\') => self.escape(&mut bytes, line)?,
-                Some(c) => bytes.push(c),
+            let chunk = self.src.chunk();
+            if chunk.is_empty() {
+                return self.err(line, "string opened here is never closed");
+            }
+            let end = chunk.iter().position(|&c| c == b'"' || c == b'\\');
+            let take = end.unwrap_or(chunk.len());
+            bytes.extend_from_slice(&chunk[..take]);
+            self.src.advance(take);
+            match end.map(|_| self.src.bump()) {
+                None => {}
+                Some(Some(b'"')) => break,
+                Some(_) => self.escape(&mut bytes, line)?,
             }
         }
         String::from_utf8(bytes).or_else(|_| self.err(line, "invalid UTF-8 in a string"))
@@ -316,6 +436,50 @@ impl<R: BufRead> Parser<R> {
         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         Ok(())
     }
+}
+
+/// An op map's key: a keyword's name kept in place when short (every key
+/// an op uses is), else the key's text.
+enum Key {
+    Short([u8; 8], usize),
+    Long(String),
+}
+
+impl Key {
+    fn short(name: &[u8]) -> Key {
+        let mut buf = [0u8; 8];
+        match buf.get_mut(..name.len()) {
+            Some(b) => {
+                b.copy_from_slice(name);
+                Key::Short(buf, name.len())
+            }
+            None => Key::Long(String::from_utf8_lossy(name).into_owned()),
+        }
+    }
+
+    fn text(&self) -> &[u8] {
+        match self {
+            Key::Short(buf, len) => &buf[..*len],
+            Key::Long(s) => s.as_bytes(),
+        }
+    }
+}
+
+/// A plain decimal integer that fits in an `i64` (the common case, parsed
+/// without allocating); anything else is left to [`number`].
+fn small_int(tok: &[u8]) -> Option<i64> {
+    let (neg, digits) = match tok {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, tok),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, &d| n * 10 + i64::from(d - b'0'));
+    Some(if neg { -n } else { n })
 }
 
 /// A number token: integers (maybe `N`), floats (maybe `M`), ratios.
