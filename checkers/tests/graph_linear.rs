@@ -5,7 +5,9 @@
 //! lost writes and crashes. Wherever both answer, they must agree.
 
 use checkers::elle::{check_register_graph, GraphLinearOptions, GraphLinearResult};
-use checkers::linear::{check_spec, CheckOptions, ModelKind, ModelSpec};
+use checkers::linear::{
+    check_spec, CheckOptions, Decider, Event, LinearResult, Method, ModelKind, ModelSpec,
+};
 use checkers::{History, Op, OpType, Verdict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -170,18 +172,92 @@ fn graph(h: &History, keys: u64) -> GraphLinearResult {
     check_register_graph(h, &opts).unwrap()
 }
 
-fn search(h: &History, keys: u64) -> Verdict {
+fn linear(h: &History, keys: u64, decider: Decider, shrink: Duration) -> LinearResult {
     let spec = ModelSpec {
         independent: keys > 1,
         ..ModelSpec::new(ModelKind::CasRegister)
     };
     let opts = CheckOptions {
         time_limit: Some(Duration::from_secs(5)),
-        shrink_time_limit: Duration::ZERO,
+        shrink_time_limit: shrink,
         threads: 1,
+        decider,
         ..CheckOptions::default()
     };
-    check_spec(h, &spec, &opts).unwrap().verdict
+    check_spec(h, &spec, &opts).unwrap()
+}
+
+fn search(h: &History, keys: u64) -> Verdict {
+    linear(h, keys, Decider::Search, Duration::ZERO).verdict
+}
+
+fn sub_history(events: &[Event]) -> History {
+    let ops = events.iter().map(|e| Op {
+        process: e.process,
+        ..Op::new(0, e.kind, e.f.clone(), e.value.clone())
+    });
+    History::from_ops("cx", ops)
+}
+
+/// The race of the search and the graph (`Decider::Auto` on cas histories)
+/// answers as the search alone does; and where the graph decides (run
+/// first, `Decider::GraphFirst`), its shrunk counterexample holds the
+/// failing op, is not linearizable, and is linearizable without it.
+#[test]
+fn the_race_agrees_with_the_search_and_graph_wins_explain_themselves() {
+    let (mut graph_won, mut invalid) = (0, 0);
+    for seed in 0..1500u64 {
+        let fault = [Fault::None, Fault::StaleRead, Fault::LostWrite][seed as usize % 3];
+        let keys = if seed % 4 == 3 { 2 } else { 1 };
+        let h = generate(seed, fault, keys, 6 + seed as usize % 25);
+        let expected = search(&h, keys);
+        let raced = linear(&h, keys, Decider::Auto, Duration::ZERO);
+        assert_eq!(raced.verdict, expected, "seed {seed}: {raced}");
+        // The graph's answers, deterministically: as the race may see them.
+        let raced = linear(&h, keys, Decider::GraphFirst, Duration::from_secs(5));
+        assert_eq!(raced.verdict, expected, "seed {seed}: {raced}");
+        let Some(p) = raced
+            .partitions
+            .iter()
+            .find(|p| p.verdict == Verdict::Invalid)
+        else {
+            continue;
+        };
+        invalid += 1;
+        let failure = p.failure.as_ref().expect("a failure");
+        if p.method != Method::Graph {
+            continue;
+        }
+        graph_won += 1;
+        let Some(cx) = failure.counterexample.as_ref() else {
+            panic!("seed {seed}: no counterexample\n{raced}\n{:#?}", h.ops);
+        };
+        let f = &failure.op;
+        assert!(cx.ops.iter().any(|o| o.index == f.index), "seed {seed}");
+        let whole = sub_history(&cx.events);
+        assert_eq!(
+            search(&whole, keys),
+            Verdict::Invalid,
+            "seed {seed}: {raced}"
+        );
+        let without: Vec<Event> = cx
+            .events
+            .iter()
+            .filter(|e| e.index != f.index && e.index != f.invoke_index)
+            .cloned()
+            .collect();
+        assert_eq!(
+            search(&sub_history(&without), keys),
+            Verdict::Valid,
+            "seed {seed}: {raced}"
+        );
+    }
+    eprintln!("{invalid} invalid, {graph_won} decided by the graph");
+    assert!(invalid > 300, "only {invalid} invalid");
+    assert!(
+        graph_won * 2 > invalid,
+        "the graph decided only {graph_won}"
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ mod graph;
 mod list_append;
 mod load;
 mod model;
-mod register_graph;
+pub(crate) mod register_graph;
 mod rw_register;
 mod txn;
 

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why a search stopped without an answer.
@@ -63,8 +64,10 @@ pub(crate) struct Limits {
     deadline: Option<Instant>,
     limit: Option<Duration>,
     budget: Option<usize>,
-    used: AtomicUsize,
-    cancel: AtomicBool,
+    used: Arc<AtomicUsize>,
+    cancel: Arc<AtomicBool>,
+    /// This search alone is no longer needed (a race was won elsewhere).
+    stop: AtomicBool,
 }
 
 impl Limits {
@@ -74,9 +77,28 @@ impl Limits {
             deadline: limit.map(|l| Instant::now() + l),
             limit,
             budget,
-            used: AtomicUsize::new(0),
-            cancel: AtomicBool::new(false),
+            used: Arc::new(AtomicUsize::new(0)),
+            cancel: Arc::new(AtomicBool::new(false)),
+            stop: AtomicBool::new(false),
         }
+    }
+
+    /// The same bounds (deadline, shared budget, cancel flag) for one
+    /// search that can also be stopped on its own ([`Limits::stop`]).
+    pub fn child(&self) -> Limits {
+        Limits {
+            deadline: self.deadline,
+            limit: self.limit,
+            budget: self.budget,
+            used: Arc::clone(&self.used),
+            cancel: Arc::clone(&self.cancel),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// Stops this search only: it answers `Cancelled`.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// Charges a search's growth to `bytes` (it had charged `charged`) and
@@ -86,7 +108,7 @@ impl Limits {
             self.used.fetch_add(bytes - *charged, Ordering::Relaxed);
             *charged = bytes;
         }
-        if self.cancel.load(Ordering::Relaxed) {
+        if self.cancel.load(Ordering::Relaxed) || self.stop.load(Ordering::Relaxed) {
             return Some(Stop::Cancelled);
         }
         if let Some(b) = self

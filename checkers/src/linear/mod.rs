@@ -18,6 +18,7 @@ mod kind;
 mod limits;
 pub mod model;
 mod prepare;
+mod race;
 mod reduce;
 mod render;
 mod result;
@@ -78,11 +79,16 @@ pub const SHRINK_FLOOR: Duration = Duration::from_millis(100);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Decider {
     /// The quickest that applies: Gibbons and Korach's zones for a
-    /// register whose written values are distinct, the search otherwise.
+    /// register whose written values are distinct, else the search racing
+    /// Elle's dependency graph (cas with distinct writes), else the search.
     #[default]
     Auto,
     /// The Wing-Gong-Lowe search only (to compare, or to test).
     Search,
+    /// As `Auto`, but where it would race, Elle's graph first and the
+    /// search only where the graph cannot decide: deterministic, to test
+    /// the graph's answers and counterexamples.
+    GraphFirst,
 }
 
 impl Default for CheckOptions {
@@ -115,7 +121,8 @@ pub fn check<M: Model>(
 }
 
 /// Checks a register history: each partition by its zones when its
-/// written values are distinct and it has no cas, by the search otherwise.
+/// written values are distinct and it has no cas, otherwise by a race of
+/// the search and Elle's dependency graph (see [`race`]).
 pub(crate) fn check_register<M: RegisterModel>(
     history: &History,
     model: &M,
@@ -125,10 +132,11 @@ pub(crate) fn check_register<M: RegisterModel>(
         reduced(part, reduce::register_crashes(model, &part.ops), |p| {
             let rops = Rop::all(model, &p.ops);
             match (ctx.opts.decider, rops) {
-                (Decider::Auto, Some(rops)) if zones::distinct(&rops, model.init()) => {
+                (Decider::Search, _) => check_part(model, p, ctx),
+                (_, Some(rops)) if zones::distinct(&rops, model.init()) => {
                     zoned(model, p, &rops, ctx)
                 }
-                _ => check_part(model, p, ctx),
+                (_, _) => race::check(model, p, ctx),
             }
         })
     })
@@ -285,6 +293,7 @@ fn check_part<M: Model>(model: &M, part: &Part<M::Input>, ctx: &Ctx<'_>) -> Part
                 counterexample: context.and_then(|c| {
                     counterexample(model, part, dead.op, c, ctx, start.elapsed(), None)
                 }),
+                cycle: Vec::new(),
             });
         }
     }
@@ -331,6 +340,7 @@ fn zoned<M: RegisterModel>(
             op: src.op_ref(model, &part.ops[f]),
             prefixes: prefixes.into_iter().collect(),
             counterexample: counterexample(model, part, f, &before, ctx, decided_in, Some(&judge)),
+            cycle: Vec::new(),
         }),
         ..valid(part, Method::Zones)
     }

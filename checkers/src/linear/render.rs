@@ -62,6 +62,12 @@ fn explain(f: &mut fmt::Formatter<'_>, x: &Failure) -> fmt::Result {
             writeln!(f, "    {}", prefix_line(p))?;
         }
     }
+    if !x.cycle.is_empty() {
+        writeln!(f, "  a cycle every linearization would have to break:")?;
+        for step in &x.cycle {
+            writeln!(f, "    {step}")?;
+        }
+    }
     if let Some(cx) = &x.counterexample {
         counterexample(f, cx)?;
     }

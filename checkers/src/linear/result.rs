@@ -72,6 +72,11 @@ pub struct Failure {
     /// The failing op with the smallest context that makes it impossible
     /// (see [`Counterexample`]).
     pub counterexample: Option<Counterexample>,
+    /// When Elle's dependency graph decided it: the cycle of orders every
+    /// linearization would have to break, one `earlier < later (relation)`
+    /// line per edge (absent in results written before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cycle: Vec<String>,
 }
 
 /// One operation of the history, named for people and tools.

@@ -19,8 +19,8 @@
 //! cas happened if some op that took effect observed their value, and are
 //! otherwise left out (placing them never changes a read).
 
-mod infer;
-mod parse;
+pub(crate) mod infer;
+pub(crate) mod parse;
 
 use crate::history::{History, HistoryError};
 use crate::Verdict;
