@@ -12,6 +12,7 @@
 //! invocation) must parse: a bad value anywhere else is ignored, as
 //! there.
 
+use super::mops::TxnValue;
 use super::txn::{Txn, Txns};
 use super::Workload;
 use crate::history::{History, HistoryError, HistoryErrorKind, Op, OpType, Process};
@@ -34,19 +35,19 @@ impl Loader {
         }
     }
 
-    /// Parses the value of op `pos` (the next one) and takes it out of the
-    /// op; the nemesis's ops keep theirs.
-    pub fn visit(&mut self, pos: usize, op: &mut Op) {
+    /// Parses `value`, the value of op `pos` (the next one, its own value
+    /// already taken out); the nemesis's ops get theirs back.
+    pub fn visit(&mut self, pos: usize, op: &mut Op, value: TxnValue) {
         debug_assert_eq!(pos, self.parsed.len());
         if op.is_nemesis() {
+            op.value = value.to_value();
             self.parsed.push(Ok((0, 0)));
             return;
         }
-        let value = std::mem::take(&mut op.value);
         let start = self.t.mops.len() as u32;
         let r = self
             .t
-            .parse_value(&value, self.workload, op.kind == OpType::Ok);
+            .parse_read(&value, self.workload, op.kind == OpType::Ok);
         if r.is_err() {
             self.t.truncate_mops(start);
         }

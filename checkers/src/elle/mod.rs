@@ -26,6 +26,7 @@ mod graph;
 mod list_append;
 mod load;
 mod model;
+pub(crate) mod mops;
 pub(crate) mod register_graph;
 mod rw_register;
 mod txn;
@@ -216,7 +217,9 @@ pub fn check_file(
     opts: &ElleOptions,
 ) -> Result<ElleResult, ReadError> {
     let mut loader = load::Loader::new(opts.workload);
-    let history = format::read_path_with(path, format, &mut |pos, op| loader.visit(pos, op))?;
+    let history = format::read_txns_path(path, format, &mut |pos, op, value| {
+        loader.visit(pos, op, value)
+    })?;
     let t = loader.finish(&history)?;
     Ok(analyze(&history, &t, opts)?)
 }

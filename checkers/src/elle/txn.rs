@@ -115,7 +115,7 @@ pub struct Txns {
     /// Per key id: the longest list stored for it so far, as (start, len).
     last_list: Vec<(u32, u32)>,
     /// A reused buffer for the list being parsed.
-    scratch: Vec<Val>,
+    pub(crate) scratch: Vec<Val>,
     /// Micro-ops (positions in `mops`) whose committed read was recorded
     /// as nil and is kept as an empty list, so [`Txns::txn_json`] can
     /// show it as recorded.
@@ -238,7 +238,12 @@ impl Txns {
         Ok(())
     }
 
-    fn parse_mop(&mut self, mop: &Value, workload: Workload, ok: bool) -> Result<(), String> {
+    pub(crate) fn parse_mop(
+        &mut self,
+        mop: &Value,
+        workload: Workload,
+        ok: bool,
+    ) -> Result<(), String> {
         let parts = match mop {
             Value::Array(p) if p.len() == 3 => p,
             _ => return Err("expected [f key value]".into()),
@@ -260,15 +265,21 @@ impl Txns {
         let key = self.key_id(kv);
         let mut arg = self.parse_arg(f, key, &parts[2], workload)?;
         if ok && workload == Workload::ListAppend && arg == Arg::Nil {
-            // Elle's histories record a committed read of a missing key as nil.
-            arg = Arg::List {
-                start: self.lists.len() as u32,
-                len: 0,
-            };
-            self.nil_reads.insert(self.mops.len() as u32, ());
+            arg = self.nil_read();
         }
         self.mops.push(Mop { f, key, arg });
         Ok(())
+    }
+
+    /// Elle's histories record a committed read of a missing key as nil:
+    /// an empty list, remembered as nil for [`Txns::txn_json`]. For the
+    /// micro-op about to be pushed.
+    pub(crate) fn nil_read(&mut self) -> Arg {
+        self.nil_reads.insert(self.mops.len() as u32, ());
+        Arg::List {
+            start: self.lists.len() as u32,
+            len: 0,
+        }
     }
 
     fn parse_arg(
@@ -300,6 +311,12 @@ impl Txns {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.extend(items.iter().map(|item| self.atom(item)));
+        self.list_arg_vals(key, buf)
+    }
+
+    /// [`Txns::list_arg`] for a list already interned into `buf` (the
+    /// scratch buffer, handed back).
+    pub(crate) fn list_arg_vals(&mut self, key: u32, buf: Vec<Val>) -> Arg {
         if self.last_list.len() <= key as usize {
             self.last_list.resize(key as usize + 1, (0, 0));
         }
@@ -324,7 +341,7 @@ impl Txns {
         arg
     }
 
-    fn atom(&mut self, v: &Value) -> Val {
+    pub(crate) fn atom(&mut self, v: &Value) -> Val {
         if let Some(val) = v.as_i64().and_then(Val::int) {
             return val;
         }
@@ -342,7 +359,7 @@ impl Txns {
         Val::sym(id)
     }
 
-    fn key_id(&mut self, k: Val) -> u32 {
+    pub(crate) fn key_id(&mut self, k: Val) -> u32 {
         let next = self.keys.len() as u32;
         let id = *self.key_ids.entry(k).or_insert(next);
         if id == next {

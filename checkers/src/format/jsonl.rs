@@ -3,9 +3,11 @@
 //! back line by line. Blank lines are skipped; unknown fields are ignored;
 //! a missing `index` is the op's position.
 
-use super::ReadError;
+use super::{txn_value, ReadError};
+use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, HistoryErrorKind, Op, OpType, Process};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
@@ -71,6 +73,14 @@ impl<'a, R: BufRead> Ops<'a, R> {
     }
 
     fn next_op(&mut self) -> Result<Option<(Op, u32)>, ReadError> {
+        self.next_with(parse_line)
+    }
+
+    /// The next non-blank line, parsed by `parse` (given the op's position).
+    pub(super) fn next_with<T>(
+        &mut self,
+        parse: impl FnOnce(&[u8], usize) -> Result<T, HistoryErrorKind>,
+    ) -> Result<Option<(T, u32)>, ReadError> {
         loop {
             self.buf.clear();
             let n = self
@@ -88,7 +98,7 @@ impl<'a, R: BufRead> Ops<'a, R> {
                 break;
             }
         }
-        let op = parse_line(&self.buf, self.position).map_err(|kind| HistoryError {
+        let op = parse(&self.buf, self.position).map_err(|kind| HistoryError {
             file: self.source.to_string(),
             line: Some(self.line),
             kind,
@@ -111,15 +121,68 @@ impl<R: BufRead> Iterator for Ops<'_, R> {
     }
 }
 
+/// Reads a JSON Lines history op by op into `sink`, each op's value as
+/// micro-ops ([`TxnValue`], read from the value's text) and the op's own
+/// value left null.
+pub(super) fn read_txns_into<R: BufRead>(
+    reader: R,
+    source: &str,
+    sink: &mut dyn FnMut(Op, TxnValue, u32),
+) -> Result<(), ReadError> {
+    let mut ops = Ops::new(reader, source);
+    while let Some(((op, value), line)) = ops.next_with(parse_txn_line)? {
+        sink(op, value, line);
+    }
+    Ok(())
+}
+
+/// An op line with its value left as text.
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    index: Option<u64>,
+    time: Option<u64>,
+    process: Process,
+    #[serde(rename = "type")]
+    kind: OpType,
+    f: String,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+    node: Option<String>,
+    error: Option<Value>,
+    #[serde(default, rename = "final", alias = "final?")]
+    is_final: bool,
+}
+
+fn parse_txn_line(text: &[u8], position: usize) -> Result<(Op, TxnValue), HistoryErrorKind> {
+    let l: RawLine = serde_json::from_slice(text).map_err(kind_of)?;
+    let value = l.value.map_or(TxnValue::Json(Value::Null), |raw| {
+        txn_value::from_json(raw.get())
+    });
+    let op = Op {
+        index: l.index.unwrap_or(position as u64),
+        time: l.time,
+        process: l.process,
+        kind: l.kind,
+        f: l.f,
+        value: Value::Null,
+        node: l.node,
+        error: l.error,
+        is_final: l.is_final,
+    };
+    Ok((op, value))
+}
+
+fn kind_of(e: serde_json::Error) -> HistoryErrorKind {
+    if e.is_data() {
+        HistoryErrorKind::BadOp(e.to_string())
+    } else {
+        HistoryErrorKind::Syntax(e.to_string())
+    }
+}
+
 /// One line as an op at `position`.
 fn parse_line(text: &[u8], position: usize) -> Result<Op, HistoryErrorKind> {
-    let l: Line = serde_json::from_slice(text).map_err(|e| {
-        if e.is_data() {
-            HistoryErrorKind::BadOp(e.to_string())
-        } else {
-            HistoryErrorKind::Syntax(e.to_string())
-        }
-    })?;
+    let l: Line = serde_json::from_slice(text).map_err(kind_of)?;
     Ok(Op {
         index: l.index.unwrap_or(position as u64),
         time: l.time,

@@ -15,10 +15,12 @@ mod edn;
 mod jsonl;
 mod pipe;
 mod source;
+mod txn_value;
 
 pub use csv_export::{write_csv, CSV_COLUMNS};
 pub use jsonl::{write_jsonl, JsonlWriter};
 
+use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, Op};
 use std::fmt;
 use std::fs::File;
@@ -151,16 +153,7 @@ fn looks_like_json_op(s: &[u8]) -> bool {
 
 /// Reads the history in `path`; `format` `None` guesses it with [`detect`].
 pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, ReadError> {
-    let io_err = |source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::with_capacity(SNIFF_BYTES, file);
-    let format = match format {
-        Some(f) => f,
-        None => detect(reader.fill_buf().map_err(io_err)?),
-    };
+    let (reader, format) = open(path, format)?;
     read(reader, &path.display().to_string(), format)
 }
 
@@ -176,6 +169,32 @@ pub fn read_path_with(
     format: Option<Format>,
     visit: &mut dyn FnMut(usize, &mut Op),
 ) -> Result<History, ReadError> {
+    let (reader, format) = open(path, format)?;
+    let source = path.display().to_string();
+    pipe::read_with(reader, &source, pipe::ops(format), &mut |i, op, ()| {
+        visit(i, op)
+    })
+}
+
+/// Reads a transactional history like [`read_path_with`], handing `visit`
+/// each op's value as micro-ops read straight from the text (the op's own
+/// value is left null): Elle's loader, which never builds JSON values.
+pub(crate) fn read_txns_path(
+    path: &Path,
+    format: Option<Format>,
+    visit: &mut dyn FnMut(usize, &mut Op, TxnValue),
+) -> Result<History, ReadError> {
+    let (reader, format) = open(path, format)?;
+    pipe::read_with(
+        reader,
+        &path.display().to_string(),
+        pipe::txns(format),
+        visit,
+    )
+}
+
+/// The file at `path`, buffered, and its format (`format`, or detected).
+fn open(path: &Path, format: Option<Format>) -> Result<(BufReader<File>, Format), ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
@@ -186,7 +205,7 @@ pub fn read_path_with(
         Some(f) => f,
         None => detect(reader.fill_buf().map_err(io_err)?),
     };
-    pipe::read_with(reader, &path.display().to_string(), format, visit)
+    Ok((reader, format))
 }
 
 /// Reads a history in `format` from `reader`; `source` names it in errors

@@ -5,47 +5,54 @@
 //! loader keeps the micro-ops in compact form instead), so a huge history
 //! never holds all its values at once and both cores work.
 
+use super::edn::ProcessDefaults;
 use super::{edn, jsonl, Format, ReadError};
+use crate::elle::mops::TxnValue;
 use crate::history::{History, Op};
 use std::io::BufRead;
 use std::sync::mpsc;
 
 /// Ops handed over at a time: enough to make the handover cheap, few
 /// enough that the values in flight stay small.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
 
-/// Reads `reader` in `format` on a helper thread, calling `visit` on this
-/// one for every op before it is stored.
-pub(super) fn read_with<R: BufRead + Send>(
+/// What a reader hands over with each op: the op's value in another form
+/// (Elle's micro-ops), or nothing.
+type Sink<'a, T> = &'a mut dyn FnMut(Op, T, u32);
+
+/// Runs `produce` (a reader feeding its sink op by op, returning the
+/// process defaults an EDN file needs) on a helper thread, calling
+/// `visit` on this one for every op before it is stored.
+pub(super) fn read_with<R, T>(
     reader: R,
     source: &str,
-    format: Format,
-    visit: &mut dyn FnMut(usize, &mut Op),
-) -> Result<History, ReadError> {
-    let (tx, rx) = mpsc::sync_channel::<Vec<(Op, u32)>>(4);
+    produce: impl FnOnce(R, &str, Sink<'_, T>) -> Result<Option<ProcessDefaults>, ReadError> + Send,
+    visit: &mut dyn FnMut(usize, &mut Op, T),
+) -> Result<History, ReadError>
+where
+    R: BufRead + Send,
+    T: Send,
+{
+    let (tx, rx) = mpsc::sync_channel::<Vec<(Op, T, u32)>>(4);
     std::thread::scope(|s| {
         let producer = s.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
-            let mut sink = |op: Op, line: u32| {
-                batch.push((op, line));
+            let mut sink = |op: Op, extra: T, line: u32| {
+                batch.push((op, extra, line));
                 if batch.len() == BATCH {
                     // A closed channel means the consumer is gone: keep
                     // reading only to report the reader's own error.
                     let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
             };
-            let defaults = match format {
-                Format::Jsonl => jsonl::read_into(reader, source, &mut sink).map(|()| None),
-                Format::Edn => edn::read_into(reader, source, false, &mut sink).map(Some),
-                Format::PorcupineKv => edn::read_into(reader, source, true, &mut sink).map(Some),
-            };
+            let defaults = produce(reader, source, &mut sink);
             let _ = tx.send(batch);
             defaults
         });
         let mut h = History::new(source);
         for batch in rx {
-            for (mut op, line) in batch {
-                visit(h.len(), &mut op);
+            for (mut op, extra, line) in batch {
+                visit(h.len(), &mut op, extra);
                 h.push(op, line);
             }
         }
@@ -57,4 +64,28 @@ pub(super) fn read_with<R: BufRead + Send>(
         }
         Ok(h)
     })
+}
+
+/// The reader of `format`, handing over nothing but the op.
+pub(super) fn ops<R: BufRead>(
+    format: Format,
+) -> impl FnOnce(R, &str, Sink<'_, ()>) -> Result<Option<ProcessDefaults>, ReadError> + Send {
+    move |reader, source, sink| {
+        let sink = &mut |op, line| sink(op, (), line);
+        match format {
+            Format::Jsonl => jsonl::read_into(reader, source, sink).map(|()| None),
+            Format::Edn => edn::read_into(reader, source, false, sink).map(Some),
+            Format::PorcupineKv => edn::read_into(reader, source, true, sink).map(Some),
+        }
+    }
+}
+
+/// The reader of `format`, handing over each op's value as micro-ops.
+pub(super) fn txns<R: BufRead>(
+    format: Format,
+) -> impl FnOnce(R, &str, Sink<'_, TxnValue>) -> Result<Option<ProcessDefaults>, ReadError> + Send {
+    move |reader, source, sink| match format {
+        Format::Jsonl => jsonl::read_txns_into(reader, source, sink).map(|()| None),
+        Format::Edn | Format::PorcupineKv => edn::read_txns_into(reader, source, sink).map(Some),
+    }
 }

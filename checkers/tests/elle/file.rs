@@ -5,6 +5,7 @@
 use crate::gen::{generate, Config, Fault, Isolation};
 use checkers::elle::{check, check_file, ElleOptions, Model, Workload};
 use checkers::format::{read_path, write_jsonl, Format};
+use serde_json::Value;
 use std::path::Path;
 
 fn same(path: &Path, format: Option<Format>, opts: &ElleOptions) {
@@ -30,6 +31,71 @@ fn reference_histories_check_the_same_read_whole_or_streamed() {
     ] {
         same(&dir.join("elle").join(name), None, &all);
     }
+}
+
+/// An op as a line of Jepsen's history.edn (strings as keywords).
+fn edn_line(op: &checkers::Op) -> String {
+    fn edn(v: &Value) -> String {
+        match v {
+            Value::Null => "nil".into(),
+            Value::String(s) => format!(":{s}"),
+            Value::Array(a) => format!("[{}]", a.iter().map(edn).collect::<Vec<_>>().join(" ")),
+            other => other.to_string(),
+        }
+    }
+    format!(
+        "{{:index {}, :type :{}, :process {}, :f :{}, :value {}}}\n",
+        op.index,
+        op.kind,
+        op.process,
+        op.f,
+        edn(&op.value)
+    )
+}
+
+/// Values of every odd shape read the same both ways, micro-ops or not,
+/// and bad ones fail with the same error.
+#[test]
+fn odd_values_read_the_same_both_ways() {
+    let dir = std::env::temp_dir().join(format!("temblor-elle-odd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let values = [
+        r#"[["append", 1, 1], ["r", 2, null]]"#,
+        r#"[["r", 1, [1, "x", 2.5]], ["r", "k", []]]"#,
+        r#"[["append", 1, 2, 3]]"#,
+        r#"[["append", 1]]"#,
+        r#"[["r", 1, 7]]"#,
+        r#"[["r", 1, [[1], 2]]]"#,
+        r#"[["x", 1, 2]]"#,
+        r#"[[1, 1, 2]]"#,
+        r#"[["append", null, 2]]"#,
+        r#"[["append", 1, null]]"#,
+        r#"{"a": 1}"#,
+        r#"[1, 2]"#,
+    ];
+    for (i, v) in values.iter().enumerate() {
+        let ok = format!(
+            "{{\"process\":0,\"type\":\"invoke\",\"f\":\"txn\",\"value\":{v}}}\n{{\"process\":0,\"type\":\"ok\",\"f\":\"txn\",\"value\":{v}}}\n"
+        );
+        let path = dir.join(format!("odd{i}.jsonl"));
+        std::fs::write(&path, ok).unwrap();
+        let opts = ElleOptions::new(Workload::ListAppend);
+        let whole = read_path(&path, None).map_err(|e| e.to_string());
+        let whole = whole.and_then(|h| check(&h, &opts).map_err(|e| e.to_string()));
+        let streamed = check_file(&path, None, &opts).map_err(|e| e.to_string());
+        assert_eq!(streamed, whole, "{v}");
+        let h = read_path(&path, None).unwrap();
+        let edn = dir.join(format!("odd{i}.edn"));
+        std::fs::write(&edn, h.ops.iter().map(edn_line).collect::<String>()).unwrap();
+        let whole = check(&read_path(&edn, None).unwrap(), &opts).map_err(|e| e.to_string());
+        let streamed = check_file(&edn, None, &opts).map_err(|e| e.to_string());
+        assert_eq!(
+            streamed.map_err(|e| e.replace(".edn", "")),
+            whole.map_err(|e| e.replace(".edn", "")),
+            "edn {v}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

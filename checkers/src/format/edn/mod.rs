@@ -20,6 +20,7 @@ mod convert;
 mod parse;
 
 use super::ReadError;
+use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, HistoryErrorKind, Op};
 pub(super) use convert::ProcessDefaults;
 use convert::{op_from_fields, op_from_value, Converted};
@@ -48,8 +49,36 @@ pub(super) fn read_into<R: BufRead>(
     porcupine: bool,
     sink: &mut dyn FnMut(Op, u32),
 ) -> Result<ProcessDefaults, ReadError> {
+    read_ops(reader, source, porcupine, false, &mut |op, _, line| {
+        sink(op, line)
+    })
+}
+
+/// Reads an EDN history op by op into `sink`, each op's value as
+/// micro-ops ([`TxnValue`], read from the text) and the op's own value
+/// left null; see [`read_into`] for the returned defaults.
+pub(super) fn read_txns_into<R: BufRead>(
+    reader: R,
+    source: &str,
+    sink: &mut dyn FnMut(Op, TxnValue, u32),
+) -> Result<ProcessDefaults, ReadError> {
+    read_ops(reader, source, false, true, &mut |mut op, value, line| {
+        let json = std::mem::take(&mut op.value);
+        sink(op, value.unwrap_or(TxnValue::Json(json)), line)
+    })
+}
+
+fn read_ops<R: BufRead>(
+    reader: R,
+    source: &str,
+    porcupine: bool,
+    txn_values: bool,
+    sink: &mut dyn FnMut(Op, Option<TxnValue>, u32),
+) -> Result<ProcessDefaults, ReadError> {
+    let mut p = Parser::new(reader);
+    p.txn_values = txn_values;
     let mut r = OpReader {
-        p: Parser::new(reader),
+        p,
         source,
         count: 0,
         sink,
@@ -85,7 +114,7 @@ struct OpReader<'a, R> {
     p: Parser<R>,
     source: &'a str,
     count: usize,
-    sink: &'a mut dyn FnMut(Op, u32),
+    sink: &'a mut dyn FnMut(Op, Option<TxnValue>, u32),
     defaults: ProcessDefaults,
     porcupine: bool,
 }
@@ -146,7 +175,8 @@ impl<R: BufRead> OpReader<'_, R> {
         let c = c.map_err(|m| Fault::BadOp(line, m))?;
         self.defaults.note(position, &c);
         self.count += 1;
-        (self.sink)(c.op, line);
+        let value = self.p.txn_value.take();
+        (self.sink)(c.op, value, line);
         Ok(())
     }
 

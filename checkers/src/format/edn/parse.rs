@@ -15,6 +15,7 @@
 
 use super::super::source::Source;
 use super::convert::Fields;
+use crate::elle::mops::{Atom, ReadArg, ReadF, ReadMop, TxnValue};
 use serde_json::{Map, Number, Value};
 use std::io::BufRead;
 
@@ -41,6 +42,11 @@ pub(crate) struct Parser<R> {
     depth: u32,
     /// The token being scanned, reused.
     scratch: Vec<u8>,
+    /// Read op maps' `:value`s as micro-ops ([`Parser::txn_value`]) into
+    /// `txn_value`, leaving an empty vector in their place.
+    pub txn_values: bool,
+    /// The last op map's `:value` as micro-ops, when `txn_values` is on.
+    pub txn_value: Option<TxnValue>,
 }
 
 fn is_delimiter(c: u8) -> bool {
@@ -57,6 +63,8 @@ impl<R: BufRead> Parser<R> {
             src: Source::new(reader),
             depth: 0,
             scratch: Vec::with_capacity(64),
+            txn_values: false,
+            txn_value: None,
         }
     }
 
@@ -173,7 +181,23 @@ impl<R: BufRead> Parser<R> {
         self.nested(|p| {
             p.src.bump();
             let mut fields = Fields::default();
+            p.txn_value = None;
             while let Some(key) = p.map_key(line)? {
+                if p.txn_values && key.text() == b"value" {
+                    match p.txn_value()? {
+                        Some(TxnValue::Mops(m)) => {
+                            p.txn_value = Some(TxnValue::Mops(m));
+                            fields.set(b"value", Value::Array(Vec::new()));
+                            continue;
+                        }
+                        Some(TxnValue::Json(v)) => {
+                            p.txn_value = None;
+                            fields.set(b"value", v);
+                            continue;
+                        }
+                        None => {} // a discard: the value follows
+                    }
+                }
                 let value = loop {
                     match p.skip_blank() {
                         None => return p.err(line, "`{` opened here is never closed"),
@@ -225,6 +249,159 @@ impl<R: BufRead> Parser<R> {
                 }
             }
         }
+    }
+
+    /// A txn op's `:value`, next, as micro-ops (see [`TxnValue`]): a
+    /// vector of `[f key arg]` vectors whose lists are read as integers in
+    /// place; any other shape as a JSON value, exactly as [`Parser::item`]
+    /// reads it (`None` for a discard).
+    pub(crate) fn txn_value(&mut self) -> Result<Option<TxnValue>> {
+        let line = self.src.line();
+        let open = match self.skip_blank() {
+            Some(c @ (b'[' | b'(')) => c,
+            _ => return Ok(self.item()?.map(TxnValue::Json)),
+        };
+        self.nested(|p| {
+            p.src.bump();
+            p.mops_until(open, line).map(Some)
+        })
+    }
+
+    fn mops_until(&mut self, open: u8, line: u32) -> Result<TxnValue> {
+        let close = if open == b'[' { b']' } else { b')' };
+        let mut mops: Vec<ReadMop> = Vec::new();
+        loop {
+            let odd = match self.skip_blank() {
+                None => {
+                    let msg = format!("`{}` opened here is never closed", open as char);
+                    return self.err(line, msg);
+                }
+                Some(c) if c == close => {
+                    self.src.bump();
+                    return Ok(TxnValue::Mops(mops));
+                }
+                Some(b'[') => match self.nested(|p| p.mop())? {
+                    Ok(m) => {
+                        mops.push(m);
+                        continue;
+                    }
+                    Err(v) => v,
+                },
+                Some(_) => match self.item()? {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            // Not a micro-op: the rest is read as plain values.
+            let mut items: Vec<Value> = mops.iter().map(ReadMop::to_value).collect();
+            items.push(odd);
+            items.extend(self.items_until(open, line)?);
+            return Ok(TxnValue::Json(Value::Array(items)));
+        }
+    }
+
+    /// `[f key arg]`, its `[` next; `Err` with the vector as a value when it
+    /// is not such a triple.
+    fn mop(&mut self) -> Result<std::result::Result<ReadMop, Value>> {
+        let line = self.src.line();
+        self.src.bump();
+        let mut items: Vec<Value> = Vec::with_capacity(3);
+        while items.len() < 2 {
+            match self.skip_blank() {
+                Some(b']') => {
+                    self.src.bump();
+                    return Ok(Err(Value::Array(items)));
+                }
+                None | Some(b')' | b'}') => {
+                    items.extend(self.items_until(b'[', line)?);
+                    return Ok(Err(Value::Array(items)));
+                }
+                Some(_) => items.extend(self.item()?),
+            }
+        }
+        let arg = match self.skip_blank() {
+            Some(c @ (b'[' | b'(')) => self.nested(|p| p.list_arg(c))?,
+            Some(b']') | None | Some(b')' | b'}') => {
+                items.extend(self.items_until(b'[', line)?);
+                return Ok(Err(Value::Array(items)));
+            }
+            Some(_) => match self.item()? {
+                Some(v) => ReadArg::Atom(atom_of(v)),
+                None => {
+                    items.extend(self.items_until(b'[', line)?);
+                    return Ok(Err(Value::Array(items)));
+                }
+            },
+        };
+        if self.skip_blank() != Some(b']') {
+            let key = items.pop().unwrap_or(Value::Null);
+            let f = items.pop().unwrap_or(Value::Null);
+            let m = ReadMop {
+                f: ReadF::Other(f),
+                key: atom_of(key),
+                arg,
+            };
+            let mut all = m.to_value().as_array().cloned().unwrap_or_default();
+            all.extend(self.items_until(b'[', line)?);
+            return Ok(Err(Value::Array(all)));
+        }
+        self.src.bump();
+        let key = items.pop().unwrap_or(Value::Null);
+        let f = match items.pop() {
+            Some(Value::String(name)) => ReadF::named(&name),
+            other => ReadF::Other(other.unwrap_or(Value::Null)),
+        };
+        Ok(Ok(ReadMop {
+            f,
+            key: atom_of(key),
+            arg,
+        }))
+    }
+
+    /// A list argument, its opening byte `open` next: integers in place.
+    fn list_arg(&mut self, open: u8) -> Result<ReadArg> {
+        let line = self.src.line();
+        self.src.bump();
+        let close = if open == b'[' { b']' } else { b')' };
+        let mut ints: Vec<i64> = Vec::new();
+        let mut others: Option<Vec<Atom>> = None;
+        loop {
+            let v = match self.skip_blank() {
+                Some(c) if c == close => {
+                    self.src.bump();
+                    break;
+                }
+                None | Some(b')' | b']' | b'}') => {
+                    // Let the general reader report it.
+                    self.items_until(open, line)?;
+                    break;
+                }
+                Some(b'0'..=b'9' | b'-') => match self.int_in_chunk() {
+                    Some(i) => Atom::Int(i),
+                    None => match self.item()? {
+                        Some(v) => atom_of(v),
+                        None => continue,
+                    },
+                },
+                Some(_) => match self.item()? {
+                    Some(v) => atom_of(v),
+                    None => continue,
+                },
+            };
+            match (&mut others, v) {
+                (None, Atom::Int(i)) => ints.push(i),
+                (None, other) => {
+                    let mut all: Vec<Atom> = ints.drain(..).map(Atom::Int).collect();
+                    all.push(other);
+                    others = Some(all);
+                }
+                (Some(all), v) => all.push(v),
+            }
+        }
+        Ok(match others {
+            Some(all) => ReadArg::List(all),
+            None => ReadArg::Ints(ints),
+        })
     }
 
     /// Values up to the bracket that closes `open` (opened at `line`).
@@ -435,6 +612,14 @@ impl<R: BufRead> Parser<R> {
         let mut buf = [0u8; 4];
         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
         Ok(())
+    }
+}
+
+/// A scalar read as a JSON value, as an [`Atom`].
+fn atom_of(v: Value) -> Atom {
+    match v.as_i64() {
+        Some(i) => Atom::Int(i),
+        None => Atom::Other(v),
     }
 }
 
