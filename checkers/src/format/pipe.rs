@@ -34,27 +34,41 @@ where
     T: Send,
 {
     let (tx, rx) = mpsc::sync_channel::<Vec<(Op, T, u32)>>(4);
+    // Emptied batches go back to the reader: allocating a fresh one each
+    // time costs an mmap and page faults (a batch is a few hundred KB).
+    let (back, spare) = mpsc::channel::<Vec<(Op, T, u32)>>();
     std::thread::scope(|s| {
-        let producer = s.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut sink = |op: Op, extra: T, line: u32| {
-                batch.push((op, extra, line));
-                if batch.len() == BATCH {
-                    // A closed channel means the consumer is gone: keep
-                    // reading only to report the reader's own error.
-                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-                }
-            };
-            let defaults = produce(reader, source, &mut sink);
-            let _ = tx.send(batch);
-            defaults
-        });
+        let producer = std::thread::Builder::new()
+            .name("reader".into())
+            .spawn_scoped(s, move || {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut sink = |op: Op, extra: T, line: u32| {
+                    batch.push((op, extra, line));
+                    if batch.len() == BATCH {
+                        let next = spare
+                            .try_recv()
+                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                        // A closed channel means the consumer is gone: keep
+                        // reading only to report the reader's own error.
+                        let _ = tx.send(std::mem::replace(&mut batch, next));
+                    }
+                };
+                let defaults = produce(reader, source, &mut sink);
+                let _ = tx.send(batch);
+                defaults
+            });
+        // Spawning fails only when the system is out of threads.
+        let producer = producer.map_err(|e| ReadError::Io {
+            path: source.into(),
+            source: e,
+        })?;
         let mut h = History::new(source);
-        for batch in rx {
-            for (mut op, extra, line) in batch {
+        for mut batch in rx {
+            for (mut op, extra, line) in batch.drain(..) {
                 visit(h.len(), &mut op, extra);
                 h.push(op, line);
             }
+            let _ = back.send(batch);
         }
         let defaults = producer
             .join()

@@ -2,7 +2,7 @@
 //! it: a process may have one open invocation; every completion needs one.
 
 use super::{History, HistoryError, HistoryErrorKind, OpType, Process};
-use std::collections::HashMap;
+use crate::linear::FxMap;
 
 /// How a client operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -38,10 +38,12 @@ impl History {
     /// has one open, a completion with no open invocation, a completion whose
     /// `f` differs from its invocation's.
     pub fn operations(&self) -> Result<Vec<Operation>, HistoryError> {
-        let mut open: HashMap<u64, usize> = HashMap::new();
-        let mut out: Vec<Operation> = Vec::new();
+        // Keyed by process ids and positions, not by text from outside:
+        // the Fx hash is enough, and much quicker than SipHash here.
+        let mut open: FxMap<u64, usize> = FxMap::default();
+        let mut out: Vec<Operation> = Vec::with_capacity(self.ops.len() / 2);
         // Where each open invocation sits in `out`.
-        let mut slot: HashMap<usize, usize> = HashMap::new();
+        let mut slot: FxMap<usize, usize> = FxMap::default();
         for (i, op) in self.ops.iter().enumerate() {
             let Process::Client(p) = op.process else {
                 continue;

@@ -35,6 +35,7 @@ pub use result::{
 
 use crate::history::{History, HistoryError};
 use crate::Verdict;
+pub(crate) use hash::FxMap;
 use limits::Limits;
 use prepare::{Part, Prepared};
 use result::Source;
