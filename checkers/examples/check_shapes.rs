@@ -127,7 +127,7 @@ fn best_of(
             .spawn()?;
         let (code, rss) = wait(child.id() as i32)?;
         let wall = start.elapsed();
-        if best.map_or(true, |b| wall < b.0) {
+        if best.is_none_or(|b| wall < b.0) {
             best = Some((wall, rss, code));
         }
     }

@@ -45,6 +45,7 @@ use petgraph::graph::NodeIndex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::{self, Write};
+use std::io::BufRead;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -216,8 +217,20 @@ pub fn check_file(
     format: Option<Format>,
     opts: &ElleOptions,
 ) -> Result<ElleResult, ReadError> {
+    let (reader, format) = format::open_path(path, format)?;
+    check_reader(reader, &path.display().to_string(), format, opts)
+}
+
+/// [`check_file`] on a history in `format` read from `reader`; `source`
+/// names it in errors.
+pub fn check_reader<R: BufRead + Send>(
+    reader: R,
+    source: &str,
+    format: Format,
+    opts: &ElleOptions,
+) -> Result<ElleResult, ReadError> {
     let mut loader = load::Loader::new(opts.workload);
-    let history = format::read_txns_path(path, format, &mut |pos, op, value| {
+    let history = format::read_txns(reader, source, format, &mut |pos, op, value| {
         loader.visit(pos, op, value)
     })?;
     let t = loader.finish(&history)?;

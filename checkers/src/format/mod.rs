@@ -176,21 +176,25 @@ pub fn read_path_with(
     })
 }
 
-/// Reads a transactional history like [`read_path_with`], handing `visit`
-/// each op's value as micro-ops read straight from the text (the op's own
-/// value is left null): Elle's loader, which never builds JSON values.
-pub(crate) fn read_txns_path(
-    path: &Path,
-    format: Option<Format>,
+/// Reads a transactional history in `format` from `reader` like
+/// [`read_path_with`], handing `visit` each op's value as micro-ops read
+/// straight from the text (the op's own value is left null): Elle's
+/// loader, which never builds JSON values.
+pub(crate) fn read_txns<R: BufRead + Send>(
+    reader: R,
+    source: &str,
+    format: Format,
     visit: &mut dyn FnMut(usize, &mut Op, TxnValue),
 ) -> Result<History, ReadError> {
-    let (reader, format) = open(path, format)?;
-    pipe::read_with(
-        reader,
-        &path.display().to_string(),
-        pipe::txns(format),
-        visit,
-    )
+    pipe::read_with(reader, source, pipe::txns(format), visit)
+}
+
+/// The file at `path`, buffered, and its format (`format`, or detected).
+pub(crate) fn open_path(
+    path: &Path,
+    format: Option<Format>,
+) -> Result<(BufReader<File>, Format), ReadError> {
+    open(path, format)
 }
 
 /// The file at `path`, buffered, and its format (`format`, or detected).
