@@ -100,6 +100,7 @@ pub(super) fn txns<R: BufRead>(
 ) -> impl FnOnce(R, &str, Sink<'_, TxnValue>) -> Result<Option<ProcessDefaults>, ReadError> + Send {
     move |reader, source, sink| match format {
         Format::Jsonl => jsonl::read_txns_into(reader, source, sink).map(|()| None),
-        Format::Edn | Format::PorcupineKv => edn::read_txns_into(reader, source, sink).map(Some),
+        Format::Edn => edn::read_txns_into(reader, source, false, sink).map(Some),
+        Format::PorcupineKv => edn::read_txns_into(reader, source, true, sink).map(Some),
     }
 }

@@ -3,7 +3,7 @@
 //! histories and on simulated stores with faults, from JSON Lines and EDN.
 
 use crate::gen::{generate, Config, Fault, Isolation};
-use checkers::elle::{check, check_file, ElleOptions, Model, Workload};
+use checkers::elle::{check, check_file, check_reader, ElleOptions, Model, Workload};
 use checkers::format::{read_path, write_jsonl, Format};
 use serde_json::Value;
 use std::path::Path;
@@ -96,6 +96,25 @@ fn odd_values_read_the_same_both_ways() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Read as Porcupine's kv format (every op needs `:key`, which wraps the
+/// value), both ways agree too (found by the fuzzer).
+#[test]
+fn porcupine_kv_values_read_the_same_both_ways() {
+    let opts = ElleOptions::new(Workload::ListAppend);
+    for text in [
+        "{:process 0, :type :invoke, :f :txn, :value [[:append 1 2]]}\n",
+        "{:process 0, :type :invoke, :f :txn, :key 5, :value [[:append 1 2]]}\n\
+         {:process 0, :type :ok, :f :txn, :key 5, :value [[:append 1 2]]}\n",
+    ] {
+        let whole = checkers::format::read(text.as_bytes(), "kv", Format::PorcupineKv)
+            .map_err(|e| e.to_string())
+            .and_then(|h| check(&h, &opts).map_err(|e| e.to_string()));
+        let streamed = check_reader(text.as_bytes(), "kv", Format::PorcupineKv, &opts)
+            .map_err(|e| e.to_string());
+        assert_eq!(streamed, whole, "{text}");
+    }
 }
 
 #[test]

@@ -60,12 +60,20 @@ pub(super) fn read_into<R: BufRead>(
 pub(super) fn read_txns_into<R: BufRead>(
     reader: R,
     source: &str,
+    porcupine: bool,
     sink: &mut dyn FnMut(Op, TxnValue, u32),
 ) -> Result<ProcessDefaults, ReadError> {
-    read_ops(reader, source, false, true, &mut |mut op, value, line| {
-        let json = std::mem::take(&mut op.value);
-        sink(op, value.unwrap_or(TxnValue::Json(json)), line)
-    })
+    // Porcupine's `:key` wraps the value: read it as JSON, then.
+    read_ops(
+        reader,
+        source,
+        porcupine,
+        !porcupine,
+        &mut |mut op, value, line| {
+            let json = std::mem::take(&mut op.value);
+            sink(op, value.unwrap_or(TxnValue::Json(json)), line)
+        },
+    )
 }
 
 fn read_ops<R: BufRead>(
