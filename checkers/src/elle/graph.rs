@@ -70,6 +70,12 @@ impl EdgeList {
         }
     }
 
+    /// Adds every edge of `other` (the graph does not depend on the order
+    /// edges were added in).
+    pub fn append(&mut self, mut other: EdgeList) {
+        self.0.append(&mut other.0);
+    }
+
     /// Builds the graph over `n` transactions: edges bucketed by source in
     /// linear time (a counting sort, no global comparison sort), each
     /// source's few targets sorted and their relations merged.

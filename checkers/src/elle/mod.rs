@@ -246,20 +246,33 @@ fn analyze(history: &History, t: &Txns, opts: &ElleOptions) -> Result<ElleResult
         .collect();
     let mut edges = graph::EdgeList::default();
     let mut found = Found::default();
-    let analysis = match opts.workload {
-        Workload::ListAppend => {
-            Analysis::ListAppend(list_append::analyze(history, t, &mut edges, &mut found)?)
-        }
-        Workload::RwRegister => Analysis::RwRegister(rw_register::analyze(
-            history, t, opts, &mut edges, &mut found,
-        )?),
-    };
-    if specs.iter().any(|s| s.name.ends_with("-process")) {
-        graph::process_edges(t, &mut edges);
-    }
-    if specs.iter().any(|s| s.name.ends_with("-realtime")) {
-        graph::realtime_edges(t, &mut edges);
-    }
+    // Process and real-time order need only the txns' spans: they are
+    // built on a second core while the workload's inference runs.
+    let (analysis, order) = std::thread::scope(|s| {
+        let order = s.spawn(|| {
+            let mut order = graph::EdgeList::default();
+            if specs.iter().any(|s| s.name.ends_with("-process")) {
+                graph::process_edges(t, &mut order);
+            }
+            if specs.iter().any(|s| s.name.ends_with("-realtime")) {
+                graph::realtime_edges(t, &mut order);
+            }
+            order
+        });
+        let analysis = match opts.workload {
+            Workload::ListAppend => {
+                list_append::analyze(history, t, &mut edges, &mut found).map(Analysis::ListAppend)
+            }
+            Workload::RwRegister => rw_register::analyze(history, t, opts, &mut edges, &mut found)
+                .map(Analysis::RwRegister),
+        };
+        let order = order
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (analysis, order)
+    });
+    let analysis = analysis?;
+    edges.append(order);
     let g = edges.build(t.txns.len());
     let sccs: Vec<Vec<NodeIndex<u32>>> = petgraph::algo::tarjan_scc(&g)
         .into_iter()
