@@ -213,6 +213,14 @@ impl Txns {
         Value::Array(mops.collect())
     }
 
+    /// Forgets the interning tables (after a renumbering of keys and
+    /// values, which they no longer match); parsing is over.
+    pub(crate) fn forget_ids(&mut self) {
+        self.key_ids = FxMap::default();
+        self.sym_ids = HashMap::new();
+        self.last_list = Vec::new();
+    }
+
     /// Forgets the micro-ops from position `start` on (a value that did
     /// not parse).
     pub(crate) fn truncate_mops(&mut self, start: u32) {

@@ -117,6 +117,23 @@ fn porcupine_kv_values_read_the_same_both_ways() {
     }
 }
 
+/// A history whose first value is not all micro-ops (found by the fuzzer).
+#[test]
+fn a_value_that_is_not_all_micro_ops_reads_the_same_both_ways() {
+    let text = "{:index 0 :type :invoke  :value [[:append 253 1] [:append 253 3] [:append 253 4] [:append 255 2] [:append 255 3] [:append 255 4] [5 8] [:r 253 nil]]}\n\
+        {:index 3 :type :ok,     :value [[:append 255 8] [:r 253 [1 3 4]]]}\n\
+        {:index 4 :type :invoke, :value [[:append 256 4] [:r 255 nil] [:r 256 nil] [:r 253 nil]]}\n\
+        {:index 5 :type :ok,     :value [[:append 256 4] [:r 255 [2 3 4 5 8]] [:r 256 [1 2 4]] [:r 253 [1 3 4]]]}\n\
+        {:index 6 :type :invoke, :value [[:append 250 10] [:r 253 nil] [:r 255 nil] [:append 256 3]]}\n\
+        {:index 7 :type :ok      :value [[:append 250 10] [:r 253 [1 3 4]] [:r 255 [2 3 4 5]] [:append 256 3]]}\n";
+    let opts = ElleOptions::new(Workload::ListAppend);
+    let h = checkers::format::read(text.as_bytes(), "h", Format::Edn).unwrap();
+    let whole = check(&h, &opts).unwrap();
+    let streamed = check_reader(text.as_bytes(), "h", Format::Edn, &opts).unwrap();
+    assert_eq!(streamed.render(), whole.render());
+    assert_eq!(streamed, whole);
+}
+
 #[test]
 fn simulated_faults_check_the_same_read_whole_or_streamed() {
     let dir = std::env::temp_dir().join(format!("temblor-elle-file-{}", std::process::id()));
