@@ -6,7 +6,7 @@
 
 use checkers::elle::{check_register_graph, GraphLinearOptions, GraphLinearResult};
 use checkers::linear::{
-    check_spec, CheckOptions, Decider, Event, LinearResult, Method, ModelKind, ModelSpec,
+    check_spec, CheckOptions, Decider, LinearResult, Method, ModelKind, ModelSpec,
 };
 use checkers::{History, Op, OpType, Verdict};
 use rand::{Rng, SeedableRng};
@@ -191,14 +191,6 @@ fn search(h: &History, keys: u64) -> Verdict {
     linear(h, keys, Decider::Search, Duration::ZERO).verdict
 }
 
-fn sub_history(events: &[Event]) -> History {
-    let ops = events.iter().map(|e| Op {
-        process: e.process,
-        ..Op::new(0, e.kind, e.f.clone(), e.value.clone())
-    });
-    History::from_ops("cx", ops)
-}
-
 /// The race of the search and the graph (`Decider::Auto` on cas histories)
 /// answers as the search alone does; and where the graph decides (run
 /// first, `Decider::GraphFirst`), its shrunk counterexample holds the
@@ -234,20 +226,14 @@ fn the_race_agrees_with_the_search_and_graph_wins_explain_themselves() {
         };
         let f = &failure.op;
         assert!(cx.ops.iter().any(|o| o.index == f.index), "seed {seed}");
-        let whole = sub_history(&cx.events);
+        let whole = cx.history();
         assert_eq!(
             search(&whole, keys),
             Verdict::Invalid,
             "seed {seed}: {raced}"
         );
-        let without: Vec<Event> = cx
-            .events
-            .iter()
-            .filter(|e| e.index != f.index && e.index != f.invoke_index)
-            .cloned()
-            .collect();
         assert_eq!(
-            search(&sub_history(&without), keys),
+            search(&cx.history_without(f), keys),
             Verdict::Valid,
             "seed {seed}: {raced}"
         );

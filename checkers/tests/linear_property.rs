@@ -205,15 +205,6 @@ fn dfs(ops: &[Plain], done: u64, reg: i64, failed: &mut HashSet<(u64, i64)>) -> 
     false
 }
 
-fn sub_history(events: &[checkers::linear::Event]) -> History {
-    let ops = events.iter().map(|e| {
-        let mut op = Op::new(0, e.kind, e.f.clone(), e.value.clone());
-        op.process = e.process;
-        op
-    });
-    History::from_ops("cx", ops)
-}
-
 #[test]
 fn the_checker_agrees_with_brute_force_on_random_register_histories() {
     let model = Register::new(&json!(0), NilReads::Absent, true);
@@ -249,7 +240,7 @@ fn the_checker_agrees_with_brute_force_on_random_register_histories() {
         let cx = failure.counterexample.as_ref().unwrap();
         assert!(cx.minimal, "seed {seed}");
         assert!(
-            !brute(&sub_history(&cx.events)),
+            !brute(&cx.history()),
             "seed {seed}: counterexample is linearizable\n{r}"
         );
         let f = &failure.op;
@@ -257,15 +248,10 @@ fn the_checker_agrees_with_brute_force_on_random_register_histories() {
             cx.ops.iter().any(|o| o.index == f.index),
             "seed {seed}: counterexample lacks the failing op\n{r}"
         );
-        let without: Vec<_> = cx
-            .events
-            .iter()
-            .filter(|e| e.index != f.index && e.index != f.invoke_index)
-            .cloned()
-            .collect();
+        let without = cx.history_without(f);
         assert_eq!(without.len() + 2, cx.events.len(), "seed {seed}");
         assert!(
-            brute(&sub_history(&without)),
+            brute(&without),
             "seed {seed}: the failure is not the failing op's\n{r}"
         );
     }

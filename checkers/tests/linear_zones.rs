@@ -7,7 +7,7 @@
 //! the search names, and every counterexample must be non-linearizable,
 //! hold the failing op, and be linearizable without it.
 
-use checkers::linear::{check_spec, CheckOptions, Decider, Event, Method, ModelKind, ModelSpec};
+use checkers::linear::{check_spec, CheckOptions, Decider, Method, ModelKind, ModelSpec};
 use checkers::linear::{LinearResult, NilReads};
 use checkers::{History, Op, OpType, Verdict};
 use rand::{Rng, SeedableRng};
@@ -124,14 +124,6 @@ fn check(h: &History, keys: u64, nil: NilReads, decider: Decider) -> LinearResul
     check_spec(h, &spec, &opts).unwrap()
 }
 
-fn sub_history(events: &[Event]) -> History {
-    let ops = events.iter().map(|e| Op {
-        process: e.process,
-        ..Op::new(0, e.kind, e.f.clone(), e.value.clone())
-    });
-    History::from_ops("cx", ops)
-}
-
 /// Compares the two deciders on one history; true when it is valid.
 fn compare(h: &History, keys: u64, nil: NilReads, what: &str) -> bool {
     let zones = check(h, keys, nil, Decider::Auto);
@@ -169,20 +161,14 @@ fn compare(h: &History, keys: u64, nil: NilReads, what: &str) -> bool {
         cx.ops.iter().any(|o| o.index == f.index),
         "{what}: lacks F\n{zones}"
     );
-    let sub = sub_history(&cx.events);
+    let sub = cx.history();
     let sub_r = check(&sub, keys, nil, Decider::Search);
     assert_eq!(
         sub_r.verdict,
         Verdict::Invalid,
         "{what}: cx is fine\n{zones}"
     );
-    let without: Vec<Event> = cx
-        .events
-        .iter()
-        .filter(|e| e.index != f.index && e.index != f.invoke_index)
-        .cloned()
-        .collect();
-    let rest = check(&sub_history(&without), keys, nil, Decider::Search);
+    let rest = check(&cx.history_without(f), keys, nil, Decider::Search);
     assert_eq!(
         rest.verdict,
         Verdict::Valid,

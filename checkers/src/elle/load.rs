@@ -15,7 +15,7 @@
 use super::mops::TxnValue;
 use super::txn::{Arg, Txn, Txns, Val};
 use super::Workload;
-use crate::history::{History, HistoryError, HistoryErrorKind, Op, OpType, Process};
+use crate::history::{History, HistoryError, HistoryErrorKind, Op, OpType};
 use serde_json::Value;
 
 /// Parses ops' values as they are read.
@@ -62,15 +62,8 @@ impl Loader {
         let ops = history.operations()?;
         self.t.txns.reserve(ops.len());
         for o in ops {
-            let Process::Client(process) = history.ops[o.invoke].process else {
+            let Some(mut txn) = Txn::of(history, &o) else {
                 continue;
-            };
-            let mut txn = Txn {
-                invoke: o.invoke,
-                complete: o.complete,
-                outcome: o.outcome,
-                process,
-                mops: (0, 0),
             };
             let pos = txn.value_pos();
             txn.mops = std::mem::replace(&mut self.parsed[pos], Ok((0, 0)))

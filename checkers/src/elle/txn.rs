@@ -4,7 +4,7 @@
 //! clones JSON in its hot loops (Elle's `elle.txn` op model).
 
 use super::Workload;
-use crate::history::{History, HistoryError, HistoryErrorKind, Outcome, Process};
+use crate::history::{History, HistoryError, HistoryErrorKind, Operation, Outcome, Process};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -87,6 +87,21 @@ pub struct Txn {
 }
 
 impl Txn {
+    /// Operation `o` of `history` as a txn with no micro-ops yet; `None`
+    /// for the nemesis's.
+    pub fn of(history: &History, o: &Operation) -> Option<Txn> {
+        let Process::Client(process) = history.ops[o.invoke].process else {
+            return None;
+        };
+        Some(Txn {
+            invoke: o.invoke,
+            complete: o.complete,
+            outcome: o.outcome,
+            process,
+            mops: (0, 0),
+        })
+    }
+
     /// The position whose value holds this txn's micro-ops: the completion
     /// for `ok` (reads filled in), else the invocation.
     pub fn value_pos(&self) -> usize {
@@ -131,16 +146,8 @@ impl Txns {
         t.txns.reserve(ops.len());
         t.mops.reserve(ops.len() * 3);
         for o in ops {
-            let inv = &history.ops[o.invoke];
-            let Process::Client(process) = inv.process else {
+            let Some(mut txn) = Txn::of(history, &o) else {
                 continue;
-            };
-            let mut txn = Txn {
-                invoke: o.invoke,
-                complete: o.complete,
-                outcome: o.outcome,
-                process,
-                mops: (0, 0),
             };
             let pos = txn.value_pos();
             let start = t.mops.len() as u32;

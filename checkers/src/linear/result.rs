@@ -138,6 +138,32 @@ pub struct Counterexample {
     pub events: Vec<Event>,
 }
 
+impl Counterexample {
+    /// The counterexample as a history of its own (indices renumbered), to
+    /// check it again or to hand to another tool.
+    pub fn history(&self) -> History {
+        history_of(self.events.iter())
+    }
+
+    /// The same without `op` (the failing op): by the rules it was shrunk
+    /// under, linearizable.
+    pub fn history_without(&self, op: &OpRef) -> History {
+        history_of(
+            self.events
+                .iter()
+                .filter(|e| e.index != op.index && e.index != op.invoke_index),
+        )
+    }
+}
+
+fn history_of<'a>(events: impl Iterator<Item = &'a Event>) -> History {
+    let ops = events.map(|e| crate::history::Op {
+        process: e.process,
+        ..crate::history::Op::new(0, e.kind, e.f.clone(), e.value.clone())
+    });
+    History::from_ops("counterexample", ops)
+}
+
 /// One record of a counterexample, as it appears in the history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -7,8 +7,14 @@ use checkers::elle::{check, check_file, check_reader, ElleOptions, Model, Worklo
 use checkers::format::{read_path, write_jsonl, Format};
 use serde_json::Value;
 use std::path::Path;
+use std::time::Duration;
 
 fn same(path: &Path, format: Option<Format>, opts: &ElleOptions) {
+    // A cycle search that runs out of time would make the two differ.
+    let opts = &ElleOptions {
+        cycle_search_timeout: Duration::from_secs(3600),
+        ..opts.clone()
+    };
     let whole = check(&read_path(path, format).unwrap(), opts).unwrap();
     let streamed = check_file(path, format, opts).unwrap();
     assert_eq!(streamed, whole, "{}", path.display());
