@@ -2,9 +2,14 @@
 //! and as one map, and generated register histories (one register, 10
 //! processes, 10,000 ops, 5% crashed; 100,000 ops over 1,000 keys).
 //!
+//! Also issue 17's register shapes (see `benches/shapes`).
+//!
 //! `CARGO_TARGET_DIR=... cargo bench -p checkers --bench linear`; the
 //! shared histories come from `../shared/histories` or
 //! `$TEMBLOR_SHARED_HISTORIES` (skipped, with a note, when absent).
+
+#[path = "shapes/mod.rs"]
+mod shapes;
 
 use checkers::format::read_path;
 use checkers::history::{Op, OpType};
@@ -149,5 +154,28 @@ fn bench_generated(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_porcupine, bench_generated);
+/// Issue 17's register shapes, checked as `temblor check` does (zones,
+/// counterexample and all); `examples/check_shapes` times the whole process.
+fn bench_shapes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("shapes");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    let spec = ModelSpec::new(ModelKind::Register);
+    for name in [
+        "register-latency",
+        "register-latency-bad",
+        "register-crashed",
+    ] {
+        let Some(h) = shapes::generate(name, 17) else {
+            continue;
+        };
+        let r = check_spec(&h, &spec, &CheckOptions::default()).unwrap();
+        assert_eq!(r.verdict.exit_code(), shapes::expected_exit(name), "{r}");
+        g.bench_function(name, |b| {
+            b.iter(|| check_spec(&h, &spec, &CheckOptions::default()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_porcupine, bench_generated, bench_shapes);
 criterion_main!(benches);
