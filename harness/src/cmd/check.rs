@@ -118,15 +118,27 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+    let mut out = if args.json {
+        serde_json::to_string_pretty(&json)?
     } else {
-        print!("{text}");
-        if !text.ends_with('\n') {
-            println!();
-        }
+        text
+    };
+    if !out.ends_with('\n') {
+        out.push('\n');
     }
+    print_quietly(&out)?;
     Ok(verdict.exit_code() as u8)
+}
+
+/// Prints `text`; a reader that went away (`temblor check ... | head`) is
+/// no error (ripgrep's habit), anything else is.
+fn print_quietly(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write to standard output"),
+    }
 }
 
 /// A history file as given, or `history.jsonl` inside a run directory.
