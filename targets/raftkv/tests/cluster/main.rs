@@ -101,6 +101,34 @@ async fn killing_the_leader_loses_no_acknowledged_write_and_it_catches_up() {
         );
     }
 
+    // Compact the new leader's log past everything the killed node can hold:
+    // it holds at most the entries committed when it died plus the few writes
+    // in flight then, so `COMPACT_PAST` further writes put the leader's
+    // snapshot beyond its log whatever the timing of the writers above was.
+    const COMPACT_PAST: u64 = 200;
+    let committed = cluster.status(&http, leader).await.unwrap()["commit"]
+        .as_u64()
+        .unwrap();
+    let more = writer(
+        vec![cluster.client(leader)],
+        9,
+        COMPACT_PAST as usize,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(
+        more.len() as u64 > COMPACT_PAST * 3 / 4,
+        "only {} of {COMPACT_PAST} writes to a stable leader succeeded",
+        more.len()
+    );
+    let snapshot = cluster.status(&http, leader).await.unwrap()["snapshot_index"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        snapshot > committed + COMPACT_PAST / 2,
+        "leader did not compact: snapshot at {snapshot}, {committed} committed before"
+    );
+
     cluster.restart(first);
     let target = cluster.status(&http, leader).await.unwrap()["commit"]
         .as_u64()
