@@ -11,6 +11,12 @@
 //! Stopping (a deadline, Ctrl-C) interrupts outstanding client ops, which
 //! complete as `info`; a fault op in flight runs to its end. A worker whose
 //! node could not be reached rests before its next op ([`Backoff`]).
+//!
+//! A panic never hangs a run: a worker that panics (its client, the
+//! nemesis) has the op it held recorded as `info` with the panic's
+//! message, a generator that panics is stopped asking, and either way the
+//! run stops, lets every other op finish and returns
+//! [`InterpreterError::Panicked`], so that the caller heals and exits.
 
 mod backoff;
 mod run;
@@ -20,14 +26,16 @@ pub use backoff::Backoff;
 
 use crate::recorder::Clock;
 use checkers::Op;
+use futures::FutureExt as _;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use run::Run;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use worker::{ClientWorker, Done};
+use worker::{ClientWorker, Report};
 use workloads::generator::{ThreadSet, Workers};
 use workloads::{Client, Generator, Nemesis};
 
@@ -48,6 +56,14 @@ pub enum InterpreterError {
         /// What happened.
         reason: String,
     },
+    /// A client, the nemesis, the generator or the interpreter panicked.
+    #[error("{who} panicked: {message}")]
+    Panicked {
+        /// What panicked (`client worker 3`, `the nemesis`, ...).
+        who: String,
+        /// The panic's message.
+        message: String,
+    },
     /// The generator chose a thread that was busy: a generator bug.
     #[error("generator chose busy thread {thread} for {f}")]
     BusyThread {
@@ -58,10 +74,13 @@ pub enum InterpreterError {
     },
 }
 
-/// Stops a run from outside: Ctrl-C, or whoever holds it.
+/// Stops a run from outside: Ctrl-C, or whoever holds it. It also carries
+/// what the run is doing or waiting for (its stage), so that a second
+/// Ctrl-C can say why the run has not stopped yet.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     tx: Arc<watch::Sender<bool>>,
+    stage: Arc<Mutex<String>>,
 }
 
 impl Default for Shutdown {
@@ -75,7 +94,18 @@ impl Shutdown {
     pub fn new() -> Self {
         Shutdown {
             tx: Arc::new(watch::channel(false).0),
+            stage: Arc::default(),
         }
+    }
+
+    /// Says what the run is doing or waiting for now.
+    pub fn set_stage(&self, stage: impl Into<String>) {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage.into();
+    }
+
+    /// What the run said it is doing or waiting for.
+    pub fn stage(&self) -> String {
+        self.stage.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Stops the run: outstanding ops complete as `info`.
@@ -195,6 +225,7 @@ impl Interpreter {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let interrupt = Shutdown::new();
         let (senders, handles) = self.spawn_workers(done_tx, &interrupt);
+        let threads = self.concurrency + 1;
         let run = Run {
             gen,
             workers: Workers::new(self.concurrency),
@@ -210,19 +241,33 @@ impl Interpreter {
                 .deadline
                 .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
             shutdown: self.shutdown.watch(),
-            interrupt,
+            board: self.shutdown.clone(),
+            interrupt: interrupt.clone(),
             outstanding: 0,
+            in_flight: vec![None; threads],
             resting: Vec::new(),
+            failure: None,
             outcome: Outcome::default(),
         };
-        let result = run.drive().await;
-        join(handles).await?;
-        result
+        let result = match AssertUnwindSafe(run.drive()).catch_unwind().await {
+            Ok(result) => result,
+            // The loop itself panicked: its channels are gone, so workers
+            // end after their op; stop them waiting for it.
+            Err(panic) => {
+                interrupt.trigger();
+                Err(InterpreterError::Panicked {
+                    who: "the interpreter".into(),
+                    message: crate::error::panic_message(&*panic),
+                })
+            }
+        };
+        let joined = join(handles).await;
+        result.and_then(|outcome| joined.map(|()| outcome))
     }
 
     fn spawn_workers(
         &mut self,
-        done: mpsc::UnboundedSender<Done>,
+        done: mpsc::UnboundedSender<Report>,
         interrupt: &Shutdown,
     ) -> (Vec<mpsc::Sender<Op>>, Vec<JoinHandle<()>>) {
         let mut senders = Vec::with_capacity(self.concurrency + 1);
@@ -238,17 +283,15 @@ impl Interpreter {
                 rests: backoff::Rests::new(self.backoff),
             };
             senders.push(tx);
-            handles.push(tokio::spawn(w.run(rx)));
+            let work = w.run(rx);
+            handles.push(tokio::spawn(worker::guarded(thread, work, done.clone())));
         }
         let (tx, rx) = mpsc::channel(1);
         let nemesis = self.nemesis.take();
         senders.push(tx);
-        handles.push(tokio::spawn(worker::run_nemesis(
-            self.concurrency,
-            nemesis,
-            rx,
-            done,
-        )));
+        let thread = self.concurrency;
+        let work = worker::run_nemesis(thread, nemesis, rx, done.clone());
+        handles.push(tokio::spawn(worker::guarded(thread, work, done)));
         (senders, handles)
     }
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use workloads::client::memory::MemoryClient;
 use workloads::client::BoxFuture;
-use workloads::generator::{any, clients, from_fn, limit, nemesis, time_limit};
+use workloads::generator::{any, clients, from_fn, limit, nemesis, once, time_limit};
 use workloads::nemesis::{schedule, Fault, NemesisError};
 use workloads::{ClientError, Complete, Template};
 
@@ -349,4 +349,201 @@ async fn an_ok_starts_the_backoff_over() {
         "after an ok the rest is {} ms, not 10",
         rest(7)
     );
+}
+
+/// Panics on the `n`th op it is asked for (over all its clients), and is
+/// stuck on every other op until interrupted.
+struct PanicsOnce {
+    count: Arc<AtomicU64>,
+    at: u64,
+}
+
+impl Client for PanicsOnce {
+    fn open<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Box<dyn Client>, ClientError>> {
+        let c = PanicsOnce {
+            count: self.count.clone(),
+            at: self.at,
+        };
+        Box::pin(async move { Ok(Box::new(c) as Box<dyn Client>) })
+    }
+
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        Box::pin(async move {
+            if n == self.at {
+                panic!("client bug on op {n}");
+            }
+            match n < self.at {
+                true => Ok(op.ok(json!([0, 1]))),
+                false => std::future::pending().await,
+            }
+        })
+    }
+}
+
+/// Runs `gen` on 3 threads expecting the interpreter to fail; returns the
+/// error and the history recorded.
+async fn run_failing(
+    name: &str,
+    client: Arc<dyn Client>,
+    gen: impl Generator,
+    tweak: impl FnOnce(Interpreter) -> Interpreter,
+) -> (InterpreterError, History) {
+    let p = path(name);
+    let clock = Clock::start();
+    let rec = Recorder::create(&p, clock).unwrap();
+    let nodes = vec!["n1".to_string(), "n2".to_string()];
+    let interp = tweak(Interpreter::new(3, nodes, 7, client, rec.sender(), clock));
+    let run = tokio::time::timeout(Duration::from_secs(20), interp.run(gen));
+    let e = run
+        .await
+        .expect("a panic must not hang the run")
+        .unwrap_err();
+    rec.finish().await.unwrap();
+    (e, read_history(&p))
+}
+
+fn endless_reads() -> impl Generator {
+    clients(from_fn(|_| Template::new("read", json!([0, null]))))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_client_stops_the_run_with_its_message_and_no_op_is_lost() {
+    let client = Arc::new(PanicsOnce {
+        count: Arc::default(),
+        at: 20,
+    });
+    let (e, h) = run_failing("client-panic.jsonl", client, endless_reads(), |i| i).await;
+    assert!(
+        matches!(&e, InterpreterError::Panicked { who, message }
+            if who.starts_with("client worker ") && message == "client bug on op 20"),
+        "{e}"
+    );
+    let ops = h.operations().unwrap();
+    assert!(ops.iter().all(|o| o.complete.is_some()), "an op was lost");
+    let panicked: Vec<&Op> = h
+        .ops
+        .iter()
+        .filter(|o| matches!(&o.error, Some(v) if v.to_string().contains("panicked: client bug")))
+        .collect();
+    assert_eq!(panicked.len(), 1, "the panicking op is recorded as info");
+    assert_eq!(panicked[0].kind, OpType::Info);
+    // The other workers' stuck ops were interrupted, not waited for.
+    assert!(h.ops.iter().any(|o| o.error == Some(json!("interrupted"))));
+}
+
+/// Panics on its first fault.
+struct PanickingNemesis;
+
+impl Nemesis for PanickingNemesis {
+    fn invoke<'a>(&'a mut self, _: &'a Op) -> BoxFuture<'a, Result<Op, NemesisError>> {
+        Box::pin(async { panic!("nemesis bug") })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_nemesis_stops_the_run() {
+    let fault = Fault {
+        start: Template::new("start-partition", json!(null)),
+        stop: Template::new("stop-partition", json!(null)),
+    };
+    let gen = any(vec![
+        Box::new(endless_reads()),
+        Box::new(nemesis(schedule(Duration::from_millis(20), vec![fault]))),
+    ]);
+    let client = Arc::new(MemoryClient::new());
+    let (e, h) = run_failing("nemesis-panic.jsonl", client, gen, |i| {
+        i.nemesis(Box::new(PanickingNemesis))
+    })
+    .await;
+    assert_eq!(e.to_string(), "the nemesis panicked: nemesis bug");
+    let last_fault = h.ops.iter().rfind(|o| o.is_nemesis()).unwrap();
+    assert_eq!(
+        last_fault.error,
+        Some(json!("the nemesis panicked: nemesis bug"))
+    );
+    assert!(h.operations().unwrap().iter().all(|o| o.complete.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_generator_stops_the_run_after_the_ops_in_flight() {
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    let gen = clients(from_fn(move |_| {
+        if seen.fetch_add(1, Ordering::Relaxed) == 10 {
+            panic!("generator bug");
+        }
+        Template::new("read", json!([0, null]))
+    }));
+    let (e, h) = run_failing(
+        "generator-panic.jsonl",
+        Arc::new(MemoryClient::new()),
+        gen,
+        |i| i,
+    )
+    .await;
+    assert_eq!(e.to_string(), "the generator panicked: generator bug");
+    let ops = h.operations().unwrap();
+    assert_eq!(ops.len(), 10);
+    assert!(ops.iter().all(|o| o.complete.is_some()));
+}
+
+/// A fault that runs until released, telling when it has started.
+struct Held {
+    started: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl Nemesis for Held {
+    fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, NemesisError>> {
+        Box::pin(async move {
+            self.started.notify_one();
+            self.release.notified().await;
+            Ok(op.ok(json!("done")))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_it_drains_the_run_says_what_it_waits_for() {
+    let (started, release) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let shutdown = Shutdown::new();
+    let (board, trigger) = (shutdown.clone(), shutdown.clone());
+    let (s, r) = (started.clone(), release.clone());
+    let watcher = tokio::spawn(async move {
+        s.notified().await;
+        trigger.trigger();
+        let mut stage = String::new();
+        for _ in 0..500 {
+            stage = board.stage();
+            if !stage.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        r.notify_one();
+        stage
+    });
+    let gen = any(vec![
+        Box::new(endless_reads()) as Box<dyn Generator>,
+        Box::new(nemesis(once(Template::new("start-partition", json!(null))))),
+    ]);
+    let nem = Box::new(Held { started, release });
+    let (outcome, h) = run_with("drain-board.jsonl", 2, Arc::new(Stuck), gen, |i| {
+        i.nemesis(nem).shutdown(shutdown)
+    })
+    .await;
+    let stage = watcher.await.unwrap();
+    assert!(outcome.interrupted);
+    assert!(
+        stage.starts_with(
+            "waiting for the ops in flight to end: the nemesis's start-partition (for "
+        ),
+        "{stage}"
+    );
+    let fault = h.ops.iter().rfind(|o| o.is_nemesis()).unwrap();
+    assert_eq!(fault.value, json!("done"), "the fault ran to its end");
 }

@@ -3,10 +3,15 @@
 //! moves to a new process (after an `info`), as Jepsen's `ClientWorker`
 //! does, and asks for a rest when its node could not be reached
 //! ([`super::backoff`]); the nemesis worker hands fault ops to the
-//! [`Nemesis`].
+//! [`Nemesis`]. A worker that panics (its client, the nemesis, or its own
+//! code) is [`guarded`]: the run hears of it with the panic's message
+//! instead of waiting forever for the op it held.
 
 use super::backoff::Rests;
 use checkers::{Op, Process};
+use futures::FutureExt as _;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -21,12 +26,33 @@ pub(crate) struct Done {
     pub rest: Option<Duration>,
 }
 
+/// What a worker tells the run.
+pub(crate) enum Report {
+    /// An op completed.
+    Done(Done),
+    /// The worker panicked and is gone, with the op it held (if any).
+    Panicked { thread: usize, message: String },
+}
+
+/// Runs a worker's loop and reports a panic anywhere in it to the run.
+pub(crate) async fn guarded(
+    thread: usize,
+    work: impl Future<Output = ()>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    if let Err(panic) = AssertUnwindSafe(work).catch_unwind().await {
+        let message = crate::error::panic_message(&*panic);
+        // The run may be gone already (it panicked itself): nothing to tell.
+        let _ = reports.send(Report::Panicked { thread, message });
+    }
+}
+
 /// A client worker's fixed parts.
 pub(crate) struct ClientWorker {
     pub thread: usize,
     pub node: String,
     pub template: Arc<dyn Client>,
-    pub done: mpsc::UnboundedSender<Done>,
+    pub done: mpsc::UnboundedSender<Report>,
     pub stop: watch::Receiver<bool>,
     pub rests: Rests,
 }
@@ -54,7 +80,7 @@ impl ClientWorker {
                 rest: self.rests.after(&result),
                 op: completion(&op, result),
             };
-            if self.done.send(done).is_err() {
+            if self.done.send(Report::Done(done)).is_err() {
                 break;
             }
         }
@@ -97,7 +123,7 @@ pub(crate) async fn run_nemesis(
     thread: usize,
     mut nemesis: Option<Box<dyn Nemesis>>,
     mut ops: mpsc::Receiver<Op>,
-    done: mpsc::UnboundedSender<Done>,
+    done: mpsc::UnboundedSender<Report>,
 ) {
     while let Some(op) = ops.recv().await {
         let finished = match nemesis.as_mut() {
@@ -116,7 +142,7 @@ pub(crate) async fn run_nemesis(
             op: finished,
             rest: None,
         };
-        if done.send(finished).is_err() {
+        if done.send(Report::Done(finished)).is_err() {
             break;
         }
     }
