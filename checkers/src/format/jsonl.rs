@@ -1,7 +1,10 @@
 //! The native history file, `history.jsonl`: one [`Op`] as a JSON object
 //! per line (Jepsen's op map in JSON), written while a run goes and read
 //! back line by line. Blank lines are skipped; unknown fields are ignored;
-//! a missing `index` is the op's position.
+//! a missing `index` is the op's position. A last line without its newline
+//! that ends before its JSON does is a record cut short by a writer killed
+//! mid-line (`kill -9` of a run): it is skipped and reported in
+//! [`History::torn_line`], so a hard-killed run can still be checked.
 
 use super::{txn_value, ReadError};
 use crate::elle::mops::TxnValue;
@@ -32,21 +35,23 @@ struct Line {
 /// Reads a JSON Lines history, one line at a time.
 pub(super) fn read<R: BufRead>(reader: R, source: &str) -> Result<History, ReadError> {
     let mut h = History::new(source);
-    read_into(reader, source, &mut |op, line| h.push(op, line))?;
+    h.torn_line = read_into(reader, source, &mut |op, line| h.push(op, line))?;
     Ok(h)
 }
 
-/// Reads a JSON Lines history op by op into `sink`.
+/// Reads a JSON Lines history op by op into `sink`; returns the line of a
+/// last record cut short, if one was.
 pub(super) fn read_into<R: BufRead>(
     reader: R,
     source: &str,
     sink: &mut dyn FnMut(Op, u32),
-) -> Result<(), ReadError> {
-    for item in Ops::new(reader, source) {
+) -> Result<Option<u32>, ReadError> {
+    let mut ops = Ops::new(reader, source);
+    for item in ops.by_ref() {
         let (op, line) = item?;
         sink(op, line);
     }
-    Ok(())
+    Ok(ops.torn_line)
 }
 
 /// The ops of a JSON Lines history with their lines, read on demand: only
@@ -58,6 +63,8 @@ pub(super) struct Ops<'a, R> {
     line: u32,
     position: usize,
     done: bool,
+    /// The last line, cut short and skipped.
+    torn_line: Option<u32>,
 }
 
 impl<'a, R: BufRead> Ops<'a, R> {
@@ -69,6 +76,7 @@ impl<'a, R: BufRead> Ops<'a, R> {
             line: 0,
             position: 0,
             done: false,
+            torn_line: None,
         }
     }
 
@@ -76,10 +84,11 @@ impl<'a, R: BufRead> Ops<'a, R> {
         self.next_with(parse_line)
     }
 
-    /// The next non-blank line, parsed by `parse` (given the op's position).
+    /// The next non-blank line, parsed by `parse` (given the op's
+    /// position); `None` at the end, or at a last line cut short.
     pub(super) fn next_with<T>(
         &mut self,
-        parse: impl FnOnce(&[u8], usize) -> Result<T, HistoryErrorKind>,
+        parse: impl FnOnce(&[u8], usize) -> Result<T, BadLine>,
     ) -> Result<Option<(T, u32)>, ReadError> {
         loop {
             self.buf.clear();
@@ -98,11 +107,24 @@ impl<'a, R: BufRead> Ops<'a, R> {
                 break;
             }
         }
-        let op = parse(&self.buf, self.position).map_err(|kind| HistoryError {
-            file: self.source.to_string(),
-            line: Some(self.line),
-            kind,
-        })?;
+        let op = match parse(&self.buf, self.position) {
+            Ok(op) => op,
+            // Only the last line can lack its newline (`read_until` stops
+            // short of one at the end of the input alone), and a record
+            // cut short ends before its JSON does.
+            Err(BadLine { cut: true, .. }) if self.buf.last() != Some(&b'\n') => {
+                self.torn_line = Some(self.line);
+                return Ok(None);
+            }
+            Err(BadLine { kind, .. }) => {
+                return Err(HistoryError {
+                    file: self.source.to_string(),
+                    line: Some(self.line),
+                    kind,
+                }
+                .into())
+            }
+        };
         self.position += 1;
         Ok(Some((op, self.line)))
     }
@@ -123,17 +145,17 @@ impl<R: BufRead> Iterator for Ops<'_, R> {
 
 /// Reads a JSON Lines history op by op into `sink`, each op's value as
 /// micro-ops ([`TxnValue`], read from the value's text) and the op's own
-/// value left null.
+/// value left null; returns the line of a last record cut short.
 pub(super) fn read_txns_into<R: BufRead>(
     reader: R,
     source: &str,
     sink: &mut dyn FnMut(Op, TxnValue, u32),
-) -> Result<(), ReadError> {
+) -> Result<Option<u32>, ReadError> {
     let mut ops = Ops::new(reader, source);
     while let Some(((op, value), line)) = ops.next_with(parse_txn_line)? {
         sink(op, value, line);
     }
-    Ok(())
+    Ok(ops.torn_line)
 }
 
 /// An op line with its value left as text.
@@ -153,7 +175,7 @@ struct RawLine<'a> {
     is_final: bool,
 }
 
-fn parse_txn_line(text: &[u8], position: usize) -> Result<(Op, TxnValue), HistoryErrorKind> {
+fn parse_txn_line(text: &[u8], position: usize) -> Result<(Op, TxnValue), BadLine> {
     let l: RawLine = serde_json::from_slice(text).map_err(kind_of)?;
     let value = l.value.map_or(TxnValue::Json(Value::Null), |raw| {
         txn_value::from_json(raw.get())
@@ -172,16 +194,27 @@ fn parse_txn_line(text: &[u8], position: usize) -> Result<(Op, TxnValue), Histor
     Ok((op, value))
 }
 
-fn kind_of(e: serde_json::Error) -> HistoryErrorKind {
-    if e.is_data() {
+/// A line that is not an op: what is wrong, and whether its text ended
+/// before its JSON did (a record cut short, when it is the last line).
+pub(super) struct BadLine {
+    kind: HistoryErrorKind,
+    cut: bool,
+}
+
+fn kind_of(e: serde_json::Error) -> BadLine {
+    let kind = if e.is_data() {
         HistoryErrorKind::BadOp(e.to_string())
     } else {
         HistoryErrorKind::Syntax(e.to_string())
+    };
+    BadLine {
+        kind,
+        cut: e.is_eof(),
     }
 }
 
 /// One line as an op at `position`.
-fn parse_line(text: &[u8], position: usize) -> Result<Op, HistoryErrorKind> {
+fn parse_line(text: &[u8], position: usize) -> Result<Op, BadLine> {
     let l: Line = serde_json::from_slice(text).map_err(kind_of)?;
     Ok(Op {
         index: l.index.unwrap_or(position as u64),
@@ -221,6 +254,11 @@ impl<W: Write> JsonlWriter<W> {
     /// Pushes buffered lines through to the underlying writer.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    /// The underlying writer (buffered lines not yet in it).
+    pub fn get_mut(&mut self) -> &mut W {
+        self.out.get_mut()
     }
 
     /// Flushes and returns the underlying writer.
@@ -285,7 +323,7 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_line() {
         let good = r#"{"process":0,"type":"invoke","f":"read"}"#;
-        let (line, msg) = line_of(read_str(&format!("{good}\n{{\"process\":0,")).unwrap_err());
+        let (line, msg) = line_of(read_str(&format!("{good}\n{{\"process\":0,\n")).unwrap_err());
         assert_eq!(line, Some(2));
         assert!(msg.starts_with("h.jsonl:2: syntax error: "), "{msg}");
         let (line, msg) = line_of(
@@ -300,6 +338,33 @@ mod tests {
         assert_eq!(line, Some(1));
         assert!(msg.contains("bad op"), "{msg}");
         let (line, _) = line_of(read(&b"\xff\xfe\x00garbage\n"[..], "h.jsonl").unwrap_err());
+        assert_eq!(line, Some(1));
+    }
+
+    #[test]
+    fn a_last_line_cut_short_is_skipped_and_reported() {
+        let whole = "{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n\
+                     {\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"value\":1}\n";
+        for cut in [
+            "{\"process\":1,\"type\":\"inv",
+            "{",
+            "{\"process\":1,\"value\":[1,",
+        ] {
+            let h = read_str(&format!("{whole}{cut}")).unwrap();
+            assert_eq!((h.len(), h.torn_line), (2, Some(3)), "{cut:?}");
+        }
+        // A whole last line without its newline is a record, not a cut,
+        // and one that is whole but wrong is an error.
+        let h = read_str(whole.trim_end()).unwrap();
+        assert_eq!((h.len(), h.torn_line), (2, None));
+        let wrong = format!("{whole}{{\"process\":1,\"type\":\"done\",\"f\":\"r\"}}");
+        let (line, _) = line_of(read_str(&wrong).unwrap_err());
+        assert_eq!(line, Some(3));
+        // A bad line with its newline is an error even at the end: only a
+        // writer killed mid-line leaves a line without one.
+        let (line, _) = line_of(read_str(&format!("{whole}{{\"process\":1\n")).unwrap_err());
+        assert_eq!(line, Some(3));
+        let (line, _) = line_of(read_str(&format!("{{nope\n{whole}")).unwrap_err());
         assert_eq!(line, Some(1));
     }
 

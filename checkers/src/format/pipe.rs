@@ -20,13 +20,37 @@ const BATCH: usize = 2048;
 /// (Elle's micro-ops), or nothing.
 type Sink<'a, T> = &'a mut dyn FnMut(Op, T, u32);
 
+/// What a reader knows once it has read everything: the process defaults
+/// an EDN file needs, the line of a JSON Lines record cut short.
+#[derive(Default)]
+pub(super) struct Ended {
+    defaults: Option<ProcessDefaults>,
+    torn_line: Option<u32>,
+}
+
+impl Ended {
+    fn defaults(defaults: ProcessDefaults) -> Ended {
+        Ended {
+            defaults: Some(defaults),
+            torn_line: None,
+        }
+    }
+
+    fn torn(torn_line: Option<u32>) -> Ended {
+        Ended {
+            defaults: None,
+            torn_line,
+        }
+    }
+}
+
 /// Runs `produce` (a reader feeding its sink op by op, returning the
 /// process defaults an EDN file needs) on a helper thread, calling
 /// `visit` on this one for every op before it is stored.
 pub(super) fn read_with<R, T>(
     reader: R,
     source: &str,
-    produce: impl FnOnce(R, &str, Sink<'_, T>) -> Result<Option<ProcessDefaults>, ReadError> + Send,
+    produce: impl FnOnce(R, &str, Sink<'_, T>) -> Result<Ended, ReadError> + Send,
     visit: &mut dyn FnMut(usize, &mut Op, T),
 ) -> Result<History, ReadError>
 where
@@ -53,9 +77,9 @@ where
                         let _ = tx.send(std::mem::replace(&mut batch, next));
                     }
                 };
-                let defaults = produce(reader, source, &mut sink);
+                let ended = produce(reader, source, &mut sink);
                 let _ = tx.send(batch);
-                defaults
+                ended
             });
         // Spawning fails only when the system is out of threads.
         let producer = producer.map_err(|e| ReadError::Io {
@@ -70,12 +94,13 @@ where
             }
             let _ = back.send(batch);
         }
-        let defaults = producer
+        let ended = producer
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        if let Some(d) = defaults {
+        if let Some(d) = ended.defaults {
             d.apply(&mut h);
         }
+        h.torn_line = ended.torn_line;
         Ok(h)
     })
 }
@@ -83,13 +108,13 @@ where
 /// The reader of `format`, handing over nothing but the op.
 pub(super) fn ops<R: BufRead>(
     format: Format,
-) -> impl FnOnce(R, &str, Sink<'_, ()>) -> Result<Option<ProcessDefaults>, ReadError> + Send {
+) -> impl FnOnce(R, &str, Sink<'_, ()>) -> Result<Ended, ReadError> + Send {
     move |reader, source, sink| {
         let sink = &mut |op, line| sink(op, (), line);
         match format {
-            Format::Jsonl => jsonl::read_into(reader, source, sink).map(|()| None),
-            Format::Edn => edn::read_into(reader, source, false, sink).map(Some),
-            Format::PorcupineKv => edn::read_into(reader, source, true, sink).map(Some),
+            Format::Jsonl => jsonl::read_into(reader, source, sink).map(Ended::torn),
+            Format::Edn => edn::read_into(reader, source, false, sink).map(Ended::defaults),
+            Format::PorcupineKv => edn::read_into(reader, source, true, sink).map(Ended::defaults),
         }
     }
 }
@@ -97,10 +122,10 @@ pub(super) fn ops<R: BufRead>(
 /// The reader of `format`, handing over each op's value as micro-ops.
 pub(super) fn txns<R: BufRead>(
     format: Format,
-) -> impl FnOnce(R, &str, Sink<'_, TxnValue>) -> Result<Option<ProcessDefaults>, ReadError> + Send {
+) -> impl FnOnce(R, &str, Sink<'_, TxnValue>) -> Result<Ended, ReadError> + Send {
     move |reader, source, sink| match format {
-        Format::Jsonl => jsonl::read_txns_into(reader, source, sink).map(|()| None),
-        Format::Edn => edn::read_txns_into(reader, source, false, sink).map(Some),
-        Format::PorcupineKv => edn::read_txns_into(reader, source, true, sink).map(Some),
+        Format::Jsonl => jsonl::read_txns_into(reader, source, sink).map(Ended::torn),
+        Format::Edn => edn::read_txns_into(reader, source, false, sink).map(Ended::defaults),
+        Format::PorcupineKv => edn::read_txns_into(reader, source, true, sink).map(Ended::defaults),
     }
 }

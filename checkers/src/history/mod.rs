@@ -28,6 +28,9 @@ pub struct History {
     pub source: String,
     /// The 1-based source line of each op, parallel to `ops` (0: unknown).
     pub lines: Vec<u32>,
+    /// The 1-based line of a last record cut short (its writer was killed
+    /// mid-line), which the reader skipped; `None` when the file ends whole.
+    pub torn_line: Option<u32>,
 }
 
 impl History {

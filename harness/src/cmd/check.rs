@@ -107,6 +107,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         (workload, checker, csv) => {
             let history =
                 format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
+            if let Some(line) = history.torn_line {
+                eprintln!("{}", torn_note(&path, line));
+            }
             if let Some(out) = csv {
                 write_csv(&history, out)?;
             }
@@ -139,6 +142,19 @@ fn print_quietly(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot write to standard output"),
     }
+}
+
+/// What `check` says about a history whose last record was cut short.
+fn torn_note(path: &Path, line: u32) -> String {
+    format!(
+        "temblor: {}:{line}: the last record was cut short (its writer was killed \
+         mid-line) and is skipped: 1 record cut; checking the {} before it",
+        path.display(),
+        match line {
+            1 => "nothing".to_string(),
+            n => format!("{} line(s)", n - 1),
+        }
+    )
 }
 
 /// A history file as given, or `history.jsonl` inside a run directory.

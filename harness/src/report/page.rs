@@ -73,7 +73,10 @@ pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Res
     let name = run.spec["name"].as_str().filter(|s| !s.is_empty());
     Ok(ReportPage {
         title: name.map_or_else(|| run.dir.display().to_string(), str::to_string),
-        verdict: summary::verdict_line(results, ops.spans.len()),
+        verdict: summary::with_torn_line(
+            summary::verdict_line(results, ops.spans.len()),
+            run.history.torn_line,
+        ),
         test: summary::test_view(
             &run.spec,
             results.and_then(|r| r.seed),

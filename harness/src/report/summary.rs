@@ -47,6 +47,17 @@ pub fn verdict_line(results: Option<&ResultsFile>, client_ops: usize) -> Verdict
     }
 }
 
+/// The verdict line, saying so when the history's last record was cut
+/// short (a run killed mid-write) and skipped.
+pub fn with_torn_line(mut line: VerdictLine, torn_line: Option<u32>) -> VerdictLine {
+    if let Some(n) = torn_line {
+        line.why.push_str(&format!(
+            " The history's last record (line {n}) was cut short when the run was killed, and is skipped: 1 record cut."
+        ));
+    }
+    line
+}
+
 fn reason(c: &crate::run::analysis::CheckOutcome) -> String {
     let parsed = match c.checker.as_str() {
         "linearizable" => serde_json::from_value::<LinearResult>(c.result.clone())

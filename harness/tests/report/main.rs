@@ -298,3 +298,58 @@ fn temblor_report_and_serve_answer_on_loopback() {
         "{up} / {dotted}"
     );
 }
+
+/// A run killed hard: no results.json, and a history whose last line was
+/// cut short mid-write. `temblor check` and `temblor report` still work on
+/// it and say that one record was cut.
+#[test]
+fn a_hard_killed_run_is_checked_and_reported_without_its_torn_last_record() {
+    let results = temp_dir("torn");
+    let h = register_history(200, 3);
+    let spec = spec("register-killed", "register", &["partition"], 30.0, 3);
+    let dir = write_run(
+        &results,
+        "register-killed",
+        "20260101T000000",
+        &spec,
+        &h,
+        &register_checkers(),
+    );
+    std::fs::remove_file(dir.join("results.json")).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("history.jsonl"))
+        .unwrap();
+    file.write_all(br#"{"index":400,"time":9,"process":3,"type":"ok","f":"wr"#)
+        .unwrap();
+    drop(file);
+    let lines = h.ops.len() + 1;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_temblor"))
+        .args(["check", dir.to_str().unwrap(), "--independent"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "history.jsonl:{lines}: the last record was cut short"
+        )) && err.contains("1 record cut"),
+        "{err}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_temblor"))
+        .args(["report", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!("last record (line {lines}) was cut short")),
+        "the report does not say a record was cut"
+    );
+}
