@@ -5,8 +5,11 @@
 //!
 //! Lines are buffered and flushed whenever the channel runs dry, and at
 //! least every 100 ms under load, so a controller that dies loses at most
-//! the last moments and `temblor check` can read a partial run. The
-//! recorder also keeps counts per `f` and type for the progress line.
+//! the last moments and `temblor check` can read a partial run. They are
+//! synced to disk (`fdatasync`) at least once a second under load and
+//! before the recorder waits for more, so a machine that goes down loses
+//! at most a second. The recorder also keeps counts per `f` and type for
+//! the progress line.
 
 use checkers::format::JsonlWriter;
 use checkers::{Op, OpType, Process};
@@ -23,6 +26,9 @@ use tokio::task::JoinHandle;
 
 /// How long buffered lines may wait under load before they are flushed.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// How long flushed lines may wait under load before they are synced.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 /// Records in flight between the run and the recorder.
 const CHANNEL: usize = 8192;
@@ -75,6 +81,8 @@ pub struct Progress {
     pub elapsed: u64,
     /// Records written (invocations and completions).
     pub records: u64,
+    /// Records synced to disk (they survive a crash of the machine).
+    pub synced: u64,
     /// Client completions by type.
     pub ok: u64,
     /// Client completions by type.
@@ -157,18 +165,38 @@ pub struct Summary {
     pub progress: Progress,
     /// Bytes written to the file.
     pub bytes: u64,
+    /// Times the file was synced to disk.
+    pub syncs: u64,
 }
 
-/// A file that counts the bytes written through it.
+/// A file that counts the bytes written through it, and knows whether
+/// they are all on disk.
 struct Counted {
     file: File,
     bytes: Arc<AtomicU64>,
+    unsynced: bool,
+    synced_at: Instant,
+    syncs: u64,
+}
+
+impl Counted {
+    /// Syncs what was written since the last sync, if anything.
+    fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+            self.syncs += 1;
+        }
+        self.synced_at = Instant::now();
+        Ok(())
+    }
 }
 
 impl Write for Counted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
         self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.unsynced |= n > 0;
         Ok(n)
     }
 
@@ -200,6 +228,9 @@ impl Recorder {
             out: JsonlWriter::new(Counted {
                 file,
                 bytes: bytes.clone(),
+                unsynced: false,
+                synced_at: Instant::now(),
+                syncs: 0,
             }),
             bytes,
             clock,
@@ -241,19 +272,6 @@ impl Recorder {
     }
 }
 
-/// The next record once the channel has run dry: poll briefly, then park.
-fn next_after_idle(rx: &mut mpsc::Receiver<Op>) -> Option<Op> {
-    for _ in 0..IDLE_POLLS {
-        std::thread::sleep(IDLE_POLL);
-        match rx.try_recv() {
-            Ok(op) => return Some(op),
-            Err(mpsc::error::TryRecvError::Disconnected) => return None,
-            Err(mpsc::error::TryRecvError::Empty) => {}
-        }
-    }
-    rx.blocking_recv()
-}
-
 /// The recorder's state, owned by its blocking task.
 struct Task {
     path: PathBuf,
@@ -274,7 +292,7 @@ impl Task {
                 Err(mpsc::error::TryRecvError::Empty) => {
                     self.flush();
                     last_flush = Instant::now();
-                    match next_after_idle(&mut rx) {
+                    match self.next_after_idle(&mut rx) {
                         Some(op) => op,
                         None => break,
                     }
@@ -288,7 +306,36 @@ impl Task {
             }
         }
         self.flush();
+        self.sync();
         self.summary()
+    }
+
+    /// The next record once the channel has run dry: poll briefly, then
+    /// sync what is written and park.
+    fn next_after_idle(&mut self, rx: &mut mpsc::Receiver<Op>) -> Option<Op> {
+        for _ in 0..IDLE_POLLS {
+            std::thread::sleep(IDLE_POLL);
+            match rx.try_recv() {
+                Ok(op) => return Some(op),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+        }
+        self.sync();
+        rx.blocking_recv()
+    }
+
+    /// Syncs the file; every record is flushed by then.
+    fn sync(&mut self) {
+        if self.error.is_none() {
+            self.error = self.out.get_mut().sync().err();
+        }
+        if self.error.is_none() && self.counts.synced != self.counts.records {
+            self.counts.synced = self.counts.records;
+            if let Ok(mut shared) = self.shared.lock() {
+                shared.synced = self.counts.synced;
+            }
+        }
     }
 
     fn record(&mut self, mut op: Op) {
@@ -306,6 +353,9 @@ impl Task {
         if self.error.is_none() {
             self.error = self.out.flush().err();
         }
+        if self.out.get_mut().synced_at.elapsed() >= SYNC_EVERY {
+            self.sync();
+        }
         self.counts.elapsed = self.clock.now();
         if let Ok(mut shared) = self.shared.lock() {
             shared.clone_from(&self.counts);
@@ -321,6 +371,7 @@ impl Task {
             None => Ok(Summary {
                 progress: self.counts.clone(),
                 bytes: self.bytes.load(Ordering::Relaxed),
+                syncs: self.out.get_mut().syncs,
             }),
         }
     }
@@ -385,6 +436,28 @@ mod tests {
         assert_eq!(rec.progress().records, 1);
         drop(tx);
         rec.finish().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn records_reach_the_disk_before_the_recorder_waits() {
+        let path = tmp("synced.jsonl");
+        let rec = Recorder::create(&path, Clock::start()).unwrap();
+        let tx = rec.sender();
+        tx.send(Op::new(1, OpType::Invoke, "write", json!(1)))
+            .await
+            .unwrap();
+        // The channel stays open: the record is synced while the run goes
+        // on, not only when it ends.
+        for _ in 0..2000 {
+            if rec.progress().synced == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(rec.progress().synced, 1, "not synced while idle");
+        drop(tx);
+        let summary = rec.finish().await.unwrap();
+        assert_eq!(summary.syncs, 1, "nothing new to sync at the end");
     }
 
     #[tokio::test]

@@ -65,11 +65,13 @@ impl RunDir {
         Ok(dir)
     }
 
-    /// Writes `value` as pretty JSON to `name`.
+    /// Writes `value` as pretty JSON to `name`, atomically: a reader (or
+    /// a controller killed mid-write) sees the old file or the new one,
+    /// never half of one.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> anyhow::Result<()> {
         let path = self.file(name);
         let text = serde_json::to_string_pretty(value)?;
-        std::fs::write(&path, text + "\n")
+        write_atomically(&path, (text + "\n").as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
@@ -80,6 +82,30 @@ impl RunDir {
         std::os::unix::fs::symlink(target, &latest)
             .with_context(|| format!("cannot point {} at {}", latest.display(), target.display()))
     }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder,
+/// synced, then renamed over `path`, and syncs the folder so the rename
+/// itself survives a crash.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// `t` in UTC as `YYYYMMDDTHHMMSS`.
@@ -121,6 +147,32 @@ mod tests {
         assert_eq!(timestamp(UNIX_EPOCH), "19700101T000000");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(timestamp(leap), "20000229T000000");
+    }
+
+    #[test]
+    fn json_files_are_replaced_whole() {
+        let results = std::env::temp_dir().join(format!("temblor-atomic-{}", std::process::id()));
+        let dir = RunDir::create(&results, "t").unwrap();
+        dir.write_json("state.json", &serde_json::json!({"running": true}))
+            .unwrap();
+        // A second name for the old file: written in place it would change
+        // too; replaced by a rename, it keeps the old text.
+        let alias = results.join("alias.json");
+        std::fs::hard_link(dir.file("state.json"), &alias).unwrap();
+        dir.write_json("state.json", &serde_json::json!({"running": false}))
+            .unwrap();
+        let text = std::fs::read_to_string(dir.file("state.json")).unwrap();
+        assert_eq!(text, "{\n  \"running\": false\n}\n");
+        let old = std::fs::read_to_string(&alias).unwrap();
+        assert_eq!(old, "{\n  \"running\": true\n}\n", "written in place");
+        let names: Vec<String> = std::fs::read_dir(&dir.path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["state.json"], "no temporary file is left");
+        let e = write_atomically(Path::new("/nonexistent/dir/x.json"), b"{}").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        std::fs::remove_dir_all(&results).unwrap();
     }
 
     #[test]
