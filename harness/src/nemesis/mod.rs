@@ -9,8 +9,10 @@
 //! its reason rather than skipped. Every choice (which shape, which nodes,
 //! how far to move a clock) comes from the nemesis's own seeded RNG.
 //!
-//! [`Faults::heal_all`] undoes everything, whatever is recorded as active:
-//! the run calls it at the end, on error and on Ctrl-C, and `temblor heal`
+//! [`Faults::heal_all`] undoes everything, whatever is recorded as active,
+//! on every node it can reach, and [`Faults::heal_and_verify`] then looks
+//! at each node ([`leftovers`]) to prove nothing is left: the run calls it
+//! at the end, on error, on a signal and on a panic, and `temblor heal`
 //! calls it after a controller was killed hard.
 
 /// The choices of a command-line list (`--nemesis`, `--partition`,
@@ -52,6 +54,7 @@ macro_rules! kebab_choices {
 mod clock;
 pub mod grudge;
 mod kind;
+pub mod leftovers;
 pub mod net;
 mod process;
 
@@ -341,12 +344,14 @@ impl Faults {
         ))
     }
 
+    /// Heals the network on every node; the error names every node that
+    /// could not be healed.
     async fn heal_network(&self) -> Result<(), NemesisError> {
         if !self.opts.network {
             return Ok(());
         }
         let tasks = self.nodes.iter().map(|n| net::heal(&n.remote));
-        join_all(tasks).await?;
+        every_one(futures::future::join_all(tasks).await)?;
         self.update(|a| {
             a.partition = false;
             a.loss = false;
@@ -354,9 +359,19 @@ impl Faults {
         Ok(())
     }
 
+    /// Heals every fault ([`heal_all`](Faults::heal_all)), then checks
+    /// every node for faults still in force ([`leftovers::verify`]).
+    /// Returns every problem, each naming its node; empty: all healed.
+    pub async fn heal_and_verify(&mut self) -> Vec<String> {
+        let mut problems = self.heal_all().await;
+        problems.extend(leftovers::verify(&self.nodes).await);
+        problems
+    }
+
     /// Undoes every fault on every node, whatever is recorded as active:
     /// heals the network, resumes and restarts the target, resets clocks.
-    /// Returns the problems met; it carries on past each one.
+    /// Returns the problems met; it carries on past each one, and past
+    /// each node that cannot be reached.
     pub async fn heal_all(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
         let results = vec![
@@ -445,4 +460,27 @@ where
         .into_iter()
         .collect::<Result<Vec<()>, _>>()
         .map(|_| ())
+}
+
+/// `message` prefixed with `node: ` unless it already names the node.
+fn named(node: &str, message: &str) -> String {
+    match message
+        .strip_prefix(node)
+        .is_some_and(|r| r.starts_with(':'))
+    {
+        true => message.to_string(),
+        false => format!("{node}: {message}"),
+    }
+}
+
+/// Ok when every result is; otherwise every error, joined.
+fn every_one(results: Vec<Result<(), NemesisError>>) -> Result<(), NemesisError> {
+    let errors: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.0))
+        .collect();
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(NemesisError(errors.join("; "))),
+    }
 }

@@ -8,6 +8,11 @@
 //! Packet delay needs `tc netem`; where a node's kernel lacks it, a run
 //! that asks for delay (`--packet-delay`) is refused before it starts,
 //! saying so ([`has_netem`]).
+//!
+//! Every command runs as root: through `sudo -n` when the SSH user is not
+//! root, like every other command temblor runs on a node. Healing fails
+//! loudly when iptables or tc does: a heal that cannot remove a rule must
+//! never look like one that did.
 
 use super::NemesisError;
 use std::collections::BTreeSet;
@@ -84,45 +89,31 @@ pub async fn delay_to(
     run(remote, script).await
 }
 
-/// Removes every rule temblor added on this node (flushes our chain only),
-/// and a netem root qdisc on any interface (never another kind of qdisc).
+/// The script that removes every rule temblor added on this node (it
+/// flushes our chain only) and a netem root qdisc on any interface (never
+/// another kind of qdisc). A node without iptables has no rule of ours; a
+/// node with iptables that fails (no privileges) fails the heal.
+pub fn heal_script() -> String {
+    format!(
+        "if command -v iptables >/dev/null; then \
+           rules=$(iptables -w -S) || exit 1; \
+           if printf '%s\\n' \"$rules\" | grep -qx -- '-N {CHAIN}'; then \
+             iptables -w -F {CHAIN} || exit 1; \
+           fi; \
+         fi; \
+         if command -v tc >/dev/null; then \
+           for dev in $(ls /sys/class/net); do \
+             if tc qdisc show dev \"$dev\" root | grep -q '^qdisc netem'; then \
+               tc qdisc del dev \"$dev\" root || exit 1; \
+             fi; \
+           done; \
+         fi"
+    )
+}
+
+/// Heals the network of this node ([`heal_script`]).
 pub async fn heal(remote: &AsyncRemote) -> Result<(), NemesisError> {
-    run(
-        remote,
-        format!(
-            "iptables -w -F {CHAIN} 2>/dev/null || true; \
-             if command -v tc >/dev/null; then \
-               for dev in $(ls /sys/class/net); do \
-                 tc qdisc show dev \"$dev\" root 2>/dev/null | grep -q '^qdisc netem' \
-                   && tc qdisc del dev \"$dev\" root; \
-               done; \
-             fi; true"
-        ),
-    )
-    .await
-}
-
-/// Removes the chain and its jump (after the test; idempotent).
-pub async fn remove_chain(remote: &AsyncRemote) -> Result<(), NemesisError> {
-    run(
-        remote,
-        format!(
-            "iptables -w -D INPUT -j {CHAIN} 2>/dev/null; \
-             iptables -w -F {CHAIN} 2>/dev/null; iptables -w -X {CHAIN} 2>/dev/null; true"
-        ),
-    )
-    .await
-}
-
-/// How many rules our chain holds on this node (0 when it does not exist).
-pub async fn rule_count(remote: &AsyncRemote) -> Result<usize, NemesisError> {
-    let out = remote
-        .exec(Command::shell(&format!(
-            "iptables -w -S {CHAIN} 2>/dev/null || true"
-        )))
-        .await
-        .map_err(|e| NemesisError(e.to_string()))?;
-    Ok(out.stdout.lines().filter(|l| l.starts_with("-A ")).count())
+    run(remote, heal_script()).await
 }
 
 /// The shell test for `tc` with the netem qdisc: as a module, loaded, or
@@ -133,12 +124,13 @@ pub const NETEM_PROBE: &str = "command -v tc >/dev/null && \
 
 /// Whether this node has `tc` and a kernel with netem (for delay faults).
 pub async fn has_netem(remote: &AsyncRemote) -> bool {
-    matches!(remote.exec(Command::shell(NETEM_PROBE).unchecked()).await, Ok(o) if o.success())
+    let probe = Command::shell(NETEM_PROBE).sudo().unchecked();
+    matches!(remote.exec(probe).await, Ok(o) if o.success())
 }
 
 async fn run(remote: &AsyncRemote, script: String) -> Result<(), NemesisError> {
     remote
-        .exec(Command::shell(&script))
+        .exec(Command::shell(&script).sudo())
         .await
         .map(|_| ())
         .map_err(|e| NemesisError(e.to_string()))

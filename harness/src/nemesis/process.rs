@@ -134,15 +134,18 @@ impl Faults {
         Ok(names)
     }
 
-    /// Runs `action` on each named node, concurrently; the first error wins.
+    /// Runs `action` on each named node, concurrently; the error names
+    /// every node where it failed.
     pub(super) async fn on_nodes<F>(&self, nodes: &[String], action: F) -> Result<(), NemesisError>
     where
         F: Fn(&dyn Db, &NodeCtx<'_>) -> Result<(), DbError> + Send + Sync + Clone + 'static,
     {
-        for (node, r) in nodes.iter().zip(self.map_nodes(nodes, action).await) {
-            r.map_err(|e| NemesisError(format!("{node}: {e}")))?;
-        }
-        Ok(())
+        let answers = self.map_nodes(nodes, action).await;
+        let results = nodes
+            .iter()
+            .zip(answers)
+            .map(|(node, r)| r.map_err(|e| NemesisError(super::named(node, &e.to_string()))));
+        super::every_one(results.collect())
     }
 
     /// Runs `action` on each named node on the blocking pool, returning
