@@ -50,14 +50,22 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let result = match cli.command {
+    // A panic that escapes a command (a run heals before it gets here) is a
+    // harness failure like any other: exit 255 with its message, not 101.
+    let result = std::panic::catch_unwind(|| match cli.command {
         Command::Test(args) => cmd::test::run(*args),
         Command::Check(args) => cmd::check::run(args),
         Command::Heal(args) => cmd::heal::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Serve(args) => cmd::serve::run(args),
-    };
+    })
+    .unwrap_or_else(|panic| {
+        Err(anyhow::anyhow!(
+            "panicked: {}",
+            harness::error::panic_message(&*panic)
+        ))
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -134,7 +134,8 @@ pub struct Args {
     pub no_teardown: bool,
 }
 
-/// Runs the test; returns the verdict's exit code.
+/// Runs the test; returns the verdict's exit code, or 255 when the final
+/// heal left a fault in force.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let dry = args.dry_run;
     let spec = spec_from(args)?;
@@ -143,9 +144,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let shutdown = Shutdown::new();
-        on_signals(&shutdown);
+        on_signals(&shutdown)?;
         let report = run::run(spec, shutdown).await?;
         for check in &report.analysis.checks {
             println!("== {}: {}", check.checker, check.verdict);
@@ -156,8 +157,19 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             report.verdict(),
             report.dir.path.display()
         );
+        if !report.unhealed.is_empty() {
+            eprintln!(
+                "temblor: the heal left faults in force (see above); undo them with `temblor heal {}`",
+                report.dir.path.display()
+            );
+            return Ok(crate::EXIT_ERROR);
+        }
         Ok(report.verdict().exit_code() as u8)
-    })
+    });
+    // A command stuck on a node (an SSH call that never returns) must not
+    // keep temblor from exiting once the run has said what it had to.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result
 }
 
 /// Defaults, then the test file, then the flags.
@@ -276,24 +288,71 @@ fn parse_faults(list: &[String]) -> anyhow::Result<Vec<FaultKind>> {
         .collect()
 }
 
-/// SIGINT and SIGTERM stop the run; it then heals and writes what it has.
-fn on_signals(shutdown: &Shutdown) {
-    shutdown.on_ctrl_c();
-    let me = shutdown.clone();
-    tokio::spawn(async move {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            term.recv().await;
-            eprintln!("\ntemblor: SIGTERM: stopping, healing, writing results");
-            me.trigger();
-        }
-    });
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP (a lost terminal or SSH session)
+/// stop the run; it then heals and writes what it has. Each further
+/// signal says what the run is still waiting for.
+fn on_signals(shutdown: &Shutdown) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ];
+    for (kind, name) in kinds {
+        let mut stream = signal(kind).map_err(|e| anyhow::anyhow!("cannot handle {name}: {e}"))?;
+        let me = shutdown.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                // After a SIGHUP the terminal may be gone: say it anyway,
+                // a write to a closed stderr is harmless.
+                eprintln!("\n{}", signal_note(&me, name));
+                me.trigger();
+            }
+        });
+    }
+    Ok(())
+}
+
+/// What to say on a signal: the first stops the run, later ones say what
+/// it still waits for.
+fn signal_note(shutdown: &Shutdown, name: &str) -> String {
+    if !shutdown.is_triggered() {
+        return format!(
+            "temblor: {name}: stopping; healing every fault, then writing the results \
+             (send it again to see what the run waits for)"
+        );
+    }
+    let stage = shutdown.stage();
+    let stage = if stage.is_empty() {
+        "stopping the workload"
+    } else {
+        &stage
+    };
+    format!(
+        "temblor: {name}: still stopping: {stage}. To abandon it, kill -9 {} and run \
+         `temblor heal` on the run's folder, which undoes every fault",
+        std::process::id()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_signal_says_what_the_run_waits_for() {
+        let shutdown = Shutdown::new();
+        let first = signal_note(&shutdown, "SIGINT");
+        assert!(first.starts_with("temblor: SIGINT: stopping;"), "{first}");
+        shutdown.trigger();
+        shutdown.set_stage("healing every fault on n1, n2");
+        let second = signal_note(&shutdown, "SIGHUP");
+        assert!(
+            second.starts_with("temblor: SIGHUP: still stopping: healing every fault on n1, n2."),
+            "{second}"
+        );
+        assert!(second.contains("temblor heal"), "{second}");
+    }
 
     #[test]
     fn flags_override_defaults_and_typos_are_usage_errors() {

@@ -121,16 +121,6 @@ impl Shutdown {
     fn watch(&self) -> watch::Receiver<bool> {
         self.tx.subscribe()
     }
-
-    /// Triggers on Ctrl-C (SIGINT) for as long as the runtime lives.
-    pub fn on_ctrl_c(&self) -> JoinHandle<()> {
-        let me = self.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                me.trigger();
-            }
-        })
-    }
 }
 
 /// How a run went.

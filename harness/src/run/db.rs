@@ -134,11 +134,14 @@ pub struct RunState {
     pub nodes: BTreeMap<String, String>,
 }
 
-/// Writes `state.json` with `running: true`.
+/// Writes `state.json` with `running: true`, its paths absolute so that
+/// `temblor heal` works from any folder.
 pub fn write_state(dir: &RunDir, spec: &TestSpec, nodes: &Nodes) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot tell the current folder: {e}"))?;
     let state = RunState {
         running: true,
-        spec: spec.clone(),
+        spec: spec.absolute(&cwd),
         nodes: addrs(&nodes.handles),
     };
     dir.write_json("state.json", &state)

@@ -6,10 +6,16 @@
 //! 3. the generator ([`phases`]): clients and the nemesis, for the time
 //!    limit, then a heal, a recovery window, and the workload's final
 //!    reads (skipped when the run is stopped early);
-//! 4. always, whatever happened in 3 (error, Ctrl-C, SIGTERM, panic):
-//!    heal every fault, download node logs, tear the target down, take
-//!    down a cluster this run brought up;
+//! 4. always, whatever happened in 3 (error, a signal, a panic): heal
+//!    every fault and check on every node that none is left, download
+//!    node logs, tear the target down, take down a cluster this run
+//!    brought up;
 //! 5. check the history and write the results.
+//!
+//! Before 2, whatever an earlier run left on the nodes (rules, qdiscs,
+//! stopped or running daemons, clock offsets) is undone and reported. A
+//! fault the final heal could not undo is reported in [`RunReport`] (the
+//! CLI then exits 255 whatever the verdict).
 //!
 //! The history is streamed to `history.jsonl` as it happens, so even a run
 //! killed hard leaves a history `temblor check` can read, and a state file
@@ -29,7 +35,7 @@ pub use analysis::Analysis;
 pub use spec::TestSpec;
 
 use crate::interpreter::{Interpreter, Shutdown};
-use crate::nemesis::{FaultKind, Faults, NemesisOptions, NodeHandle, Shape, Targets};
+use crate::nemesis::{leftovers, FaultKind, Faults, NemesisOptions, NodeHandle, Shape, Targets};
 use crate::recorder::{Clock, Recorder};
 use anyhow::Context as _;
 use checkers::Verdict;
@@ -43,6 +49,9 @@ pub struct RunReport {
     pub dir: RunDir,
     /// The checkers' answers.
     pub analysis: Analysis,
+    /// What the final heal could not undo or prove undone, each naming
+    /// its node; empty when every node is clean.
+    pub unhealed: Vec<String>,
 }
 
 impl RunReport {
@@ -81,18 +90,29 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         }
     };
     db::write_state(&dir, &spec, &nodes)?;
-    let result = with_db(
+    let (result, unhealed) = with_db(
         &spec,
         &dir,
         &nodes.handles,
         opened,
         workload.as_ref(),
-        shutdown,
+        shutdown.clone(),
     )
     .await;
+    if nodes.owned_cluster.is_some() {
+        shutdown.set_stage("taking down the local cluster");
+    }
     let closed = tokio::task::spawn_blocking(move || nodes::close(&nodes)).await;
-    let summary = result?;
+    let summary = result
+        .map_err(|e| with_unhealed(e, &unhealed))
+        .with_context(|| {
+            format!(
+                "run {} stopped; the history so far is in its history.jsonl",
+                dir.path.display()
+            )
+        })?;
     closed??;
+    shutdown.set_stage("checking the history");
 
     let history = checkers::format::read_path(&dir.file("history.jsonl"), None)
         .context("cannot read back the recorded history")?;
@@ -117,11 +137,26 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
     if let Err(e) = crate::report::write_index(&spec.results_dir) {
         eprintln!("temblor: cannot write the results index: {e:#}");
     }
-    Ok(RunReport { dir, analysis })
+    Ok(RunReport {
+        dir,
+        analysis,
+        unhealed,
+    })
+}
+
+/// `e`, with the faults left in force when there are any.
+fn with_unhealed(e: anyhow::Error, unhealed: &[String]) -> anyhow::Error {
+    match unhealed.is_empty() {
+        true => e,
+        false => e.context(format!(
+            "and the heal left faults in force ({}): run `temblor heal` on this run",
+            unhealed.join("; ")
+        )),
+    }
 }
 
 /// Phase 2 to 4: the target is up for the workload, and down afterwards on
-/// every path.
+/// every path; also what the final heal could not undo.
 async fn with_db(
     spec: &TestSpec,
     dir: &RunDir,
@@ -129,23 +164,17 @@ async fn with_db(
     opened: targets::Opened,
     workload: &dyn workloads::Workload,
     shutdown: Shutdown,
-) -> anyhow::Result<crate::recorder::Summary> {
+) -> (anyhow::Result<crate::recorder::Summary>, Vec<String>) {
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let db = Arc::clone(&opened.db);
     let network = opened.ssh;
-    // Faults the target or the nodes cannot take are refused before
-    // anything is set up, all of them at once.
-    let faults = nemesis_options(spec, db.as_ref(), network)?;
-    Faults::new(nodes.to_vec(), Arc::clone(&db), faults.clone(), 0)
-        .validate()
-        .map_err(crate::error::UsageError)?;
-    eprintln!(
-        "temblor: faults: {}",
-        crate::nemesis::describe_availability(db.as_ref(), network)
-    );
+    if let Err(e) = before_setup(spec, nodes, &db, network, &shutdown).await {
+        return (Err(e), Vec::new());
+    }
     // A setup that fails half way, or a client that cannot start, is
     // torn down even with --no-teardown: nothing is left running.
     let mut torn_down_anyway = true;
+    shutdown.set_stage(format!("setting up {} on {}", db.name(), names.join(", ")));
     let outcome = match set_up(nodes, &db).await {
         Err(e) => Err(e.context("cannot set up the target")),
         Ok(()) => match preflight(&opened, nodes).await {
@@ -154,22 +183,31 @@ async fn with_db(
                 torn_down_anyway = false;
                 // The generator runs in its own task so that a panic in it
                 // is caught here and the cleanup below still runs.
-                let task = tokio::spawn(run_generator(
-                    spec.clone(),
-                    dir.clone(),
-                    nodes.to_vec(),
-                    opened,
-                    workload.generators(&spec.workload_options)?,
-                    shutdown,
-                ));
-                match task.await {
-                    Ok(r) => r,
-                    Err(e) => Err(anyhow::anyhow!("the run's task failed: {e}")),
+                match workload.generators(&spec.workload_options) {
+                    Err(e) => Err(e.into()),
+                    Ok(gens) => {
+                        let task = tokio::spawn(run_generator(
+                            spec.clone(),
+                            dir.clone(),
+                            nodes.to_vec(),
+                            opened,
+                            gens,
+                            shutdown.clone(),
+                        ));
+                        match task.await {
+                            Ok(r) => r,
+                            Err(e) => Err(task_failed(e)),
+                        }
+                    }
                 }
             }
         },
     };
-    // Always: heal, collect logs, tear down.
+    // Always: heal and check, collect logs, tear down.
+    shutdown.set_stage(format!(
+        "healing every fault on {} and checking that none is left",
+        names.join(", ")
+    ));
     let mut healer = Faults::new(
         nodes.to_vec(),
         Arc::clone(&db),
@@ -179,17 +217,84 @@ async fn with_db(
         },
         0,
     );
-    for problem in healer.heal_all().await {
-        eprintln!("temblor: while healing: {problem}");
+    let unhealed = healer.heal_and_verify().await;
+    for problem in &unhealed {
+        eprintln!("temblor: heal: {problem}");
     }
+    shutdown.set_stage("downloading the nodes' log files");
     db::download_logs(nodes, &db, dir).await;
     if spec.teardown || torn_down_anyway {
+        shutdown.set_stage(format!(
+            "tearing down {} on {}",
+            db.name(),
+            names.join(", ")
+        ));
         if let Err(e) = db::on_all(nodes, &db, |db, ctx| db.teardown(ctx)).await {
             eprintln!("temblor: while tearing down {}: {e:#}", names.join(", "));
         }
     }
-    db::mark_state_done(dir);
-    outcome
+    if unhealed.is_empty() {
+        db::mark_state_done(dir);
+    }
+    (outcome, unhealed)
+}
+
+/// Before anything is set up: refuses the faults the target or the nodes
+/// cannot take (all of them at once), then undoes what an earlier run
+/// left on the nodes.
+async fn before_setup(
+    spec: &TestSpec,
+    nodes: &[NodeHandle],
+    db: &Arc<dyn targets::db::Db>,
+    network: bool,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let faults = nemesis_options(spec, db.as_ref(), network)?;
+    Faults::new(nodes.to_vec(), Arc::clone(db), faults, 0)
+        .validate()
+        .map_err(crate::error::UsageError)?;
+    eprintln!(
+        "temblor: faults: {}",
+        crate::nemesis::describe_availability(db.as_ref(), network)
+    );
+    if network {
+        shutdown.set_stage("cleaning what an earlier run left on the nodes");
+        clean_leftovers(nodes).await?;
+    }
+    Ok(())
+}
+
+/// The run's task ended without an answer: it panicked (or was cancelled).
+fn task_failed(e: tokio::task::JoinError) -> anyhow::Error {
+    match e.try_into_panic() {
+        Ok(panic) => anyhow::anyhow!("the run panicked: {}", crate::error::panic_message(&*panic)),
+        Err(e) => anyhow::anyhow!("the run's task failed: {e}"),
+    }
+}
+
+/// Undoes what an earlier run left on the nodes, saying what; fails (and
+/// the run does not start) when something cannot be undone.
+async fn clean_leftovers(nodes: &[NodeHandle]) -> anyhow::Result<()> {
+    let cleaned = futures::future::join_all(nodes.iter().map(leftovers::clean)).await;
+    let mut problems = Vec::new();
+    for (node, c) in nodes.iter().zip(cleaned) {
+        if !c.undone.is_empty() {
+            let what: Vec<String> = c.undone.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "temblor: {}: cleaned what an earlier run left: {}",
+                node.name,
+                what.join(", ")
+            );
+        }
+        problems.extend(c.problems);
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(anyhow::anyhow!(
+            "cannot clean what an earlier run left on the nodes: {}",
+            problems.join("; ")
+        )),
+    }
 }
 
 /// Sets the target up on every node, then once on the first
@@ -297,6 +402,7 @@ async fn run_generator(
     let clock = Clock::start();
     let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
     let client = Arc::clone(&opened.client);
+    let nemesis: Box<dyn workloads::Nemesis> = Box::new(faults);
     let interpreter = Interpreter::new(
         spec.concurrency,
         names,
@@ -305,7 +411,7 @@ async fn run_generator(
         recorder.sender(),
         clock,
     )
-    .nemesis(Box::new(faults))
+    .nemesis(nemesis)
     .deadline(times.worst_case(op_timeout, Duration::from_secs(120)))
     .shutdown(shutdown.clone());
     let progress = progress::spawn(&recorder, active, spec.time_limit);

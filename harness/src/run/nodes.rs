@@ -33,7 +33,7 @@ impl Nodes {
 /// service attached with `ssh = false`) the nodes file only names them.
 pub fn open(spec: &TestSpec, ssh: bool) -> anyhow::Result<Nodes> {
     match (&spec.nodes_file, ssh) {
-        (Some(file), true) => open_real(spec, file),
+        (Some(file), true) => open_real(spec, file, Connect::Now),
         (None, true) => open_local(spec),
         (Some(file), false) => {
             let handles = read_nodes_file(file)?
@@ -56,12 +56,31 @@ pub fn open(spec: &TestSpec, ssh: bool) -> anyhow::Result<Nodes> {
     }
 }
 
+/// When to connect to a real machine.
+#[derive(Clone, Copy, PartialEq)]
+enum Connect {
+    /// At once: a run needs every node, so one that cannot be reached is
+    /// an error before anything starts.
+    Now,
+    /// On first use: healing carries on past a node it cannot reach, and
+    /// that node's own calls say so.
+    Lazily,
+}
+
 /// The nodes a nodes file names: `name [address]` a line, `#` comments.
 pub fn read_nodes_file(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| UsageError(format!("cannot read nodes file {}: {e}", file.display())))?;
-    let mut nodes = Vec::new();
+    parse_nodes_file(&text, file)
+}
+
+/// The `(name, address)` of each node in the text of a nodes file. Names
+/// become folders (under results/ and on the nodes), so each must be one
+/// safe path component, and unique.
+fn parse_nodes_file(text: &str, file: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut nodes: Vec<(String, String)> = Vec::new();
     for (i, line) in text.lines().enumerate() {
+        let at = format!("{}:{}", file.display(), i + 1);
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
@@ -70,12 +89,9 @@ pub fn read_nodes_file(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
         let name = words.next().unwrap_or_default();
         let addr = words.next().unwrap_or(name);
         if words.next().is_some() {
-            return Err(UsageError(format!(
-                "{}:{}: expected `name [address]`, got {line:?}",
-                file.display(),
-                i + 1
-            ))
-            .into());
+            return Err(
+                UsageError(format!("{at}: expected `name [address]`, got {line:?}")).into(),
+            );
         }
         nodes.push((name.to_string(), addr.to_string()));
     }
@@ -85,11 +101,12 @@ pub fn read_nodes_file(file: &Path) -> anyhow::Result<Vec<(String, String)>> {
     Ok(nodes)
 }
 
-/// Opens sessions to the nodes of an earlier run without bringing anything
-/// up: `None` when its local cluster is gone (nothing left to heal).
+/// Handles to the nodes of an earlier run without bringing anything up or
+/// connecting yet (a node that cannot be reached fails its own calls, not
+/// the others'): `None` when its local cluster is gone (nothing to heal).
 pub fn reopen(spec: &TestSpec) -> anyhow::Result<Option<Nodes>> {
     match &spec.nodes_file {
-        Some(file) => open_real(spec, file).map(Some),
+        Some(file) => open_real(spec, file, Connect::Lazily).map(Some),
         None => match Cluster::open(&slot(spec)?.dir()) {
             Ok(c) => Ok(Some(Nodes {
                 handles: local_handles(&c)?,
@@ -158,8 +175,8 @@ fn open_local(spec: &TestSpec) -> anyhow::Result<Nodes> {
     })
 }
 
-/// Reads the nodes file and connects to each node.
-fn open_real(spec: &TestSpec, file: &Path) -> anyhow::Result<Nodes> {
+/// Reads the nodes file and connects to each node (now, or on first use).
+fn open_real(spec: &TestSpec, file: &Path, connect: Connect) -> anyhow::Result<Nodes> {
     let nodes = read_nodes_file(file)?;
     let key = spec.ssh.key.clone().ok_or_else(|| {
         UsageError(
@@ -185,8 +202,11 @@ fn open_real(spec: &TestSpec, file: &Path) -> anyhow::Result<Nodes> {
             },
             ..SshConfig::new(name, addr, &key)
         };
-        let ssh =
-            Ssh::connect(cfg).map_err(|e| UsageError(format!("cannot reach node {name}: {e}")))?;
+        let ssh = match connect {
+            Connect::Now => Ssh::connect(cfg)
+                .map_err(|e| UsageError(format!("cannot reach node {name}: {e}")))?,
+            Connect::Lazily => Ssh::new(cfg),
+        };
         handles.push(NodeHandle {
             name: name.to_string(),
             addr: resolve(addr),

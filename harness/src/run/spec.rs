@@ -157,6 +157,27 @@ impl TestSpec {
         })
     }
 
+    /// The spec with every file path made absolute against `base` (the
+    /// folder the run started in), for files read later from elsewhere:
+    /// `temblor heal` rebuilds a run from its state file in any folder.
+    pub fn absolute(&self, base: &Path) -> TestSpec {
+        let abs = |p: &PathBuf| match p.is_absolute() {
+            true => p.clone(),
+            false => base.join(p),
+        };
+        let mut spec = self.clone();
+        spec.results_dir = abs(&self.results_dir);
+        spec.nodes_file = self.nodes_file.as_ref().map(abs);
+        match &mut spec.target {
+            TargetSpec::Raftkv(r) => r.binary = r.binary.as_ref().map(abs),
+            TargetSpec::File(f) => f.path = abs(&f.path),
+            _ => {}
+        }
+        spec.ssh.key = self.ssh.key.as_ref().map(abs);
+        spec.ssh.known_hosts = self.ssh.known_hosts.as_ref().map(abs);
+        spec
+    }
+
     /// The name, or `<target>-<workload>` when none was given.
     pub fn test_name(&self) -> String {
         if self.name.is_empty() {
@@ -250,6 +271,34 @@ mod tests {
         assert_eq!(spec.nemesis, vec![FaultKind::Partition]);
         assert_eq!(spec.concurrency, TestSpec::default().concurrency);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn paths_are_made_absolute_against_the_starting_folder() {
+        let spec = TestSpec {
+            nodes_file: Some("nodes.txt".into()),
+            target: TargetSpec::Raftkv(targets::registry::RaftKvSpec {
+                binary: Some("/opt/raftkv".into()),
+                ..Default::default()
+            }),
+            ssh: SshSpec {
+                key: Some("keys/id".into()),
+                ..SshSpec::default()
+            },
+            ..TestSpec::default()
+        };
+        let abs = spec.absolute(Path::new("/home/me/tests"));
+        assert_eq!(abs.results_dir, Path::new("/home/me/tests/results"));
+        assert_eq!(
+            abs.nodes_file.unwrap(),
+            Path::new("/home/me/tests/nodes.txt")
+        );
+        let TargetSpec::Raftkv(raftkv) = &abs.target else {
+            panic!("{:?}", abs.target)
+        };
+        assert_eq!(raftkv.binary.as_deref(), Some(Path::new("/opt/raftkv")));
+        assert_eq!(abs.ssh.key.unwrap(), Path::new("/home/me/tests/keys/id"));
+        assert_eq!(abs.ssh.known_hosts, None);
     }
 
     #[test]
