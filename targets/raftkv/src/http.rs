@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
@@ -23,6 +23,13 @@ use crate::node::{ApiError, ClientRequest, Event, Query, SharedStatus};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY: usize = 1 << 20;
+
+/// An oversized body is read and dropped up to this size, or for this long,
+/// before the 413 goes out: a client still sending when the server answers
+/// and hangs up gets a reset instead of the answer (the "lingering close"
+/// of Apache and nginx).
+const DRAIN_MAX: usize = 64 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 pub struct Api {
     pub events: std_mpsc::Sender<Event>,
@@ -182,21 +189,42 @@ fn dummy() -> crate::node::Responder {
 }
 
 async fn parse_body<T: serde::de::DeserializeOwned>(req: Request<Incoming>) -> Result<T, Failure> {
-    let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
+    let bytes = read_body(req.into_body()).await?;
+    serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("malformed request body: {e}")))
+}
+
+/// The body, up to [`MAX_BODY`]; past that a 413, once the rest has been
+/// read and dropped (see [`DRAIN_MAX`]). The 413 closes the connection
+/// ([`failure_response`]) so no client sends another request on it.
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| bad_request(format!("reading request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > MAX_BODY {
+            let drain = drain(&mut body, bytes.len() + data.len());
+            let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
             let error = format!("request body exceeds {MAX_BODY} bytes");
             return Err(Failure {
                 status: StatusCode::PAYLOAD_TOO_LARGE,
                 ..bad_request(error)
             });
         }
-        Err(e) => return Err(bad_request(format!("reading request body: {e}"))),
-    };
-    serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("malformed request body: {e}")))
+        bytes.extend_from_slice(&data);
+    }
+    Ok(bytes)
+}
+
+/// Reads and drops the rest of `body` until its end or [`DRAIN_MAX`].
+async fn drain(body: &mut Incoming, mut seen: usize) {
+    while seen <= DRAIN_MAX {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            Some(Err(_)) | None => return,
+        }
+    }
 }
 
 impl Api {
@@ -309,6 +337,12 @@ fn failure_response(f: Failure, path: &str) -> Resp {
         body["leader_client"] = json!(addr);
     }
     let mut response = json_response(f.status, &body);
+    if f.status == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+    }
     if let Some((_, Some(addr))) = &f.leader {
         if let Ok(location) = hyper::header::HeaderValue::from_str(&format!("http://{addr}{path}"))
         {
