@@ -153,6 +153,12 @@ fn down(dir: PathBuf) -> anyhow::Result<u8> {
 }
 
 fn status(dir: PathBuf, timings: bool, samples: usize) -> anyhow::Result<u8> {
+    if !(1..=10_000).contains(&samples) {
+        return Err(UsageError(format!(
+            "--samples must be between 1 and 10000, not {samples}"
+        ))
+        .into());
+    }
     let cluster = Cluster::open(&dir)
         .map_err(classify)
         .context("cluster status")?;

@@ -448,7 +448,7 @@ mod tests {
         let e = spec_from(long).unwrap_err();
         assert!(
             e.to_string()
-                .contains("--packet-delay must be between 0 and 60 s"),
+                .contains("--packet-delay must be between 0 s and 60 s"),
             "{e:#}"
         );
     }

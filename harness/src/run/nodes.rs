@@ -93,6 +93,10 @@ fn parse_nodes_file(text: &str, file: &Path) -> anyhow::Result<Vec<(String, Stri
                 UsageError(format!("{at}: expected `name [address]`, got {line:?}")).into(),
             );
         }
+        super::spec::check_name("node name", name).map_err(|e| UsageError(format!("{at}: {e}")))?;
+        if nodes.iter().any(|(n, _)| n == name) {
+            return Err(UsageError(format!("{at}: node {name} is named twice")).into());
+        }
         nodes.push((name.to_string(), addr.to_string()));
     }
     if nodes.is_empty() {
@@ -242,4 +246,35 @@ pub fn close(nodes: &Nodes) -> anyhow::Result<()> {
             .with_context(|| format!("cannot take down the local cluster in {}", dir.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nodes_file_names_each_node_once_and_safely() {
+        let file = Path::new("nodes.txt");
+        let nodes =
+            parse_nodes_file("# db hosts\nn1 10.0.0.1\n\nn2  # no address\n", file).unwrap();
+        assert_eq!(
+            nodes,
+            vec![
+                ("n1".to_string(), "10.0.0.1".to_string()),
+                ("n2".to_string(), "n2".to_string())
+            ]
+        );
+        let e = parse_nodes_file("n1\n../../etc 10.0.0.2\n", file).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("nodes.txt:2: node name \"../../etc\": use 1 to 100"),
+            "{e}"
+        );
+        let e = parse_nodes_file("n1\nn1 10.0.0.2\n", file).unwrap_err();
+        assert_eq!(e.to_string(), "nodes.txt:2: node n1 is named twice");
+        let e = parse_nodes_file("n1 a b\n", file).unwrap_err();
+        assert!(e.to_string().contains("expected `name [address]`"), "{e}");
+        let e = parse_nodes_file("# nothing\n", file).unwrap_err();
+        assert!(e.to_string().contains("names no nodes"), "{e}");
+    }
 }

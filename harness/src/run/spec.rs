@@ -143,6 +143,50 @@ pub enum SpecError {
     Invalid(String),
 }
 
+/// The most client threads a run may have.
+pub const MAX_CONCURRENCY: usize = 4096;
+
+const MINUTE: f64 = 60.0;
+const HOUR: f64 = 60.0 * MINUTE;
+const DAY: f64 = 24.0 * HOUR;
+
+/// Checks that a test or node name is safe as one path component (it
+/// names folders under results/ and on the nodes): 1 to 100 letters,
+/// digits, `.`, `_` and `-`, not starting with `.` or `-`.
+pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.len() <= 100 && first_ok && name.chars().all(safe) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {name:?}: use 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Checks that `seconds` is a number of seconds in `min..=max`, naming the
+/// option and the range in words.
+fn check_seconds(what: &str, seconds: f64, min: f64, max: f64) -> Result<(), String> {
+    if seconds.is_finite() && (min..=max).contains(&seconds) {
+        return Ok(());
+    }
+    let words = |s: f64| match s {
+        s if s >= DAY => format!("{} days", s / DAY),
+        s if s >= HOUR => format!("{} h", s / HOUR),
+        s if s > 0.0 && s < 1.0 => format!("{} ms", s * 1000.0),
+        s => format!("{s} s"),
+    };
+    Err(format!(
+        "--{what} must be between {} and {}, not {seconds} s",
+        words(min),
+        words(max)
+    ))
+}
+
 impl TestSpec {
     /// Reads a TOML test file over the defaults; an unknown key is an error
     /// naming the line, so a typo never silently falls back to a default.
@@ -187,6 +231,17 @@ impl TestSpec {
         }
     }
 
+    /// Every duration within a range a run can use (a huge one would
+    /// overflow the clock arithmetic; a tiny op timeout turns every op
+    /// into `info`).
+    fn validate_durations(&self) -> Result<(), String> {
+        check_seconds("time-limit", self.time_limit, 0.001, 30.0 * DAY)?;
+        check_seconds("nemesis-interval", self.nemesis_interval, 0.001, DAY)?;
+        check_seconds("op-timeout", self.op_timeout, 0.001, HOUR)?;
+        check_seconds("recovery-time", self.recovery_time, 0.0, DAY)?;
+        check_seconds("packet-delay", self.packet_delay, 0.0, MINUTE)
+    }
+
     /// Checks ranges and names that would otherwise fail mid-run.
     pub fn validate(&self) -> Result<(), SpecError> {
         let bad = |m: String| Err(SpecError::Invalid(m));
@@ -197,31 +252,15 @@ impl TestSpec {
         self.workload_options
             .validate()
             .map_err(|e| SpecError::Invalid(e.to_string()))?;
-        for (what, v) in [
-            ("time-limit", self.time_limit),
-            ("nemesis-interval", self.nemesis_interval),
-            ("op-timeout", self.op_timeout),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(format!(
-                    "--{what} must be a positive number of seconds, not {v}"
-                ));
-            }
+        if !self.name.is_empty() {
+            check_name("--name", &self.name).map_err(SpecError::Invalid)?;
         }
-        if !(self.packet_delay.is_finite() && (0.0..=60.0).contains(&self.packet_delay)) {
+        self.validate_durations().map_err(SpecError::Invalid)?;
+        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
             return bad(format!(
-                "--packet-delay must be between 0 and 60 s, not {}",
-                self.packet_delay
+                "--concurrency must be between 1 and {MAX_CONCURRENCY}, not {}",
+                self.concurrency
             ));
-        }
-        if !(self.recovery_time.is_finite() && self.recovery_time >= 0.0) {
-            return bad(format!(
-                "--recovery-time must be >= 0, not {}",
-                self.recovery_time
-            ));
-        }
-        if self.concurrency == 0 {
-            return bad("--concurrency must be at least 1".into());
         }
         if self.nodes_file.is_none() && !(1..=64).contains(&self.nodes) {
             return bad(format!(
@@ -235,6 +274,9 @@ impl TestSpec {
                 targets::cluster::MAX_SLOT,
                 self.cluster
             ));
+        }
+        if self.ssh.port == 0 {
+            return bad("ssh.port must be between 1 and 65535, not 0".into());
         }
         if self.nemesis.contains(&FaultKind::Partition) && self.partition_shapes.is_empty() {
             return bad("the partition nemesis needs at least one shape".into());
@@ -324,5 +366,73 @@ mod tests {
             ..TestSpec::default()
         };
         assert!(spec.validate().is_err());
+    }
+
+    fn refused(spec: TestSpec) -> String {
+        spec.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn durations_and_counts_out_of_range_are_refused_with_the_range() {
+        let huge = TestSpec {
+            time_limit: 1e30,
+            ..TestSpec::default()
+        };
+        assert_eq!(
+            refused(huge),
+            "--time-limit must be between 1 ms and 30 days, not 1000000000000000000000000000000 s"
+        );
+        let nan = TestSpec {
+            op_timeout: f64::NAN,
+            ..TestSpec::default()
+        };
+        assert!(refused(nan).starts_with("--op-timeout must be between 1 ms and 1 h"));
+        let interval = TestSpec {
+            nemesis_interval: 0.0,
+            ..TestSpec::default()
+        };
+        assert!(refused(interval).starts_with("--nemesis-interval must be between"));
+        let recovery = TestSpec {
+            recovery_time: 2.0 * DAY,
+            ..TestSpec::default()
+        };
+        assert!(refused(recovery).starts_with("--recovery-time must be between 0 s and 1 days"));
+        let threads = TestSpec {
+            concurrency: 1_000_000,
+            ..TestSpec::default()
+        };
+        assert!(refused(threads).starts_with("--concurrency must be between 1 and 4096"));
+        let port = TestSpec {
+            ssh: SshSpec {
+                port: 0,
+                ..SshSpec::default()
+            },
+            ..TestSpec::default()
+        };
+        assert!(refused(port).starts_with("ssh.port"));
+    }
+
+    #[test]
+    fn names_that_are_not_one_safe_path_component_are_refused() {
+        for good in ["register", "etcd-3.5_nightly", "a"] {
+            assert_eq!(check_name("--name", good), Ok(()));
+        }
+        for bad in [
+            "",
+            "../etc",
+            "a/b",
+            ".hidden",
+            "-x",
+            "sp ace",
+            "ü",
+            &"x".repeat(101),
+        ] {
+            assert!(check_name("--name", bad).is_err(), "{bad:?}");
+        }
+        let spec = TestSpec {
+            name: "../../tmp/x".into(),
+            ..TestSpec::default()
+        };
+        assert!(refused(spec).starts_with("--name \"../../tmp/x\": use 1 to 100 letters"));
     }
 }

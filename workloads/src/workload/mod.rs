@@ -52,6 +52,14 @@ impl Default for Options {
     }
 }
 
+/// The slowest and fastest `rate` a run may ask for, in ops per second.
+const MIN_RATE: f64 = 0.001;
+const MAX_RATE: f64 = 1e7;
+/// The largest count of keys or threads per key (they are allocated).
+const MAX_COUNT: usize = 100_000;
+/// The most micro-ops in one transaction.
+const MAX_TXN_LEN: usize = 1_000;
+
 /// Options that make no sense.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum WorkloadError {
@@ -83,8 +91,19 @@ impl Options {
             })
         };
         match self {
-            Options { rate: Some(r), .. } if !(r.is_finite() && *r > 0.0) => {
-                bad("rate", "must be a positive number of ops per second")
+            // Below that the pause between ops overflows; above it no
+            // client keeps up anyway.
+            Options { rate: Some(r), .. } if !(MIN_RATE..=MAX_RATE).contains(r) => {
+                bad("rate", "must be between 0.001 and 10000000 ops per second")
+            }
+            Options {
+                threads_per_key, ..
+            } if *threads_per_key > MAX_COUNT => bad("threads_per_key", "must be at most 100000"),
+            Options { key_count, .. } if *key_count > MAX_COUNT => {
+                bad("key_count", "must be at most 100000")
+            }
+            Options { max_txn_len, .. } if *max_txn_len > MAX_TXN_LEN => {
+                bad("max_txn_len", "must be at most 1000")
             }
             Options {
                 threads_per_key: 0, ..
@@ -227,11 +246,32 @@ mod tests {
             o.validate().unwrap_err().to_string(),
             "workload option max_txn_len: must be at least min_txn_len"
         );
-        let o = Options {
-            rate: Some(0.0),
+        for rate in [0.0, 1e-300, f64::NAN, 1e300] {
+            let o = Options {
+                rate: Some(rate),
+                ..Options::default()
+            };
+            let e = o.validate().unwrap_err().to_string();
+            assert!(e.contains("rate: must be between 0.001 and"), "{rate}: {e}");
+        }
+        // The slowest rate allowed still paces without overflowing.
+        let slow = Options {
+            rate: Some(MIN_RATE),
             ..Options::default()
         };
-        assert!(o.validate().is_err());
+        slow.validate().unwrap();
+        drop(slow.paced(crate::generator::from_fn(|_| {
+            crate::generator::Template::new("read", serde_json::Value::Null)
+        })));
+        let o = Options {
+            max_txn_len: 1_000_000,
+            ..Options::default()
+        };
+        assert!(o
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at most 1000"));
         let typo = serde_json::from_str::<Options>(r#"{"ops_per_kye": 3}"#);
         assert!(typo.is_err());
     }
