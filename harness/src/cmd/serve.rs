@@ -41,7 +41,8 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             "temblor: serving {} at http://{local}/",
             args.results.display()
         );
-        harness::report::serve::serve(listener, &args.results).await?;
+        let limits = harness::report::serve::Limits::default();
+        harness::report::serve::serve(listener, &args.results, limits).await?;
         Ok(0)
     })
 }

@@ -3,35 +3,101 @@
 //! tokio because it needs only `GET`/`HEAD` of files. It listens on
 //! loopback unless told otherwise and refuses any path that would leave
 //! the folder (`..`, or a symlink pointing out of it).
+//!
+//! A client gets [`Limits::read_timeout`] to send its request and
+//! [`Limits::answer_timeout`] for the whole exchange, and at most
+//! [`Limits::connections`] are served at once: as many more are answered
+//! 503 (after their request is read, so they see the answer rather than a
+//! reset), and beyond those a connection is closed unanswered. A slow or
+//! idle client cannot hold the server.
 
 use super::svg::esc;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// The longest request head read.
 const MAX_HEAD: usize = 16 * 1024;
 
+/// How long and how many clients the server serves.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Time to send the request head.
+    pub read_timeout: Duration,
+    /// Time for the whole exchange, the answer included.
+    pub answer_timeout: Duration,
+    /// Connections served at once.
+    pub connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            read_timeout: Duration::from_secs(10),
+            answer_timeout: Duration::from_secs(600),
+            connections: 64,
+        }
+    }
+}
+
+/// The answer to a connection beyond the limit.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+Content-Length: 18\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many clients.\n";
+
 /// Serves `root` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, root: &Path) -> anyhow::Result<()> {
+pub async fn serve(listener: TcpListener, root: &Path, limits: Limits) -> anyhow::Result<()> {
     let root =
         std::fs::canonicalize(root).with_context(|| format!("cannot open {}", root.display()))?;
+    let permits = Arc::new(Semaphore::new(limits.connections));
+    let refusals = Arc::new(Semaphore::new(limits.connections));
     loop {
         let (stream, _) = listener
             .accept()
             .await
             .context("cannot accept a connection")?;
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            if let Ok(permit) = Arc::clone(&refusals).try_acquire_owned() {
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(limits.read_timeout, refuse(stream)).await;
+                    drop(permit);
+                });
+            }
+            continue;
+        };
         let root = root.clone();
         tokio::spawn(async move {
-            // A client that hangs up mid-answer is not our problem.
-            let _ = answer(stream, &root).await;
+            // A client that hangs up mid-answer, or is too slow, is not
+            // our problem.
+            let _ =
+                tokio::time::timeout(limits.answer_timeout, answer(stream, &root, limits)).await;
+            drop(permit);
         });
     }
 }
 
-async fn answer(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let head = read_head(&mut stream).await?;
+/// Reads the request, then answers that the server is busy.
+async fn refuse(mut stream: TcpStream) -> std::io::Result<()> {
+    read_head(&mut stream).await?;
+    stream.write_all(BUSY).await?;
+    stream.shutdown().await
+}
+
+async fn answer(mut stream: TcpStream, root: &Path, limits: Limits) -> std::io::Result<()> {
+    let Ok(head) = tokio::time::timeout(limits.read_timeout, read_head(&mut stream)).await else {
+        return reply(
+            &mut stream,
+            "408 Request Timeout",
+            "text/plain",
+            b"request not received in time\n",
+            true,
+        )
+        .await;
+    };
+    let head = head?;
     let mut words = head.split_whitespace();
     let (method, target) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     if method != "GET" && method != "HEAD" {
@@ -216,6 +282,69 @@ async fn reply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads what the server sends until it closes.
+    async fn answer_of(stream: &mut TcpStream) -> String {
+        let mut text = String::new();
+        let read = stream.read_to_string(&mut text);
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("the server closes the connection")
+            .unwrap();
+        text
+    }
+
+    async fn server(limits: Limits) -> std::net::SocketAddr {
+        let root = std::env::temp_dir();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { serve(listener, &root, limits).await });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_client_that_sends_nothing_is_timed_out() {
+        let addr = server(Limits {
+            read_timeout: Duration::from_millis(100),
+            ..Limits::default()
+        })
+        .await;
+        let mut idle = TcpStream::connect(addr).await.unwrap();
+        let text = answer_of(&mut idle).await;
+        assert!(text.starts_with("HTTP/1.1 408 Request Timeout"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn clients_beyond_the_limit_are_turned_away_at_once() {
+        let addr = server(Limits {
+            connections: 2,
+            ..Limits::default()
+        })
+        .await;
+        // Two idle clients hold both places (the server accepts in order).
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let mut third = TcpStream::connect(addr).await.unwrap();
+        third.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let text = answer_of(&mut third).await;
+        assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+        // A place freed is served again.
+        drop(held.pop());
+        let mut text = String::new();
+        for _ in 0..200 {
+            let mut next = TcpStream::connect(addr).await.unwrap();
+            next.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+            text = answer_of(&mut next).await;
+            if text.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            // The server has not seen the close yet.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    }
 
     #[test]
     fn paths_that_leave_the_folder_are_refused() {
