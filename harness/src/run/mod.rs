@@ -24,6 +24,7 @@
 pub mod analysis;
 pub mod db;
 pub mod dry_run;
+pub mod inject;
 pub mod log;
 pub mod nodes;
 pub mod phases;
@@ -65,6 +66,7 @@ impl RunReport {
 pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunReport> {
     spec.validate()
         .map_err(|e| crate::error::UsageError(e.to_string()))?;
+    let injected = inject::from_env().map_err(crate::error::UsageError)?;
     let seed = *spec.seed.get_or_insert_with(rand::random);
     let workload =
         workloads::by_name(&spec.workload).map_err(|e| crate::error::UsageError(e.to_string()))?;
@@ -96,7 +98,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         &nodes.handles,
         opened,
         workload.as_ref(),
-        shutdown.clone(),
+        (shutdown.clone(), injected),
     )
     .await;
     if nodes.owned_cluster.is_some() {
@@ -163,7 +165,7 @@ async fn with_db(
     nodes: &[NodeHandle],
     opened: targets::Opened,
     workload: &dyn workloads::Workload,
-    shutdown: Shutdown,
+    (shutdown, injected): (Shutdown, Option<inject::Panic>),
 ) -> (anyhow::Result<crate::recorder::Summary>, Vec<String>) {
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let db = Arc::clone(&opened.db);
@@ -192,7 +194,7 @@ async fn with_db(
                             nodes.to_vec(),
                             opened,
                             gens,
-                            shutdown.clone(),
+                            (shutdown.clone(), injected),
                         ));
                         match task.await {
                             Ok(r) => r,
@@ -366,7 +368,7 @@ async fn run_generator(
     nodes: Vec<NodeHandle>,
     opened: targets::Opened,
     gens: workloads::Generators,
-    shutdown: Shutdown,
+    (shutdown, injected): (Shutdown, Option<inject::Panic>),
 ) -> anyhow::Result<crate::recorder::Summary> {
     let db = Arc::clone(&opened.db);
     let seed = spec.seed.unwrap_or_default();
@@ -401,8 +403,13 @@ async fn run_generator(
     );
     let clock = Clock::start();
     let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
-    let client = Arc::clone(&opened.client);
-    let nemesis: Box<dyn workloads::Nemesis> = Box::new(faults);
+    let mut client = Arc::clone(&opened.client);
+    let mut nemesis: Box<dyn workloads::Nemesis> = Box::new(faults);
+    match injected {
+        Some(inject::Panic::Client(n)) => client = inject::client(client, n),
+        Some(inject::Panic::Nemesis(n)) => nemesis = inject::nemesis(nemesis, n),
+        None => {}
+    }
     let interpreter = Interpreter::new(
         spec.concurrency,
         names,

@@ -7,7 +7,9 @@
 //! use the default local cluster.
 
 mod bugs;
+mod heal;
 mod interrupt;
+mod sudo_user;
 mod support;
 mod usage;
 mod valid;

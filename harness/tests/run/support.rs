@@ -129,3 +129,151 @@ pub fn assert_cluster_gone() {
         "the local cluster's state file is left behind"
     );
 }
+
+/// `cmd` on `node` (as root) over the local cluster's ssh_config, as a
+/// person would; its stdout.
+pub fn on_node(node: &str, cmd: &str) -> String {
+    let config = slot().dir().join("ssh_config");
+    let out = Command::new("timeout")
+        .args(["60", "ssh", "-F"])
+        .arg(&config)
+        .args([node, cmd])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What temblor's faults have left in force on a node, looked at directly.
+#[derive(Debug, Default, PartialEq)]
+pub struct NodeFaults {
+    /// Rules in chain temblor.
+    pub rules: u32,
+    /// Stopped (SIGSTOP) processes.
+    pub stopped: u32,
+    /// raftkv's pidfile names a live process.
+    pub raftkv_running: bool,
+    /// The faketime offset file's content ("" when absent).
+    pub faketime: String,
+}
+
+impl NodeFaults {
+    /// Nothing of a fault in force (a missing or zero clock offset).
+    pub fn is_clean(&self) -> bool {
+        self.rules == 0 && self.stopped == 0 && matches!(self.faketime.as_str(), "" | "+0.000")
+    }
+}
+
+/// Looks at `node`.
+pub fn node_faults(node: &str) -> NodeFaults {
+    let script = format!(
+        "echo $(iptables -w -S 2>/dev/null | grep -c '^-A temblor '); \
+         echo $(ps -eo stat= | grep -c '^T'); \
+         kill -0 $(cat /var/lib/temblor/{node}/raftkv.pid 2>/dev/null) 2>/dev/null && echo up || echo down; \
+         cat /var/lib/temblor/{node}/faketime 2>/dev/null; true"
+    );
+    let out = on_node(node, &script);
+    let mut lines = out.lines();
+    let mut next = || lines.next().unwrap_or("").trim().to_string();
+    NodeFaults {
+        rules: next().parse().unwrap_or(u32::MAX),
+        stopped: next().parse().unwrap_or(u32::MAX),
+        raftkv_running: next() == "up",
+        faketime: next(),
+    }
+}
+
+/// Asserts that no node of a 3-node cluster holds a fault.
+pub fn assert_nodes_clean(when: &str) {
+    for node in ["n1", "n2", "n3"] {
+        let f = node_faults(node);
+        assert!(f.is_clean(), "{when}: {node} still holds a fault: {f:?}");
+    }
+}
+
+/// A 3-node local cluster, taken down when dropped, so that a failing
+/// test never leaves it up for the next user of the machine.
+pub struct ClusterUp {
+    down: bool,
+}
+
+/// Brings up a 3-node local cluster.
+pub fn cluster_up() -> ClusterUp {
+    let up = temblor(&["cluster", "up", "--nodes", "3"])
+        .status()
+        .unwrap();
+    assert!(up.success(), "cluster up");
+    ClusterUp { down: false }
+}
+
+impl ClusterUp {
+    /// Takes the cluster down and checks nothing is left.
+    pub fn down(mut self) {
+        self.down = true;
+        let down = temblor(&["cluster", "down"]).status().unwrap();
+        assert!(down.success(), "cluster down");
+        assert_cluster_gone();
+    }
+}
+
+impl Drop for ClusterUp {
+    fn drop(&mut self) {
+        if !self.down {
+            let _ = temblor(&["cluster", "down"]).status();
+        }
+    }
+}
+
+/// How many completed (not invoked) records of fault op `f` a history holds.
+pub fn completed(history: &str, f: &str) -> usize {
+    history
+        .lines()
+        .filter(|l| l.contains(&format!("\"f\":\"{f}\"")) && !l.contains("\"value\":null"))
+        .count()
+}
+
+/// Waits up to `limit` for `child` to exit.
+pub fn wait_for(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("temblor did not exit within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Sends `signal` to the process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// The run folder under `results` once it exists, and its history text.
+pub fn live_history(results: &Path) -> Option<(PathBuf, String)> {
+    let run = std::fs::canonicalize(results.join("latest")).ok()?;
+    let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap_or_default();
+    Some((run, text))
+}
+
+/// `temblor check` on a run: its exit code and output.
+pub fn check_run(run: &Path) -> (Option<i32>, String) {
+    let out = temblor(&["check", run.to_str().unwrap(), "--independent"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
