@@ -31,3 +31,31 @@ pub fn reference_histories() -> Option<PathBuf> {
     eprintln!("skipping: {why}");
     None
 }
+
+/// The property the history readers' fuzz target checks, for any bytes:
+/// in every format, reading gives a history or an error that names its
+/// line (never a panic, and no I/O error from memory); a history that
+/// reads pairs up or says why, writes as JSON Lines that read back to as
+/// many ops, and writes as CSV. Panics when the property fails. The fuzz
+/// target (`checkers/fuzz`) and the replay of its corpus in `cargo test`
+/// both call this.
+pub fn read_in_every_format(data: &[u8]) {
+    use crate::format::{detect, read, write_csv, write_jsonl, Format, ReadError};
+    let _ = detect(data);
+    for format in [Format::Jsonl, Format::Edn, Format::PorcupineKv] {
+        match read(data, "fuzz", format) {
+            Ok(h) => {
+                let _ = h.operations();
+                let mut out = Vec::new();
+                write_jsonl(&h, &mut out).expect("writing to memory");
+                let back =
+                    read(&out[..], "fuzz.jsonl", Format::Jsonl).expect("our own output reads");
+                assert_eq!(back.len(), h.len());
+                assert_eq!(back.torn_line, None, "our own output is whole");
+                write_csv(&h, Vec::new()).expect("writing csv to memory");
+            }
+            Err(ReadError::History(e)) => assert!(e.line.is_some(), "{e}"),
+            Err(e) => panic!("an in-memory read failed with i/o: {e}"),
+        }
+    }
+}

@@ -195,7 +195,12 @@ impl TestSpec {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| SpecError::Parse {
+        TestSpec::from_toml_str(&text, path)
+    }
+
+    /// Reads the TOML text of a test file (`path` names it in errors).
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<TestSpec, SpecError> {
+        toml::from_str(text).map_err(|e| SpecError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
@@ -291,9 +296,47 @@ impl TestSpec {
     }
 }
 
+/// The property the test-file fuzz target checks, for any bytes: as a
+/// TOML test file they give a spec or an error naming the file (never a
+/// panic); a spec that validates survives what a run does with it (names
+/// its results folder, makes its paths absolute, round-trips through
+/// spec.json). Panics when the property fails. The fuzz target
+/// (`harness/fuzz`) and the replay of its corpus in `cargo test` call it.
+pub fn read_any_test_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let spec = match TestSpec::from_toml_str(text, Path::new("fuzz.toml")) {
+        Ok(spec) => spec,
+        Err(e) => {
+            assert!(e.to_string().starts_with("test file fuzz.toml: "), "{e}");
+            return;
+        }
+    };
+    if spec.validate().is_err() {
+        return;
+    }
+    let _ = spec.test_name();
+    let _ = spec.absolute(Path::new("/base"));
+    let json = serde_json::to_string(&spec).expect("a valid spec serializes");
+    let back: TestSpec = serde_json::from_str(&json).expect("spec.json reads back");
+    assert_eq!(back, spec, "spec.json round trip");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fuzz_corpus_still_reads_or_fails_cleanly() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/test_file");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            read_any_test_file(&std::fs::read(entry.unwrap().path()).unwrap());
+            n += 1;
+        }
+        assert!(n >= 5, "the corpus in {} is missing", dir.display());
+    }
 
     #[test]
     fn a_toml_typo_is_an_error_with_its_line() {
