@@ -6,10 +6,11 @@
 //!
 //! One probe script per node, run as root, reports: rules in our iptables
 //! chain, netem root qdiscs, the processes named by pidfiles under the
-//! node's `/var/lib/temblor/<node>/` (every target keeps its daemons' there)
-//! that are stopped (SIGSTOP) or still running, and clock offsets (the
-//! libfaketime offset file of a target started under libfaketime, the
-//! system-clock offset `targets::sysclock` recorded on a real host).
+//! node's `/var/lib/temblor/<node>/` (every target keeps its daemons'
+//! pidfiles there, a few folders deep at most) that are stopped (SIGSTOP)
+//! or still running, and clock offsets (the `faketime` offset files of
+//! targets started under libfaketime, the system-clock offset
+//! `targets::sysclock` recorded on a real host).
 
 use super::{net, NodeHandle};
 use std::fmt;
@@ -18,9 +19,13 @@ use targets::node::{self, NodePaths};
 use targets::remote::{escape, Command, Remote};
 use targets::sysclock::SystemClock;
 
-/// The per-node offset file of a target run under libfaketime (raftkv's
-/// `FAKETIME_TIMESTAMP_FILE`), relative to the node's `/var/lib/temblor/<node>`.
+/// The name of the offset file of a daemon run under libfaketime (its
+/// `FAKETIME_TIMESTAMP_FILE`), somewhere under `/var/lib/temblor/<node>`.
 pub const FAKETIME_FILE: &str = "faketime";
+
+/// How deep under `/var/lib/temblor/<node>` pidfiles and offset files are
+/// looked for (a file target keeps them in `<node>/<target>/run/`).
+const DEPTH: u32 = 4;
 
 /// How long a leftover daemon gets to exit on SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -90,8 +95,7 @@ impl fmt::Display for Leftover {
 
 /// The probe, as the script run on `node`: one line per finding.
 fn probe_script(node: &str) -> String {
-    let paths = NodePaths::new(node);
-    let (dir, faketime) = (escape(&paths.var_dir()), escape(&paths.var(FAKETIME_FILE)));
+    let dir = escape(&NodePaths::new(node).var_dir());
     let sysclock = escape(&SystemClock::new().state_file());
     format!(
         "if command -v iptables >/dev/null; then \
@@ -103,13 +107,15 @@ fn probe_script(node: &str) -> String {
              tc qdisc show dev \"$dev\" root | grep -q '^qdisc netem' && echo \"netem $dev\"; \
            done; \
          fi; \
-         for f in {dir}/*.pid; do \
-           [ -f \"$f\" ] || continue; p=$(cat \"$f\"); \
+         [ -d {dir} ] && find {dir} -maxdepth {DEPTH} -type f -name '*.pid' | while read -r f; do \
+           p=$(head -c 32 \"$f\"); \
            kill -0 \"$p\" 2>/dev/null || continue; \
            s=$(sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/\"$p\"/status 2>/dev/null); \
            case \"$s\" in T|t) echo \"stopped $p $f\";; Z|'') ;; *) echo \"running $p $f\";; esac; \
          done; \
-         [ -f {faketime} ] && echo \"faketime $(head -c 64 {faketime})\"; \
+         [ -d {dir} ] && find {dir} -maxdepth {DEPTH} -type f -name {FAKETIME_FILE} | while read -r f; do \
+           echo \"faketime $f $(head -c 64 \"$f\")\"; \
+         done; \
          [ -f {sysclock} ] && echo \"sysclock $(head -c 64 {sysclock})\"; \
          true",
         chain = net::CHAIN,
@@ -118,7 +124,6 @@ fn probe_script(node: &str) -> String {
 
 /// Reads the probe's lines; a line it does not understand is an error.
 fn parse(node: &str, stdout: &str) -> Result<Vec<Leftover>, String> {
-    let faketime = NodePaths::new(node).var(FAKETIME_FILE);
     let mut found = Vec::new();
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
         let (what, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -143,15 +148,19 @@ fn parse(node: &str, stdout: &str) -> Result<Vec<Leftover>, String> {
                 let (pid, pidfile) = pid_and_file()?;
                 found.push(Leftover::Running { pidfile, pid });
             }
-            // raftkv writes `+1.500`; an empty file or `+0.000` is no offset.
-            "faketime" => match rest.trim().parse::<f64>() {
-                Ok(0.0) => {}
-                _ if rest.trim().is_empty() => {}
-                _ => found.push(Leftover::Faketime {
-                    file: faketime.clone(),
-                    offset: rest.trim().to_string(),
-                }),
-            },
+            // Offsets are written `+1.500`; an empty file or `+0.000` is
+            // no offset.
+            "faketime" => {
+                let (file, offset) = rest.split_once(' ').unwrap_or((rest, ""));
+                match offset.trim().parse::<f64>() {
+                    Ok(0.0) => {}
+                    _ if offset.trim().is_empty() => {}
+                    _ => found.push(Leftover::Faketime {
+                        file: file.to_string(),
+                        offset: offset.trim().to_string(),
+                    }),
+                }
+            }
             "sysclock" => match rest.trim().parse::<i64>().map_err(|_| bad())? {
                 0 => {}
                 offset_ms => found.push(Leftover::SystemClock { offset_ms }),
@@ -283,7 +292,8 @@ mod tests {
     #[test]
     fn the_probe_output_reads_as_leftovers() {
         let out = "rules 3\nnetem eth1\nstopped 42 /var/lib/temblor/n1/raftkv.pid\n\
-                   running 7 /var/lib/temblor/n1/etcd.pid\nfaketime -2.500\nsysclock 1500\n";
+                   running 7 /var/lib/temblor/n1/etcd.pid\n\
+                   faketime /var/lib/temblor/n1/faketime -2.500\nsysclock 1500\n";
         let found = parse("n1", out).unwrap();
         assert_eq!(
             found,
@@ -314,7 +324,11 @@ mod tests {
 
     #[test]
     fn zero_offsets_and_empty_chains_are_clean() {
-        let found = parse("n1", "rules 0\nfaketime +0.000\nfaketime \nsysclock 0\n").unwrap();
+        let found = parse(
+            "n1",
+            "rules 0\nfaketime /v/n1/faketime +0.000\nfaketime /v/n1/kv/run/faketime \nsysclock 0\n",
+        )
+        .unwrap();
         assert!(found.is_empty(), "{found:?}");
         let e = parse("n1", "rules many\n").unwrap_err();
         assert!(e.starts_with("n1: the leftovers probe printed"), "{e}");
@@ -331,7 +345,9 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        std::fs::write(dir.join("x.pid"), format!("{pid}\n")).unwrap();
+        std::fs::create_dir_all(dir.join("kv/run")).unwrap();
+        std::fs::write(dir.join("kv/run/x.pid"), format!("{pid}\n")).unwrap();
+        std::fs::write(dir.join("kv/run/faketime"), "+1.250\n").unwrap();
         let script = probe_script("n1").replace("/var/lib/temblor/n1", dir.to_str().unwrap());
         let run = |script: &str| {
             let out = std::process::Command::new("sh")
@@ -343,14 +359,18 @@ mod tests {
         };
         let running = run(&script);
         assert!(running.contains(&Leftover::Running {
-            pidfile: format!("{}/x.pid", dir.display()),
+            pidfile: format!("{}/kv/run/x.pid", dir.display()),
             pid
+        }));
+        assert!(running.contains(&Leftover::Faketime {
+            file: format!("{}/kv/run/faketime", dir.display()),
+            offset: "+1.250".into()
         }));
         stop_and_wait(pid, "STOP");
         let stopped = run(&script);
         assert!(
             stopped.contains(&Leftover::Stopped {
-                pidfile: format!("{}/x.pid", dir.display()),
+                pidfile: format!("{}/kv/run/x.pid", dir.display()),
                 pid
             }),
             "{stopped:?}"
