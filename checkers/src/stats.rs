@@ -22,6 +22,13 @@ pub struct Counts {
 }
 
 impl Counts {
+    fn merge(&mut self, other: &Counts) {
+        self.count += other.count;
+        self.ok += other.ok;
+        self.fail += other.fail;
+        self.info += other.info;
+    }
+
     fn add(&mut self, outcome: Outcome) {
         self.count += 1;
         match outcome {
@@ -59,17 +66,41 @@ pub fn check(history: &History) -> Result<StatsResult, HistoryError> {
         .iter()
         .filter(|o| o.is_nemesis() && o.kind == OpType::Invoke)
         .count() as u64;
-    let starved = by_f.values().any(|c| c.count > 0 && c.ok == 0);
     Ok(StatsResult {
-        verdict: if starved {
-            Verdict::Invalid
-        } else {
-            Verdict::Valid
-        },
+        verdict: verdict_of(&by_f),
         total,
         by_f,
         nemesis_ops,
     })
+}
+
+/// The stats of a history from the stats of parts of it that share no
+/// operation (a history split by key or by process): counts add up.
+pub fn merge(parts: impl IntoIterator<Item = StatsResult>) -> StatsResult {
+    let mut total = Counts::default();
+    let mut by_f: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut nemesis_ops = 0;
+    for p in parts {
+        total.merge(&p.total);
+        for (f, c) in &p.by_f {
+            by_f.entry(f.clone()).or_default().merge(c);
+        }
+        nemesis_ops += p.nemesis_ops;
+    }
+    StatsResult {
+        verdict: verdict_of(&by_f),
+        total,
+        by_f,
+        nemesis_ops,
+    }
+}
+
+/// Invalid when some `f` has operations but none succeeded.
+fn verdict_of(by_f: &BTreeMap<String, Counts>) -> Verdict {
+    match by_f.values().any(|c| c.count > 0 && c.ok == 0) {
+        true => Verdict::Invalid,
+        false => Verdict::Valid,
+    }
 }
 
 impl std::fmt::Display for StatsResult {

@@ -14,13 +14,37 @@ pub const CSV_COLUMNS: [&str; 9] = [
 /// (so `"x"` keeps its quotes and `null` is spelled out); `final` is `true`
 /// for the final phase's ops and empty otherwise.
 pub fn write_csv<W: Write>(h: &History, w: W) -> Result<(), csv::Error> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record(CSV_COLUMNS)?;
+    let mut out = CsvWriter::new(w)?;
     for op in &h.ops {
-        out.write_record(row(op))?;
+        out.write(op)?;
     }
-    out.flush()?;
-    Ok(())
+    out.flush()
+}
+
+/// Writes ops as CSV one at a time, as [`write_csv`] does for a whole
+/// history (for histories read as a stream).
+pub struct CsvWriter<W: Write> {
+    out: csv::Writer<W>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// A writer onto `w`; the header row is written at once.
+    pub fn new(w: W) -> Result<Self, csv::Error> {
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(CSV_COLUMNS)?;
+        Ok(CsvWriter { out })
+    }
+
+    /// Appends `op` as a row.
+    pub fn write(&mut self, op: &Op) -> Result<(), csv::Error> {
+        self.out.write_record(row(op))
+    }
+
+    /// Pushes buffered rows through.
+    pub fn flush(&mut self) -> Result<(), csv::Error> {
+        self.out.flush()?;
+        Ok(())
+    }
 }
 
 fn row(op: &Op) -> [String; 9] {

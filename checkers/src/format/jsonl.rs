@@ -46,7 +46,7 @@ pub(super) fn read_into<R: BufRead>(
     source: &str,
     sink: &mut dyn FnMut(Op, u32),
 ) -> Result<Option<u32>, ReadError> {
-    let mut ops = Ops::new(reader, source);
+    let mut ops = OpStream::new(reader, source);
     for item in ops.by_ref() {
         let (op, line) = item?;
         sink(op, line);
@@ -54,30 +54,37 @@ pub(super) fn read_into<R: BufRead>(
     Ok(ops.torn_line)
 }
 
-/// The ops of a JSON Lines history with their lines, read on demand: only
-/// the current line's text is held.
-pub(super) struct Ops<'a, R> {
+/// The ops of a JSON Lines history with their 1-based lines, read on
+/// demand: only the current line's text is held, so a history of any size
+/// streams through in constant memory. A last line cut short ends the
+/// stream and shows in [`OpStream::torn_line`].
+pub struct OpStream<R> {
     reader: R,
-    source: &'a str,
+    source: String,
     buf: Vec<u8>,
     line: u32,
     position: usize,
     done: bool,
-    /// The last line, cut short and skipped.
     torn_line: Option<u32>,
 }
 
-impl<'a, R: BufRead> Ops<'a, R> {
-    pub(super) fn new(reader: R, source: &'a str) -> Self {
-        Ops {
+impl<R: BufRead> OpStream<R> {
+    /// Ops from `reader`; `source` names it in errors.
+    pub fn new(reader: R, source: &str) -> Self {
+        OpStream {
             reader,
-            source,
+            source: source.to_string(),
             buf: Vec::new(),
             line: 0,
             position: 0,
             done: false,
             torn_line: None,
         }
+    }
+
+    /// The line of a last record cut short, once the stream has ended.
+    pub fn torn_line(&self) -> Option<u32> {
+        self.torn_line
     }
 
     fn next_op(&mut self) -> Result<Option<(Op, u32)>, ReadError> {
@@ -96,7 +103,7 @@ impl<'a, R: BufRead> Ops<'a, R> {
                 .reader
                 .read_until(b'\n', &mut self.buf)
                 .map_err(|e| ReadError::Io {
-                    path: PathBuf::from(self.source),
+                    path: PathBuf::from(&self.source),
                     source: e,
                 })?;
             if n == 0 {
@@ -118,7 +125,7 @@ impl<'a, R: BufRead> Ops<'a, R> {
             }
             Err(BadLine { kind, .. }) => {
                 return Err(HistoryError {
-                    file: self.source.to_string(),
+                    file: self.source.clone(),
                     line: Some(self.line),
                     kind,
                 }
@@ -130,7 +137,7 @@ impl<'a, R: BufRead> Ops<'a, R> {
     }
 }
 
-impl<R: BufRead> Iterator for Ops<'_, R> {
+impl<R: BufRead> Iterator for OpStream<R> {
     type Item = Result<(Op, u32), ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -151,7 +158,7 @@ pub(super) fn read_txns_into<R: BufRead>(
     source: &str,
     sink: &mut dyn FnMut(Op, TxnValue, u32),
 ) -> Result<Option<u32>, ReadError> {
-    let mut ops = Ops::new(reader, source);
+    let mut ops = OpStream::new(reader, source);
     while let Some(((op, value), line)) = ops.next_with(parse_txn_line)? {
         sink(op, value, line);
     }
@@ -422,7 +429,7 @@ mod tests {
             served: 0,
         };
         let mut src = gen();
-        let mut it = Ops::new(BufReader::with_capacity(4096, &mut src), "gen.jsonl");
+        let mut it = OpStream::new(BufReader::with_capacity(4096, &mut src), "gen.jsonl");
         let (first, line) = it.next().unwrap().unwrap();
         assert_eq!((first.value, line), (json!(0), 1));
         drop(it);

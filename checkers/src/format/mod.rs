@@ -17,8 +17,8 @@ mod pipe;
 mod source;
 mod txn_value;
 
-pub use csv_export::{write_csv, CSV_COLUMNS};
-pub use jsonl::{write_jsonl, JsonlWriter};
+pub use csv_export::{write_csv, CsvWriter, CSV_COLUMNS};
+pub use jsonl::{write_jsonl, JsonlWriter, OpStream};
 
 use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, Op};
@@ -210,6 +210,26 @@ fn open(path: &Path, format: Option<Format>) -> Result<(BufReader<File>, Format)
         None => detect(reader.fill_buf().map_err(io_err)?),
     };
     Ok((reader, format))
+}
+
+/// The ops of the history in `path` one at a time, when it is JSON Lines
+/// (`format` `None` guesses); `None` for the other formats, which are
+/// read whole ([`read_path`]).
+pub fn stream_path(
+    path: &Path,
+    format: Option<Format>,
+) -> Result<Option<OpStream<BufReader<File>>>, ReadError> {
+    let io_err = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_err)?;
+    let mut reader = BufReader::with_capacity(SNIFF_BYTES, file);
+    let format = match format {
+        Some(f) => f,
+        None => detect(reader.fill_buf().map_err(io_err)?),
+    };
+    Ok((format == Format::Jsonl).then(|| OpStream::new(reader, &path.display().to_string())))
 }
 
 /// Reads a history in `format` from `reader`; `source` names it in errors

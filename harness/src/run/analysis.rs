@@ -75,6 +75,7 @@ fn run_one(
             };
             let opts = CheckOptions {
                 time_limit: Some(time_limit),
+                memory_budget: Some(super::large::MEMORY_BUDGET),
                 ..CheckOptions::default()
             };
             let r = linear::check_spec(history, &model, &opts).map_err(|e| e.to_string())?;

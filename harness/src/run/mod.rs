@@ -25,6 +25,7 @@ pub mod analysis;
 pub mod db;
 pub mod dry_run;
 pub mod inject;
+pub mod large;
 pub mod log;
 pub mod nodes;
 pub mod phases;
@@ -105,7 +106,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         shutdown.set_stage("taking down the local cluster");
     }
     let closed = tokio::task::spawn_blocking(move || nodes::close(&nodes)).await;
-    let summary = result
+    result
         .map_err(|e| with_unhealed(e, &unhealed))
         .with_context(|| {
             format!(
@@ -115,27 +116,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         })?;
     closed??;
     shutdown.set_stage("checking the history");
-
-    let history = checkers::format::read_path(&dir.file("history.jsonl"), None)
-        .context("cannot read back the recorded history")?;
-    let csv = std::fs::File::create(dir.file("history.csv"))?;
-    checkers::format::write_csv(&history, std::io::BufWriter::new(csv))?;
-    let analysis = analysis::analyze(&history, &workload.checkers(), Duration::from_secs(300));
-    dir.write_json(
-        "results.json",
-        &serde_json::json!({
-            "verdict": analysis.verdict,
-            "seed": seed,
-            "ops": summary.progress.records,
-            "history_bytes": summary.bytes,
-            "checks": analysis.checks,
-        }),
-    )?;
-    // The report is for people; a failure to render it never costs the
-    // verdict or the results already written.
-    if let Err(e) = crate::report::write_run(&dir.path) {
-        eprintln!("temblor: cannot write the report: {e:#}");
-    }
+    let analysis = conclude(&dir, &workload.checkers(), seed)?;
     if let Err(e) = crate::report::write_index(&spec.results_dir) {
         eprintln!("temblor: cannot write the results index: {e:#}");
     }
@@ -144,6 +125,55 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         analysis,
         unhealed,
     })
+}
+
+/// Phase 5, on the history a run left in `dir`: exports it as CSV, checks
+/// it with `checkers`, writes results.json and the report. The history is
+/// read as a stream (and checked in key groups when large, see
+/// [`large`]), never held twice, so a long run's verdict fits in memory.
+pub fn conclude(
+    dir: &RunDir,
+    checkers: &[workloads::CheckerSpec],
+    seed: u64,
+) -> anyhow::Result<Analysis> {
+    let history = dir.file("history.jsonl");
+    let records = write_csv(&history, &dir.file("history.csv"))?;
+    let analysis = large::analyze_path(&history, checkers, Duration::from_secs(300))?;
+    let bytes = std::fs::metadata(&history).map_or(0, |m| m.len());
+    dir.write_json(
+        "results.json",
+        &serde_json::json!({
+            "verdict": analysis.verdict,
+            "seed": seed,
+            "ops": records,
+            "history_bytes": bytes,
+            "checks": analysis.checks,
+        }),
+    )?;
+    // The report is for people; a failure to render it never costs the
+    // verdict or the results already written.
+    if let Err(e) = crate::report::write_run(&dir.path) {
+        eprintln!("temblor: cannot write the report: {e:#}");
+    }
+    Ok(analysis)
+}
+
+/// Writes the JSON Lines history in `from` as CSV to `to`, one record at a
+/// time; returns how many records it holds.
+fn write_csv(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<u64> {
+    let stream = checkers::format::stream_path(from, Some(checkers::format::Format::Jsonl))?
+        .context("the recorded history is JSON Lines")?;
+    let file =
+        std::fs::File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
+    let mut csv = checkers::format::CsvWriter::new(std::io::BufWriter::new(file))?;
+    let mut records = 0;
+    for item in stream {
+        let (op, _) = item.context("cannot read back the recorded history")?;
+        csv.write(&op)?;
+        records += 1;
+    }
+    csv.flush()?;
+    Ok(records)
 }
 
 /// `e`, with the faults left in force when there are any.
