@@ -1,21 +1,34 @@
-// The timeline: decodes the compact columns embedded in #timeline-data
-// once, then draws only the ops inside the visible time window on a
-// canvas, so a million-op run stays responsive. Text from the history
-// is only ever set with textContent or drawn with fillText.
+// The timeline: draws only the ops inside the visible time window on a
+// canvas, so a long run stays responsive. #timeline-data holds an index
+// of pages of ops (their time ranges), page 0 and the ops that never
+// completed; the other pages are files beside the report
+// (timeline/page-<k>.js) loaded with a script element when the window
+// reaches them, which works from file:// as over HTTP. Text from the
+// history is only ever set with textContent or drawn with fillText.
 (function () {
   'use strict';
   var el = document.getElementById('timeline-data');
   var canvas = document.getElementById('tl-canvas');
   if (!el || !canvas) { return; }
   var D = JSON.parse(el.textContent);
-  var n = D.p.length;
-  var start = new Float64Array(n), index = new Float64Array(n);
-  var t = 0, k = 0, maxDur = 0, open = [];
-  for (var i = 0; i < n; i++) {
-    t += D.s[i]; start[i] = t;
-    k += D.i[i]; index[i] = k;
-    if (D.d[i] < 0) { open.push(i); } else if (D.d[i] > maxDur) { maxDur = D.d[i]; }
+  var KEEP = 24;
+  var pages = [], loading = {}, failed = {}, used = [];
+
+  // A page's columns, with absolute starts and indices and its longest op.
+  function decode(P) {
+    var n = P.p.length, start = new Float64Array(n), index = new Float64Array(n);
+    var t = 0, k = 0, maxDur = 0;
+    for (var i = 0; i < n; i++) {
+      t += P.s[i]; start[i] = t;
+      k += P.i[i]; index[i] = k;
+      if (P.d[i] > maxDur) { maxDur = P.d[i]; }
+    }
+    return { n: n, p: P.p, d: P.d, o: P.o, f: P.f, v: P.v, start: start, index: index, maxDur: maxDur };
   }
+  pages[0] = decode(D.first);
+  var open = decode(D.open);
+  var total = D.pages.reduce(function (a, p) { return a + p.n; }, 0);
+
   var end = Math.max(D.end, 1);
   var lanes = Math.max(D.lanes, 1);
   var COLOURS = ['#8cd17d', '#ff9d9a', '#f1ce63'];
@@ -26,11 +39,48 @@
   D.nem.forEach(function (f) { if (kinds.indexOf(f[2]) < 0) { kinds.push(f[2]); } });
   var AXIS = 18, NEM = 14 * Math.max(1, kinds.length) + 4;
   var height = AXIS + NEM + lanes * laneH + 4;
-  var view = { t0: 0, w: Math.min(end, Math.max(1000, end * Math.min(1, 600 / Math.max(n, 1)))) };
-  var selected = -1, drawn = [];
+  var view = { t0: 0, w: Math.min(end, Math.max(1000, end * Math.min(1, 600 / Math.max(total, 1)))) };
+  var selected = null, drawn = [], pending = null;
 
-  function endOf(i) { return D.d[i] < 0 ? end : start[i] + D.d[i]; }
-  function lower(x) { var lo = 0, hi = n; while (lo < hi) { var m = (lo + hi) >> 1; if (start[m] < x) { lo = m + 1; } else { hi = m; } } return lo; }
+  window.temblorTimelinePage = function (k, P) {
+    pages[k] = decode(P);
+    delete loading[k];
+    draw();
+    if (pending && pending.page === k) { var j = pending; pending = null; jump(j.t, j.index); }
+  };
+
+  // Pages whose ops may show in [t0, t1] (evenly chosen ones when more
+  // than KEEP would), loading those not here yet.
+  function needed(t0, t1) {
+    var all = [];
+    for (var k = 0; k < D.pages.length; k++) {
+      var info = D.pages[k];
+      if (info.n > 0 && info.t0 <= t1 && info.t1 >= t0) { all.push(k); }
+    }
+    var out = all;
+    if (all.length > KEEP) {
+      out = [];
+      for (var j = 0; j < KEEP; j++) { out.push(all[Math.floor(j * all.length / KEEP)]); }
+    }
+    out.forEach(function (k) { if (!pages[k]) { load(k); } });
+    return { pages: out, sampled: all.length > out.length };
+  }
+  function load(k) {
+    if (loading[k] || failed[k]) { return; }
+    loading[k] = true;
+    var s = document.createElement('script');
+    s.src = 'timeline/page-' + k + '.js';
+    s.onerror = function () { delete loading[k]; failed[k] = true; draw(); };
+    document.head.appendChild(s);
+  }
+  // Keeps the browser's memory bounded: drops pages far from the window.
+  function forget(keep) {
+    keep.forEach(function (k) { used = used.filter(function (u) { return u !== k; }); used.push(k); });
+    while (used.length > KEEP) { var k = used.shift(); if (k !== 0 && keep.indexOf(k) < 0) { pages[k] = undefined; } }
+  }
+
+  function endOf(P, i) { return P.d[i] < 0 ? end : P.start[i] + P.d[i]; }
+  function lower(P, x) { var lo = 0, hi = P.n; while (lo < hi) { var m = (lo + hi) >> 1; if (P.start[m] < x) { lo = m + 1; } else { hi = m; } } return lo; }
   function fmt(us) { return us >= 1e6 ? (us / 1e6).toFixed(3) + ' s' : (us / 1e3).toFixed(1) + ' ms'; }
 
   function clamp() {
@@ -50,11 +100,21 @@
     axis(c, W, t0, t1, px);
     faults(c, t0, t1, px);
     drawn = [];
-    var from = lower(t0 - maxDur), to = lower(t1 + 1);
-    var stride = Math.max(1, Math.floor((to - from) / 200000));
-    for (var i = from; i < to; i += stride) { if (endOf(i) >= t0) { op(c, i, t0, px, W); } }
-    for (var j = 0; j < open.length; j++) { if (start[open[j]] < t0 - maxDur) { op(c, open[j], t0, px, W); } }
-    document.getElementById('tl-range').textContent = fmt(t0) + ' – ' + fmt(t1) + ', ' + drawn.length + ' ops shown' + (stride > 1 ? ' (every ' + stride + 'th)' : '');
+    var need = needed(t0, t1), want = need.pages, missing = 0, strided = 1;
+    want.forEach(function (k) {
+      var P = pages[k];
+      if (!P) { missing += 1; return; }
+      var from = lower(P, t0 - P.maxDur), to = lower(P, t1 + 1);
+      var stride = Math.max(1, Math.floor((to - from) * want.length / 200000));
+      strided = Math.max(strided, stride);
+      for (var i = from; i < to; i += stride) { if (P.d[i] >= 0 && endOf(P, i) >= t0) { op(c, P, i, t0, px, W); } }
+    });
+    for (var j = 0; j < open.n; j++) { if (open.start[j] <= t1) { op(c, open, j, t0, px, W); } }
+    forget(want);
+    document.getElementById('tl-range').textContent = fmt(t0) + ' – ' + fmt(t1) + ', ' + drawn.length + ' ops shown' +
+      (strided > 1 ? ' (every ' + strided + 'th)' : '') +
+      (need.sampled ? ' (' + want.length + ' of the pages in view; zoom in for all)' : '') +
+      (missing > 0 ? ', loading ' + missing + ' page(s)…' : '');
     document.getElementById('tl-pos').value = Math.round(1000 * t0 / Math.max(1, end - view.w));
   }
 
@@ -81,35 +141,56 @@
     });
   }
 
-  function op(c, i, t0, px, W) {
-    var lane = D.p[i] % lanes;
-    var x0 = (start[i] - t0) * px, x1 = (endOf(i) - t0) * px;
+  function isSelected(P, i) { return selected !== null && selected.P === P && selected.i === i; }
+
+  function op(c, P, i, t0, px, W) {
+    var lane = P.p[i] % lanes;
+    var x0 = (P.start[i] - t0) * px, x1 = (endOf(P, i) - t0) * px;
     x0 = Math.max(-1, x0); x1 = Math.min(W + 1, Math.max(x1, x0 + 1.5));
     var y = AXIS + NEM + lane * laneH;
-    c.fillStyle = COLOURS[D.o[i]];
+    c.fillStyle = COLOURS[P.o[i]];
     c.fillRect(x0, y + 1, x1 - x0, laneH - 2);
-    if (i === selected) { c.strokeStyle = '#000'; c.lineWidth = 2; c.strokeRect(x0, y + 1, x1 - x0, laneH - 2); c.lineWidth = 1; }
+    if (isSelected(P, i)) { c.strokeStyle = '#000'; c.lineWidth = 2; c.strokeRect(x0, y + 1, x1 - x0, laneH - 2); c.lineWidth = 1; }
     if (x1 - x0 > 40 && laneH >= 12) {
       c.fillStyle = '#222'; c.font = '10px sans-serif';
-      c.fillText(D.fs[D.f[i]] + ' ' + D.v[i], x0 + 2, y + laneH - 4, x1 - x0 - 4);
+      c.fillText(D.fs[P.f[i]] + ' ' + P.v[i], x0 + 2, y + laneH - 4, x1 - x0 - 4);
     }
-    drawn.push(i);
+    drawn.push([P, i]);
   }
 
-  function show(i) {
-    selected = i;
+  function show(P, i) {
+    selected = { P: P, i: i };
     var lines = [
-      'index ' + index[i] + '   process ' + D.p[i] + '   ' + OUTCOME[D.o[i]],
-      D.fs[D.f[i]] + ' ' + D.v[i],
-      'invoked at ' + fmt(start[i]) + (D.d[i] < 0 ? ', never completed' : ', took ' + fmt(D.d[i]))
+      'index ' + P.index[i] + '   process ' + P.p[i] + '   ' + OUTCOME[P.o[i]],
+      D.fs[P.f[i]] + ' ' + P.v[i],
+      'invoked at ' + fmt(P.start[i]) + (P.d[i] < 0 ? ', never completed' : ', took ' + fmt(P.d[i]))
     ];
     document.getElementById('tl-detail').textContent = lines.join('\n');
   }
 
-  function jump(t, i) {
-    view.w = Math.min(view.w, Math.max(2000, (i >= 0 && D.d[i] > 0 ? D.d[i] * 8 : view.w)));
+  // The loaded op whose invocation index is `index`, near time t.
+  function find(t, index) {
+    var all = pages.concat([open]);
+    for (var k = 0; k < all.length; k++) {
+      var P = all[k];
+      if (!P) { continue; }
+      for (var i = lower(P, t); i < P.n && P.start[i] <= t; i++) { if (P.index[i] === index) { return [P, i]; } }
+    }
+    return null;
+  }
+
+  function jump(t, index) {
+    var hit = index === null || index === undefined ? null : find(t, index);
+    var d = hit ? hit[0].d[hit[1]] : -1;
+    view.w = Math.min(view.w, Math.max(2000, (d > 0 ? d * 8 : view.w)));
     view.t0 = t - view.w / 2;
-    if (i >= 0) { show(i); }
+    if (hit) { show(hit[0], hit[1]); } else if (index !== null && index !== undefined) {
+      // Its page is not here yet: select it once it is.
+      for (var k = 0; k < D.pages.length; k++) {
+        var info = D.pages[k];
+        if (info.t0 <= t && t <= info.t1 && !pages[k]) { pending = { page: k, t: t, index: index }; }
+      }
+    }
     draw();
   }
 
@@ -118,8 +199,8 @@
     var lane = Math.floor((e.clientY - r.top - AXIS - NEM) / laneH);
     var at = view.t0 + (e.clientX - r.left) / px, slack = 3 / px;
     for (var j = drawn.length - 1; j >= 0; j--) {
-      var i = drawn[j];
-      if (D.p[i] % lanes === lane && start[i] - slack <= at && endOf(i) + slack >= at) { show(i); draw(); return; }
+      var P = drawn[j][0], i = drawn[j][1];
+      if (P.p[i] % lanes === lane && P.start[i] - slack <= at && endOf(P, i) + slack >= at) { show(P, i); draw(); return; }
     }
   });
   canvas.addEventListener('wheel', function (e) {
@@ -143,15 +224,10 @@
     o.value = String(j); o.textContent = fmt(m.t) + ': ' + m.label;
     marks.appendChild(o);
   });
-  function indexOfMark(m) {
-    if (m.index === null || m.index === undefined) { return -1; }
-    for (var i = lower(m.t); i < n && start[i] <= m.t; i++) { if (index[i] === m.index) { return i; } }
-    return -1;
-  }
   marks.addEventListener('change', function () {
     var m = D.marks[Number(marks.value)];
-    if (m) { jump(m.t, indexOfMark(m)); }
+    if (m) { jump(m.t, m.index); }
   });
   window.addEventListener('resize', draw);
-  if (D.marks.length > 0 && D.marks[0].index !== null) { jump(D.marks[0].t, indexOfMark(D.marks[0])); } else { draw(); }
+  if (D.marks.length > 0 && D.marks[0].index !== null) { jump(D.marks[0].t, D.marks[0].index); } else { draw(); }
 })();

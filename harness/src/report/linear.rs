@@ -61,7 +61,19 @@ pub struct CounterView {
 
 /// The views of every failing partition of `result`.
 pub fn failures(result: &LinearResult, ops: &Ops) -> Vec<FailureView> {
-    let by_invoke: HashMap<u64, &Span> = ops.spans.iter().map(|s| (s.invoke.index, s)).collect();
+    // Only the ops some failure draws: a long run has millions of spans.
+    let wanted: BTreeSet<u64> = result
+        .partitions
+        .iter()
+        .filter_map(|p| p.failure.as_ref())
+        .flat_map(|f| drawn(f).into_keys())
+        .collect();
+    let by_invoke: HashMap<u64, &Span> = ops
+        .spans
+        .iter()
+        .filter(|s| wanted.contains(&s.invoke_index))
+        .map(|s| (s.invoke_index, s))
+        .collect();
     result
         .partitions
         .iter()
@@ -186,7 +198,7 @@ fn drawing(f: &Failure, spans: &HashMap<u64, &Span>) -> String {
             row,
             s,
             describe,
-            s.invoke.index == failing,
+            s.invoke_index == failing,
             open_end,
         );
     }
@@ -223,10 +235,10 @@ fn bar(
     let width = if failing { 2.5 } else { 1.0 };
     let title = format!(
         "index {} process {} {} {} ({:?})",
-        s.invoke.index,
+        s.invoke_index,
         s.process(),
-        s.invoke.f,
-        shorten(&compact(s.value()), 200),
+        s.f,
+        s.value(),
         s.outcome
     );
     let _ = write!(

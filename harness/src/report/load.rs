@@ -3,9 +3,9 @@
 //! itself may be missing (a run killed hard has no results.json); the
 //! report then shows what is there and says what is not.
 
+use super::ops::{Ops, OpsBuilder};
 use super::results::ResultsFile;
 use anyhow::Context as _;
-use checkers::History;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -17,8 +17,11 @@ pub struct RunFiles {
     pub spec: Value,
     /// results.json, if the run got that far.
     pub results: Option<ResultsFile>,
-    /// The history (empty when history.jsonl is missing).
-    pub history: History,
+    /// The history's operations and faults, as the report draws them
+    /// (none when history.jsonl is missing).
+    pub ops: Ops,
+    /// The line of a last record cut short (a run killed mid-write).
+    pub torn_line: Option<u32>,
     /// Files under `nodes/`, relative to the folder, with their sizes.
     pub logs: Vec<(String, u64)>,
 }
@@ -38,29 +41,36 @@ pub fn read(dir: &Path) -> anyhow::Result<RunFiles> {
         None => None,
     };
     let path = dir.join("history.jsonl");
-    let history = if path.exists() {
-        checkers::format::read_path(&path, None)
-            .with_context(|| format!("cannot read {}", path.display()))?
-    } else {
-        History::new(path.display().to_string())
+    let (ops, torn_line) = match path.exists() {
+        true => read_ops(&path).with_context(|| format!("cannot read {}", path.display()))?,
+        false => (OpsBuilder::default().finish(), None),
     };
-    let mut history = history;
-    untime_if_flat(&mut history);
     Ok(RunFiles {
         dir: dir.to_path_buf(),
         spec,
         results,
-        history,
+        ops,
+        torn_line,
         logs: logs(dir),
     })
 }
 
-/// A history whose records all carry the same time (Elle's examples use
-/// `:time 0`) is drawn by position instead, one record per millisecond.
-fn untime_if_flat(history: &mut History) {
-    let first = history.ops.first().and_then(|o| o.time);
-    if history.ops.iter().all(|o| o.time == first) {
-        history.ops.iter_mut().for_each(|o| o.time = None);
+/// The history in `path`, read as a stream (JSON Lines; other formats are
+/// read whole first), as the report draws it.
+fn read_ops(path: &Path) -> Result<(Ops, Option<u32>), checkers::format::ReadError> {
+    let mut b = OpsBuilder::default();
+    match checkers::format::stream_path(path, None)? {
+        Some(mut stream) => {
+            for item in stream.by_ref() {
+                b.push(&item?.0);
+            }
+            Ok((b.finish(), stream.torn_line()))
+        }
+        None => {
+            let h = checkers::format::read_path(path, None)?;
+            h.ops.iter().for_each(|op| b.push(op));
+            Ok((b.finish(), h.torn_line))
+        }
     }
 }
 

@@ -67,7 +67,9 @@ pub fn write_run(run_dir: &Path) -> anyhow::Result<()> {
     let t = engine()?;
     let html = render_report(&t, &run)?;
     write(&run_dir.join("report.html"), &html)?;
-    let ops = ops::Ops::new(&run.history);
+    drop(html);
+    timeline::write_pages(&run.ops, run_dir)?;
+    let ops = &run.ops;
     let duration = ops.end as f64 / 1e9;
     let test = run.spec["name"].as_str().unwrap_or("run");
     let suite = junit::suite(test, run.results.as_ref(), duration);

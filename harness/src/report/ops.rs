@@ -2,14 +2,24 @@
 //! to completion, Jepsen's `history/pairs`) and nemesis faults as
 //! intervals (Jepsen's `checker/perf` nemesis regions), on one time axis
 //! in nanoseconds since the test started.
+//!
+//! Built one record at a time ([`OpsBuilder`]) from a stream of the
+//! history, and holding only what the report draws (about 100 bytes an
+//! operation, a history in memory costs four times that), so the report
+//! of a long run fits in memory.
 
 use checkers::history::Outcome;
 use checkers::{History, Op, OpType, Process};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// A history with no `time` fields is drawn one millisecond per record.
 const NS_PER_INDEX: u64 = 1_000_000;
+
+/// Values are kept cut to this many characters (the failure drawings show
+/// that much; the timeline less; the whole value is in history.jsonl).
+pub const VALUE_CHARS: usize = 200;
 
 /// When `op` happened, in ns since the start.
 pub fn time_of(op: &Op) -> u64 {
@@ -17,46 +27,51 @@ pub fn time_of(op: &Op) -> u64 {
 }
 
 /// One client operation.
-#[derive(Clone, Copy, Debug)]
-pub struct Span<'a> {
-    /// Its invocation.
-    pub invoke: &'a Op,
-    /// Its completion, if it completed.
-    pub complete: Option<&'a Op>,
+#[derive(Clone, Debug)]
+pub struct Span {
+    /// The `index` of its invocation.
+    pub invoke_index: u64,
+    /// The `index` of its completion, if it completed.
+    pub complete_index: Option<u64>,
+    /// Its process id.
+    pub process: u64,
+    /// Its function.
+    pub f: Arc<str>,
+    /// Invocation time, ns.
+    pub start: u64,
+    /// Completion time, ns, if it completed.
+    pub end: Option<u64>,
     /// How it ended.
     pub outcome: Outcome,
+    /// The value to show (the `ok` completion's, else the invocation's),
+    /// as compact JSON cut to [`VALUE_CHARS`].
+    pub value: Box<str>,
 }
 
-impl Span<'_> {
+impl Span {
     /// Its process id.
     pub fn process(&self) -> u64 {
-        match self.invoke.process {
-            Process::Client(p) => p,
-            Process::Nemesis => 0,
-        }
+        self.process
     }
 
     /// Invocation time, ns.
     pub fn start(&self) -> u64 {
-        time_of(self.invoke)
+        self.start
     }
 
     /// Completion time, ns, if it completed.
     pub fn end(&self) -> Option<u64> {
-        self.complete.map(time_of)
+        self.end
     }
 
     /// Latency, ns, if it completed.
     pub fn latency(&self) -> Option<u64> {
-        self.end().map(|e| e.saturating_sub(self.start()))
+        self.end.map(|e| e.saturating_sub(self.start))
     }
 
-    /// The value to show: the `ok` completion's, else the invocation's.
-    pub fn value(&self) -> &Value {
-        match (self.outcome, self.complete) {
-            (Outcome::Ok, Some(c)) => &c.value,
-            _ => &self.invoke.value,
-        }
+    /// The value to show.
+    pub fn value(&self) -> &str {
+        &self.value
     }
 }
 
@@ -74,9 +89,9 @@ pub struct Interval {
 }
 
 /// The history's spans and intervals.
-pub struct Ops<'a> {
+pub struct Ops {
     /// Client operations in invocation order.
-    pub spans: Vec<Span<'a>>,
+    pub spans: Vec<Span>,
     /// Faults in effect, in start order.
     pub intervals: Vec<Interval>,
     /// Time of the last record, ns.
@@ -85,45 +100,128 @@ pub struct Ops<'a> {
     pub timed: bool,
 }
 
-impl<'a> Ops<'a> {
-    /// Pairs the history's records. Unpaired records (a malformed history)
-    /// are drawn as crashed ops rather than refused: the report must show
-    /// whatever was recorded.
-    pub fn new(history: &'a History) -> Ops<'a> {
-        let end = history.ops.iter().map(time_of).max().unwrap_or(0);
-        Ops {
-            spans: spans(history),
-            intervals: intervals(history, end),
-            end,
-            timed: history.ops.iter().any(|o| o.time.is_some()),
-        }
+impl Ops {
+    /// Pairs a whole history's records (see [`OpsBuilder`]).
+    pub fn new(history: &History) -> Ops {
+        let mut b = OpsBuilder::default();
+        history.ops.iter().for_each(|op| b.push(op));
+        b.finish()
     }
 }
 
-fn spans(history: &History) -> Vec<Span<'_>> {
-    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
-    let mut out: Vec<Span<'_>> = Vec::new();
-    for op in &history.ops {
+/// Builds [`Ops`] from records pushed in history order. Unpaired records
+/// (a malformed history) are drawn as crashed ops rather than refused:
+/// the report must show whatever was recorded. A history whose records
+/// all carry the same time (Elle's examples use `:time 0`) is drawn by
+/// position instead, one record per millisecond.
+#[derive(Default)]
+pub struct OpsBuilder {
+    spans: Vec<Span>,
+    open: HashMap<u64, usize>,
+    fs: HashMap<String, Arc<str>>,
+    nemesis: Vec<Nem>,
+    first_time: Option<Option<u64>>,
+    flat: bool,
+    any_time: bool,
+    last_index: u64,
+    max_time: u64,
+}
+
+/// A nemesis record, as the intervals need it.
+struct Nem {
+    f: String,
+    value: Value,
+    time: Option<u64>,
+    index: u64,
+}
+
+impl OpsBuilder {
+    /// Adds the next record.
+    pub fn push(&mut self, op: &Op) {
+        match self.first_time {
+            None => {
+                self.first_time = Some(op.time);
+                self.flat = true;
+            }
+            Some(t) => self.flat &= t == op.time,
+        }
+        self.any_time |= op.time.is_some();
+        self.last_index = self.last_index.max(op.index);
+        self.max_time = self.max_time.max(time_of(op));
         let Process::Client(p) = op.process else {
-            continue;
+            self.nemesis.push(Nem {
+                f: op.f.clone(),
+                value: op.value.clone(),
+                time: op.time,
+                index: op.index,
+            });
+            return;
         };
         if op.kind == OpType::Invoke {
-            open.insert(p, out.len());
-            out.push(Span {
-                invoke: op,
-                complete: None,
+            let f = match self.fs.get(op.f.as_str()) {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let f: Arc<str> = Arc::from(op.f.as_str());
+                    self.fs.insert(op.f.clone(), Arc::clone(&f));
+                    f
+                }
+            };
+            self.open.insert(p, self.spans.len());
+            self.spans.push(Span {
+                invoke_index: op.index,
+                complete_index: None,
+                process: p,
+                f,
+                start: time_of(op),
+                end: None,
                 outcome: Outcome::Info,
+                value: shown(&op.value),
             });
-        } else if let Some(i) = open.remove(&p) {
-            out[i].complete = Some(op);
-            out[i].outcome = match op.kind {
+        } else if let Some(i) = self.open.remove(&p) {
+            let s = &mut self.spans[i];
+            s.complete_index = Some(op.index);
+            s.end = Some(time_of(op));
+            s.outcome = match op.kind {
                 OpType::Ok => Outcome::Ok,
                 OpType::Fail => Outcome::Fail,
                 _ => Outcome::Info,
             };
+            if s.outcome == Outcome::Ok {
+                s.value = shown(&op.value);
+            }
         }
     }
-    out
+
+    /// The spans and intervals of every record pushed.
+    pub fn finish(mut self) -> Ops {
+        let untimed = self.flat && self.first_time.is_some();
+        let by_index = |i: u64| i * NS_PER_INDEX;
+        if untimed {
+            for s in &mut self.spans {
+                s.start = by_index(s.invoke_index);
+                s.end = s.complete_index.map(by_index);
+            }
+        }
+        let at = |n: &Nem| match (untimed, n.time) {
+            (false, Some(t)) => t,
+            _ => by_index(n.index),
+        };
+        let end = match untimed {
+            true => by_index(self.last_index),
+            false => self.max_time,
+        };
+        Ops {
+            intervals: intervals(&self.nemesis, end, at),
+            spans: self.spans,
+            end,
+            timed: self.any_time && !untimed,
+        }
+    }
+}
+
+/// The value a span shows.
+fn shown(v: &Value) -> Box<str> {
+    shorten(&compact(v), VALUE_CHARS).into_boxed_str()
 }
 
 /// The fault family a nemesis `f` starts, and whether it stops it instead.
@@ -145,13 +243,12 @@ fn fault_of(f: &str) -> Option<(&'static str, bool)> {
 
 /// Nemesis records come in pairs (both `info`): the invocation, then its
 /// completion, whose value says what was done.
-fn intervals(history: &History, end: u64) -> Vec<Interval> {
-    let nemesis: Vec<&Op> = history.ops.iter().filter(|o| o.is_nemesis()).collect();
+fn intervals(nemesis: &[Nem], end: u64, at: impl Fn(&Nem) -> u64) -> Vec<Interval> {
     let mut active: BTreeMap<&str, Interval> = BTreeMap::new();
     let mut out = Vec::new();
     for pair in nemesis.chunks(2) {
-        let (inv, done) = (pair[0], pair.get(1).copied());
-        let until = done.map_or(end, time_of);
+        let (inv, done) = (&pair[0], pair.get(1));
+        let until = done.map_or(end, &at);
         if inv.f == "heal" {
             out.extend(std::mem::take(&mut active).into_values().map(|mut i| {
                 i.end = until;
@@ -171,7 +268,7 @@ fn intervals(history: &History, end: u64) -> Vec<Interval> {
                 active.entry(kind).or_insert(Interval {
                     kind: kind.to_string(),
                     label,
-                    start: time_of(inv),
+                    start: at(inv),
                     end,
                 });
             }
@@ -245,6 +342,20 @@ mod tests {
     }
 
     #[test]
+    fn a_history_whose_records_share_one_time_is_drawn_by_position() {
+        let ops = vec![
+            Op::new(1, OpType::Invoke, "read", Value::Null).at(0),
+            Op::new(1, OpType::Ok, "read", json!(1)).at(0),
+            nemesis("kill", Value::Null, 0),
+            nemesis("kill", json!(["n1"]), 0),
+        ];
+        let o = Ops::new(&History::from_ops("t", ops));
+        assert!(!o.timed);
+        assert_eq!((o.spans[0].start, o.spans[0].end), (0, Some(1_000_000)));
+        assert_eq!((o.intervals[0].start, o.end), (2_000_000, 3_000_000));
+    }
+
+    #[test]
     fn spans_pair_by_process_and_keep_crashed_ops() {
         let ops = vec![
             Op::new(1, OpType::Invoke, "read", Value::Null).at(5),
@@ -255,7 +366,7 @@ mod tests {
         let o = Ops::new(&h);
         assert_eq!(o.spans.len(), 2);
         assert_eq!(o.spans[0].latency(), Some(4));
-        assert_eq!(o.spans[0].value(), &json!(3));
+        assert_eq!(o.spans[0].value(), "3");
         assert_eq!(o.spans[1].outcome, Outcome::Info);
         assert_eq!(o.end, 9);
     }

@@ -13,7 +13,7 @@ use checkers::elle::ElleResult;
 use checkers::history::Outcome;
 use checkers::linear::LinearResult;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// At most this many moments to jump to in the timeline.
 const MARKS: usize = 60;
@@ -63,28 +63,28 @@ pub struct CheckView {
 
 /// The page for `run`.
 pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Result<ReportPage> {
-    let ops = Ops::new(&run.history);
+    let ops = &run.ops;
     let duration_s = ops.end as f64 / 1e9;
     let results = run.results.as_ref();
-    let checks = checks(run, &ops);
-    let marks = marks(&checks, &ops);
+    let checks = checks(run, ops);
+    let marks = marks(&checks, ops);
     let lanes = run.spec["concurrency"].as_u64();
-    let timeline = timeline::build(&ops, lanes, marks);
+    let timeline = timeline::build(ops, lanes, marks);
     let name = run.spec["name"].as_str().filter(|s| !s.is_empty());
     Ok(ReportPage {
         title: name.map_or_else(|| run.dir.display().to_string(), str::to_string),
         verdict: summary::with_torn_line(
             summary::verdict_line(results, ops.spans.len()),
-            run.history.torn_line,
+            run.torn_line,
         ),
         test: summary::test_view(
             &run.spec,
             results.and_then(|r| r.seed),
             ops.timed.then_some(duration_s),
         ),
-        stats: stats(&ops, ops.timed.then_some(duration_s)),
-        latency_svg: super::plot::latency_svg(&ops),
-        throughput_svg: super::plot::throughput_svg(&ops),
+        stats: stats(ops, ops.timed.then_some(duration_s)),
+        latency_svg: super::plot::latency_svg(ops),
+        throughput_svg: super::plot::throughput_svg(ops),
         faults: ops
             .intervals
             .iter()
@@ -148,11 +148,24 @@ fn checks(run: &RunFiles, ops: &Ops) -> Vec<CheckView> {
 
 /// Failing ops and anomalous transactions first, then fault starts.
 fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
+    let wanted: HashSet<u64> = checks
+        .iter()
+        .flat_map(|c| {
+            let failing = c.failures.iter().map(|f| f.index);
+            failing.chain(
+                c.anomalies
+                    .iter()
+                    .filter_map(|a| Some(txn_index(a.txns.first()?))),
+            )
+        })
+        .collect();
+    // Only the spans marks name: a long run has millions.
     let by_index: HashMap<u64, &Span> = ops
         .spans
         .iter()
-        .flat_map(|s| [Some((s.invoke.index, s)), s.complete.map(|c| (c.index, s))])
+        .flat_map(|s| [Some((s.invoke_index, s)), s.complete_index.map(|c| (c, s))])
         .flatten()
+        .filter(|(i, _)| wanted.contains(i))
         .collect();
     let mut out = Vec::new();
     let mut mark = |label: String, index: u64| {
@@ -160,7 +173,7 @@ fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
             out.push(Mark {
                 label,
                 t: s.start() / 1000,
-                index: Some(s.invoke.index),
+                index: Some(s.invoke_index),
             });
         }
     };
@@ -170,8 +183,7 @@ fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
         }
         for a in &c.anomalies {
             if let Some(t) = a.txns.first() {
-                let index = t[0].trim_start_matches('T').parse().unwrap_or(u64::MAX);
-                mark(format!("{} at {}", a.kind, t[0]), index);
+                mark(format!("{} at {}", a.kind, t[0]), txn_index(t));
             }
         }
     }
@@ -184,11 +196,18 @@ fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
     out
 }
 
+/// The history index of an anomaly's transaction (`T12`).
+fn txn_index(t: &[String]) -> u64 {
+    t.first()
+        .and_then(|n| n.trim_start_matches('T').parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
 /// `duration_s` is `None` when the history has no times (no rates then).
 fn stats(ops: &Ops, duration_s: Option<f64>) -> Vec<StatRow> {
     let mut by_f: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
     for s in &ops.spans {
-        by_f.entry(s.invoke.f.as_str()).or_default().push(s);
+        by_f.entry(&*s.f).or_default().push(s);
     }
     let total: Vec<&Span> = ops.spans.iter().collect();
     by_f.into_iter()

@@ -169,10 +169,10 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// The functions, in name order, each with its spans.
-fn by_f<'a>(ops: &Ops<'a>) -> BTreeMap<&'a str, Vec<Span<'a>>> {
-    let mut m: BTreeMap<&str, Vec<Span<'_>>> = BTreeMap::new();
+fn by_f(ops: &Ops) -> BTreeMap<&str, Vec<&Span>> {
+    let mut m: BTreeMap<&str, Vec<&Span>> = BTreeMap::new();
     for s in &ops.spans {
-        m.entry(s.invoke.f.as_str()).or_default().push(*s);
+        m.entry(&*s.f).or_default().push(s);
     }
     m
 }
@@ -223,11 +223,12 @@ pub fn latency_svg(ops: &Ops) -> String {
     fr.finish()
 }
 
-fn points(fr: &mut Frame, spans: &[Span], colour: &str) {
+fn points(fr: &mut Frame, spans: &[&Span], colour: &str) {
     for outcome in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
         let series: Vec<&Span> = spans
             .iter()
-            .filter(|s| s.outcome == outcome && s.complete.is_some())
+            .copied()
+            .filter(|s| s.outcome == outcome && s.end.is_some())
             .collect();
         let stride = series.len().div_ceil(POINTS_PER_SERIES).max(1);
         for s in series.iter().step_by(stride) {
@@ -254,7 +255,7 @@ fn points(fr: &mut Frame, spans: &[Span], colour: &str) {
 }
 
 /// The `q` quantile of latency (log10 ms) in each time bucket that has ops.
-fn quantile_line(spans: &[Span], end: u64, q: f64) -> Vec<(f64, f64)> {
+fn quantile_line(spans: &[&Span], end: u64, q: f64) -> Vec<(f64, f64)> {
     let mut buckets: Vec<Vec<u64>> = vec![Vec::new(); BUCKETS];
     for s in spans {
         if let Some(l) = s.latency() {

@@ -353,3 +353,55 @@ fn a_hard_killed_run_is_checked_and_reported_without_its_torn_last_record() {
         "the report does not say a record was cut"
     );
 }
+
+/// A long run's timeline is paged: report.html embeds the first page and
+/// the index, the others are files beside it; jumping to a failure on the
+/// last page loads that page and selects the failing op, from file://.
+#[test]
+fn a_long_timeline_is_paged_and_a_late_failure_loads_its_page() {
+    use checkers::{Op, OpType};
+    let browser = Browser::find();
+    let mut h = register_history(120_000, 5);
+    let last = h.ops.iter().filter_map(|o| o.time).max().unwrap_or(0);
+    // A read of a value no one wrote, at the very end: not linearizable.
+    let read = Op::new(9_999, OpType::Invoke, "read", serde_json::json!([0, null])).at(last + 1);
+    h.ops.push(read.clone());
+    h.ops.push(Op {
+        kind: OpType::Ok,
+        value: serde_json::json!([0, 987_654]),
+        time: Some(last + 2),
+        ..read
+    });
+    h.reindex();
+    let failing_index = h.ops.len() as u64 - 2;
+    let results = temp_dir("paged");
+    let dir = write_run(
+        &results,
+        "paged",
+        "20260103T000000",
+        &spec("paged", "register", &["partition"], 30.0, 5),
+        &h,
+        &register_checkers(),
+    );
+    harness::report::write_run(&dir).unwrap();
+    assert_eq!(results_json(&dir)["verdict"], "invalid");
+    let pages: Vec<_> = std::fs::read_dir(dir.join("timeline")).unwrap().collect();
+    assert_eq!(
+        pages.len(),
+        2,
+        "120,001 ops: the first page embedded, two as files"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.len() < 12_000_000,
+        "report.html is {} bytes",
+        html.len()
+    );
+    let Some(dom) = open_report(&browser, &dir, "paged", &["INVALID".into()]) else {
+        return;
+    };
+    assert!(
+        dom.contains(&format!("index {failing_index}   process 9999")),
+        "the failing op on the last page is not selected"
+    );
+}
