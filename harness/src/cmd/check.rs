@@ -9,6 +9,7 @@ use checkers::elle::{self, ElleOptions};
 use checkers::format::{self, Format};
 use checkers::linear::{self, CheckOptions, Decider, ModelKind, ModelSpec, NilReads};
 use checkers::{History, Verdict};
+use harness::run::large;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -104,6 +105,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (verdict, text, json) = match (args.workload, args.checker, &args.csv) {
         // Elle reads the file itself, keeping micro-ops, not JSON values.
         (Some(workload), _, None) => check_elle(Elle::File(&path), workload, &args)?,
+        // A large history checked key by key is split on disk first.
+        (None, CheckerKind::Auto | CheckerKind::Search, None)
+            if args.independent
+                && matches!(args.format, None | Some(Format::Jsonl))
+                && large::is_large(&path) =>
+        {
+            let decider = match args.checker {
+                CheckerKind::Auto => Decider::Auto,
+                _ => Decider::Search,
+            };
+            check_linear_split(&path, &args, decider)?
+        }
         (workload, checker, csv) => {
             let history =
                 format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
@@ -174,6 +187,27 @@ fn history_path(path: &Path) -> anyhow::Result<PathBuf> {
         return Err(UsageError(format!("{}: no such file or directory", path.display())).into());
     }
     Ok(path.to_path_buf())
+}
+
+/// `check_linear` on a history too large to hold, one group of keys at a
+/// time (`--time-limit` applies to each group).
+fn check_linear_split(
+    path: &Path,
+    args: &Args,
+    decider: Decider,
+) -> anyhow::Result<(Verdict, String, Value)> {
+    let spill = large::split_by_key(path).map_err(|e| UsageError(format!("{e:#}")))?;
+    let mut parts = Vec::new();
+    for history in spill.histories() {
+        let (_, _, json) = check_linear(&history?, args, decider)?;
+        parts.push(serde_json::from_value(json)?);
+    }
+    let result = spill.merge_linear(parts);
+    Ok((
+        result.verdict,
+        result.to_string(),
+        serde_json::to_value(&result)?,
+    ))
 }
 
 fn check_linear(

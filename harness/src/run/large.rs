@@ -146,9 +146,28 @@ fn too_large(spec: &CheckerSpec, records: u64, needed: u64, budget: u64) -> Chec
     }
 }
 
+/// Whether the history in `path` is JSON Lines too large to check whole.
+pub fn is_large(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > WHOLE_BYTES)
+        && matches!(format::stream_path(path, None), Ok(Some(_)))
+}
+
+/// The history in `path` split into groups of keys (values `[key,
+/// value]`) on disk, for a per-key checker to run group by group
+/// ([`Spill::histories`]) and its answers to merge
+/// ([`Spill::merge_linear`]): `temblor check --independent` on a large
+/// history.
+pub fn split_by_key(path: &Path) -> anyhow::Result<Spill> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    let groups = (size * BYTES_PER_RECORD / 100 / GROUP_BYTES + 1).min(1024) as usize;
+    Spill::write(path, groups, true)
+}
+
 /// A history split on disk into groups of keys: each group a JSON Lines
 /// file with, beside it, the original line of each record.
-struct Spill {
+pub struct Spill {
     dir: PathBuf,
     source: String,
     groups: usize,
@@ -257,11 +276,16 @@ impl Spill {
         Ok(h)
     }
 
+    /// Each group as a history, one at a time.
+    pub fn histories(&self) -> impl Iterator<Item = anyhow::Result<History>> + '_ {
+        (0..self.groups).map(|g| self.read_group(g))
+    }
+
     /// Runs `specs` on every group and merges each checker's answers.
     fn check(&self, specs: &[CheckerSpec], deadline: Instant) -> anyhow::Result<Vec<CheckOutcome>> {
         let mut parts: Vec<Vec<CheckOutcome>> = vec![Vec::new(); specs.len()];
-        for g in 0..self.groups {
-            let history = self.read_group(g)?;
+        for history in self.histories() {
+            let history = history?;
             let a = analysis::analyze(&history, specs, remaining(deadline));
             for (i, c) in a.checks.into_iter().enumerate() {
                 parts[i].push(c);
@@ -306,7 +330,9 @@ impl Spill {
         }
     }
 
-    fn merge_linear(&self, parts: Vec<LinearResult>) -> LinearResult {
+    /// Per-key linearizability answers over the groups, as the answer
+    /// over the whole history (partitions in first-appearance order).
+    pub fn merge_linear(&self, parts: Vec<LinearResult>) -> LinearResult {
         let mut partitions: Vec<_> = parts.iter().flat_map(|r| r.partitions.clone()).collect();
         let rank = |k: &Option<String>| {
             k.as_ref()
