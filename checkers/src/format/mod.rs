@@ -219,16 +219,7 @@ pub fn stream_path(
     path: &Path,
     format: Option<Format>,
 ) -> Result<Option<OpStream<BufReader<File>>>, ReadError> {
-    let io_err = |source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::with_capacity(SNIFF_BYTES, file);
-    let format = match format {
-        Some(f) => f,
-        None => detect(reader.fill_buf().map_err(io_err)?),
-    };
+    let (reader, format) = open(path, format)?;
     Ok((format == Format::Jsonl).then(|| OpStream::new(reader, &path.display().to_string())))
 }
 
