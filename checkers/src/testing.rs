@@ -59,3 +59,19 @@ pub fn read_in_every_format(data: &[u8]) {
         }
     }
 }
+
+/// A history from compact records `(process, type, f, value)`, each at
+/// a time one millisecond after the one before (tests of every crate).
+/// Process `u64::MAX` stands for the nemesis.
+pub fn history(records: &[(u64, &str, &str, serde_json::Value)]) -> crate::History {
+    let ops = records.iter().enumerate().map(|(i, (p, kind, f, v))| {
+        let kind = crate::OpType::parse(kind)
+            .unwrap_or_else(|| panic!("record {i}: {kind:?} is not an op type"));
+        let mut op = crate::Op::new(*p, kind, *f, v.clone()).at(i as u64 * 1_000_000);
+        if *p == u64::MAX {
+            op.process = crate::Process::Nemesis;
+        }
+        op
+    });
+    crate::History::from_ops("test", ops)
+}
