@@ -1,7 +1,8 @@
 //! Explanations as data: every anomaly the checker reports, with the
-//! transactions involved and, for cycles, each edge's evidence; plus a
-//! plain-text rendering. The report renders the same structs (Elle's
-//! explainers in `elle.txn` and `elle.list-append`).
+//! transactions involved and, for cycles, each edge's evidence; and the
+//! one wording of them in sentences (Elle's explainers in `elle.txn` and
+//! `elle.list-append`), which both the terminal (`render`) and the HTML
+//! report use, so an anomaly reads the same everywhere.
 
 use super::graph::Rel;
 use super::txn::Txns;
@@ -182,50 +183,94 @@ pub struct Unknown {
     pub scc_size: usize,
 }
 
-fn step_text(s: &Step) -> String {
-    let (a, b) = (s.from.index, s.to.index);
-    let Some(evidence) = &s.evidence else {
-        return format!("T{a} < T{b} ({})", s.rel);
-    };
-    match evidence {
-        Evidence::Ww { key, value, next } => format!(
-            "T{a} < T{b} (ww): T{a} wrote {value} to key {key} and T{b} wrote {next} after it in key {key}'s version order"
-        ),
-        Evidence::Wr { key, value, read } => format!(
-            "T{a} < T{b} (wr): T{b} read key {key} = {read}, which holds T{a}'s write of {value} as the latest version"
-        ),
-        Evidence::Rw { key, read, value } => format!(
-            "T{a} < T{b} (rw): T{a} read key {key} = {read} without T{b}'s write of {value}, and {value} comes after that state in key {key}'s version order"
-        ),
-        Evidence::Process { process } => {
-            format!("T{a} < T{b} (process): process {process} ran T{a}, then T{b}")
+/// What an anomaly type means, in a line (Adya; Elle's docs). The
+/// `-process` and `-realtime` variants mean the same with process or
+/// real-time order among the edges.
+pub fn meaning(kind: &str) -> &'static str {
+    let base = kind
+        .trim_end_matches("-process")
+        .trim_end_matches("-realtime");
+    match base {
+        "G0" => "write cycle: transactions overwrote each other in a circle",
+        "G1a" => "aborted read: a transaction saw a write of one that failed",
+        "G1b" => "intermediate read: a transaction saw a write that was later overwritten by the same transaction",
+        "G1c" => "circular information flow: transactions saw each other's writes in a circle",
+        "G-single" => "read skew: a cycle with exactly one anti-dependency (a read that missed a later write)",
+        "G-nonadjacent" => "a cycle with several anti-dependencies, no two in a row",
+        "G2-item" => "write skew: a cycle with two or more anti-dependencies",
+        "internal" => "a transaction's read disagrees with its own earlier writes",
+        "duplicate-elements" => "a read holds the same appended element twice",
+        "incompatible-order" => "two reads of a key that no single order of appends explains",
+        "lost-update" => "committed transactions read the same version and all wrote over it",
+        "garbage-read" => "a read saw a value no transaction wrote",
+        "cyclic-versions" => "the inferred version order of a key is cyclic",
+        _ => "an anomaly the checked models forbid",
+    }
+}
+
+/// A value as the sentences show it: strings bare, the rest as JSON.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+impl TxnRef {
+    /// Its short name: `T12` is the op at history index 12.
+    pub fn name(&self) -> String {
+        format!("T{}", self.index)
+    }
+}
+
+impl Step {
+    /// Why `from` precedes `to`, in one sentence.
+    pub fn sentence(&self) -> String {
+        let (a, b) = (self.from.name(), self.to.name());
+        let Some(e) = &self.evidence else {
+            return format!("{a} < {b} ({}).", self.rel);
+        };
+        let c = show;
+        match e {
+            Evidence::Ww { key, value, next } => format!(
+                "{a} < {b} (ww): {a} wrote {} to key {}, and {b} wrote {} right after it in that key's version order.",
+                c(value), c(key), c(next)
+            ),
+            Evidence::Wr { key, value, read } => format!(
+                "{a} < {b} (wr): {b} read key {} = {}, whose latest version is {a}'s write of {}.",
+                c(key), c(read), c(value)
+            ),
+            Evidence::Rw { key, read, value } => format!(
+                "{a} < {b} (rw): {a} read key {} = {}, which misses {b}'s write of {}, the next version after it.",
+                c(key), c(read), c(value)
+            ),
+            Evidence::Process { process } => {
+                format!("{a} < {b} (process): process {process} ran {a}, then {b}.")
+            }
+            Evidence::Realtime { completed, invoked } => format!(
+                "{a} < {b} (realtime): {a} completed (index {completed}) before {b} was invoked (index {invoked})."
+            ),
         }
-        Evidence::Realtime { completed, invoked } => format!(
-            "T{a} < T{b} (realtime): T{a} completed (index {completed}) before T{b} was invoked (index {invoked})"
-        ),
     }
 }
 
 impl Anomaly {
-    /// A plain-text rendering, one fact a line; transactions are named by
-    /// their history index (`T12` is the op at index 12).
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        match self {
+    /// The anomaly in sentences: for a cycle, one per edge and a last one
+    /// closing the circle; otherwise one.
+    pub fn sentences(&self) -> Vec<String> {
+        let c = show;
+        let one = match self {
             Anomaly::Cycle { steps } => {
-                for s in steps {
-                    let _ = writeln!(out, "  T{} = {}", s.from.index, s.from);
-                }
-                for s in steps {
-                    let _ = writeln!(out, "  {}", step_text(s));
-                }
+                let mut words: Vec<String> = steps.iter().map(Step::sentence).collect();
+                let mut chain: Vec<String> = steps.iter().map(|s| s.from.name()).collect();
                 if let Some(first) = steps.first() {
-                    let _ = writeln!(
-                        out,
-                        "  so T{} < T{}: a cycle",
-                        first.from.index, first.from.index
-                    );
+                    chain.push(first.from.name());
                 }
+                words.push(format!(
+                    "So {}: each must come before the next, and the last before the first, which no serial order allows.",
+                    chain.join(" < ")
+                ));
+                return words;
             }
             Anomaly::DirtyRead {
                 reader,
@@ -233,75 +278,112 @@ impl Anomaly {
                 key,
                 value,
                 read,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {reader} read key {key} = {read}, including {value} written by {writer}"
-                );
-            }
+            } => format!(
+                "{} read key {} = {}, which holds {} written by {} ({}).",
+                reader.name(),
+                c(key),
+                c(read),
+                c(value),
+                writer.name(),
+                writer.outcome_str()
+            ),
             Anomaly::GarbageRead {
                 reader,
                 key,
                 value,
                 read,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {reader} read key {key} = {read}; no txn wrote {value}"
-                );
-            }
+            } => format!(
+                "{} read key {} = {}, but no transaction wrote {}.",
+                reader.name(),
+                c(key),
+                c(read),
+                c(value)
+            ),
             Anomaly::Internal {
                 txn,
                 mop,
                 expected,
                 read,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {txn}: micro-op {} read {read}, but its own earlier micro-ops imply {expected}",
-                    mop + 1
-                );
-            }
+            } => format!(
+                "{} read {} at micro-op {}, but its own earlier micro-ops imply {}.",
+                txn.name(),
+                c(read),
+                mop + 1,
+                c(expected)
+            ),
             Anomaly::DuplicateElements {
                 reader,
                 key,
                 value,
                 read,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  {reader} read key {key} = {read}, which holds {value} more than once"
-                );
-            }
+            } => format!(
+                "{} read key {} = {}, which holds {} more than once.",
+                reader.name(),
+                c(key),
+                c(read),
+                c(value)
+            ),
             Anomaly::IncompatibleOrder {
                 key,
                 first,
                 first_read,
                 second,
                 second_read,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  key {key}: {first} read {first_read} and {second} read {second_read}; neither is a prefix of the other"
-                );
+            } => format!(
+                "{} read key {} = {} and {} read it = {}: neither is a prefix of the other.",
+                first.name(),
+                c(key),
+                c(first_read),
+                second.name(),
+                c(second_read)
+            ),
+            Anomaly::LostUpdate { key, read, txns } => format!(
+                "{} all read key {} = {} and all wrote it: all but one update was lost.",
+                txns.iter().map(TxnRef::name).collect::<Vec<_>>().join(", "),
+                c(key),
+                c(read)
+            ),
+            Anomaly::CyclicVersions { key, values } => format!(
+                "The versions of key {} are ordered in a cycle: {}.",
+                c(key),
+                values.iter().map(c).collect::<Vec<_>>().join(" < ")
+            ),
+        };
+        vec![one]
+    }
+
+    /// The transactions it involves, each once, in the order the
+    /// sentences name them.
+    pub fn txns(&self) -> Vec<&TxnRef> {
+        let all: Vec<&TxnRef> = match self {
+            Anomaly::Cycle { steps } => steps.iter().map(|s| &s.from).collect(),
+            Anomaly::DirtyRead { reader, writer, .. } => vec![reader, writer],
+            Anomaly::GarbageRead { reader, .. } | Anomaly::DuplicateElements { reader, .. } => {
+                vec![reader]
             }
-            Anomaly::LostUpdate { key, read, txns } => {
-                let _ = writeln!(
-                    out,
-                    "  key {key}: these txns all read {read} and all wrote the key:"
-                );
-                for t in txns {
-                    let _ = writeln!(out, "    {t}");
-                }
+            Anomaly::Internal { txn, .. } => vec![txn],
+            Anomaly::IncompatibleOrder { first, second, .. } => vec![first, second],
+            Anomaly::LostUpdate { txns, .. } => txns.iter().collect(),
+            Anomaly::CyclicVersions { .. } => Vec::new(),
+        };
+        let mut out: Vec<&TxnRef> = Vec::new();
+        for t in all {
+            if !out.contains(&t) {
+                out.push(t);
             }
-            Anomaly::CyclicVersions { key, values } => {
-                let vs: Vec<String> = values.iter().map(Value::to_string).collect();
-                let _ = writeln!(
-                    out,
-                    "  key {key}: versions ordered in a cycle: {}",
-                    vs.join(" < ")
-                );
-            }
+        }
+        out
+    }
+
+    /// A plain-text rendering: the transactions involved, one a line
+    /// (`T12` is the op at history index 12), then the sentences.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for t in self.txns() {
+            let _ = writeln!(out, "  {} = {t}", t.name());
+        }
+        for s in self.sentences() {
+            let _ = writeln!(out, "  {s}");
         }
         out
     }

@@ -31,7 +31,7 @@ pub(crate) mod register_graph;
 mod rw_register;
 mod txn;
 
-pub use explain::{Anomaly, Evidence, Step, TxnRef, Unknown};
+pub use explain::{meaning, Anomaly, Evidence, Step, TxnRef, Unknown};
 pub use graph::Rel;
 pub use model::{implied_anomalies, prohibited_anomalies, Model, UnknownModel};
 pub use register_graph::{
@@ -389,7 +389,7 @@ impl ElleResult {
         }
         for (name, list) in &self.anomalies {
             for a in list {
-                let _ = write!(out, "\n{name}:\n{}", a.render());
+                let _ = write!(out, "\n{name} ({}):\n{}", meaning(name), a.render());
             }
             let total = self.anomaly_counts.get(name).copied().unwrap_or(0);
             if total > list.len() {

@@ -57,7 +57,7 @@ fn paper_example_is_the_figure_2_g_single() {
     assert_eq!(rels, vec![Rel::Ww, Rel::Wr, Rel::Rw]);
     assert!(r
         .render()
-        .contains("T7 < T3 (rw): T7 read key 255 = [2,3,4,5] without T3's write of 8"));
+        .contains("T7 < T3 (rw): T7 read key 255 = [2,3,4,5], which misses T3's write of 8"));
 }
 
 #[test]

@@ -1,11 +1,11 @@
-//! Elle anomalies as a person reads them (Elle's explainers and its
-//! cycle plots): each dependency cycle told step by step in words, from
-//! the evidence the checker kept, and drawn as a small graph; the other
-//! anomalies (aborted reads, lost updates, ...) told in a sentence.
+//! Elle anomalies on the page (Elle's cycle plots): the checker's own
+//! sentences for each anomaly (`checkers::elle::Anomaly::sentences`, the
+//! one wording of them), the transactions involved, and each dependency
+//! cycle drawn as a small graph.
 
 use super::ops::compact;
 use super::svg::{esc, text};
-use checkers::elle::{Anomaly, ElleResult, Evidence, Rel, Step, TxnRef};
+use checkers::elle::{meaning, Anomaly, ElleResult, Rel, Step, TxnRef};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -24,29 +24,6 @@ pub struct AnomalyView {
     pub svg: String,
 }
 
-/// What each anomaly type means, in a line (Adya; Elle's docs).
-fn meaning(kind: &str) -> &'static str {
-    let base = kind
-        .trim_end_matches("-process")
-        .trim_end_matches("-realtime");
-    match base {
-        "G0" => "write cycle: transactions overwrote each other in a circle",
-        "G1a" => "aborted read: a transaction saw a write of one that failed",
-        "G1b" => "intermediate read: a transaction saw a write that was later overwritten by the same transaction",
-        "G1c" => "circular information flow: transactions saw each other's writes in a circle",
-        "G-single" => "read skew: a cycle with exactly one anti-dependency (a read that missed a later write)",
-        "G-nonadjacent" => "a cycle with several anti-dependencies, no two in a row",
-        "G2-item" => "write skew: a cycle with two or more anti-dependencies",
-        "internal" => "a transaction's read disagrees with its own earlier writes",
-        "duplicate-elements" => "a read holds the same appended element twice",
-        "incompatible-order" => "two reads of a key that no single order of appends explains",
-        "lost-update" => "committed transactions read the same version and all wrote over it",
-        "garbage-read" => "a read saw a value no transaction wrote",
-        "cyclic-versions" => "the inferred version order of a key is cyclic",
-        _ => "an anomaly the checked models forbid",
-    }
-}
-
 /// The views of every anomaly `result` kept, by type.
 pub fn anomalies(result: &ElleResult) -> Vec<AnomalyView> {
     let mut out = Vec::new();
@@ -58,198 +35,26 @@ pub fn anomalies(result: &ElleResult) -> Vec<AnomalyView> {
     out
 }
 
-fn name(t: &TxnRef) -> String {
-    format!("T{}", t.index)
-}
-
 fn txn_row(t: &TxnRef) -> [String; 4] {
     let outcome = serde_json::to_value(t.outcome)
         .map(|v| compact(&v))
         .unwrap_or_default();
-    [name(t), t.process.to_string(), outcome, compact(&t.value)]
+    [t.name(), t.process.to_string(), outcome, compact(&t.value)]
 }
 
+/// The words are the checker's ([`Anomaly::sentences`]): the report adds
+/// the layout and, for cycles, the drawing.
 fn view(kind: &str, a: &Anomaly, n: usize) -> AnomalyView {
-    let (steps, txns, svg) = match a {
-        Anomaly::Cycle { steps } => (
-            cycle_words(steps),
-            distinct(steps.iter().map(|s| &s.from)),
-            cycle_svg(steps, n),
-        ),
-        other => {
-            let (sentence, txns) = other_words(other);
-            (
-                vec![sentence],
-                txns.into_iter().map(txn_row).collect(),
-                String::new(),
-            )
-        }
+    let svg = match a {
+        Anomaly::Cycle { steps } => cycle_svg(steps, n),
+        _ => String::new(),
     };
     AnomalyView {
         kind: kind.to_string(),
         meaning: meaning(kind),
-        steps,
-        txns,
+        steps: a.sentences(),
+        txns: a.txns().into_iter().map(txn_row).collect(),
         svg,
-    }
-}
-
-/// Each transaction once (a cycle may pass through one twice).
-fn distinct<'a>(txns: impl Iterator<Item = &'a TxnRef>) -> Vec<[String; 4]> {
-    let mut rows: Vec<[String; 4]> = Vec::new();
-    for t in txns {
-        let row = txn_row(t);
-        if !rows.contains(&row) {
-            rows.push(row);
-        }
-    }
-    rows
-}
-
-fn cycle_words(steps: &[Step]) -> Vec<String> {
-    let mut words: Vec<String> = steps.iter().map(step_words).collect();
-    let mut chain: Vec<String> = steps.iter().map(|s| name(&s.from)).collect();
-    if let Some(first) = steps.first() {
-        chain.push(name(&first.from));
-    }
-    words.push(format!(
-        "So {}: each must come before the next, and the last before the first, which no serial order allows.",
-        chain.join(" < ")
-    ));
-    words
-}
-
-fn step_words(s: &Step) -> String {
-    let (a, b) = (name(&s.from), name(&s.to));
-    let Some(e) = &s.evidence else {
-        return format!("{a} < {b} ({}).", s.rel);
-    };
-    let c = compact;
-    match e {
-        Evidence::Ww { key, value, next } => format!(
-            "{a} < {b} (ww): {a} wrote {} to key {}, and {b} wrote {} right after it in that key's version order.",
-            c(value), c(key), c(next)
-        ),
-        Evidence::Wr { key, value, read } => format!(
-            "{a} < {b} (wr): {b} read key {} = {}, whose latest version is {a}'s write of {}.",
-            c(key), c(read), c(value)
-        ),
-        Evidence::Rw { key, read, value } => format!(
-            "{a} < {b} (rw): {a} read key {} = {}, which misses {b}'s write of {}, the next version after it.",
-            c(key), c(read), c(value)
-        ),
-        Evidence::Process { process } => {
-            format!("{a} < {b} (process): process {process} ran {a}, then {b}.")
-        }
-        Evidence::Realtime { completed, invoked } => format!(
-            "{a} < {b} (realtime): {a} completed (index {completed}) before {b} was invoked (index {invoked})."
-        ),
-    }
-}
-
-fn other_words(a: &Anomaly) -> (String, Vec<&TxnRef>) {
-    let c = compact;
-    match a {
-        Anomaly::DirtyRead {
-            reader,
-            writer,
-            key,
-            value,
-            read,
-        } => (
-            format!(
-                "{} read key {} = {}, which holds {} written by {} ({:?}).",
-                name(reader),
-                c(key),
-                c(read),
-                c(value),
-                name(writer),
-                writer.outcome
-            ),
-            vec![reader, writer],
-        ),
-        Anomaly::GarbageRead {
-            reader,
-            key,
-            value,
-            read,
-        } => (
-            format!(
-                "{} read key {} = {}, but no transaction wrote {}.",
-                name(reader),
-                c(key),
-                c(read),
-                c(value)
-            ),
-            vec![reader],
-        ),
-        Anomaly::Internal {
-            txn,
-            mop,
-            expected,
-            read,
-        } => (
-            format!(
-                "{} read {} at micro-op {mop}, but its own earlier micro-ops imply {}.",
-                name(txn),
-                c(read),
-                c(expected)
-            ),
-            vec![txn],
-        ),
-        Anomaly::DuplicateElements {
-            reader,
-            key,
-            value,
-            read,
-        } => (
-            format!(
-                "{} read key {} = {}, which holds {} more than once.",
-                name(reader),
-                c(key),
-                c(read),
-                c(value)
-            ),
-            vec![reader],
-        ),
-        Anomaly::IncompatibleOrder {
-            key,
-            first,
-            first_read,
-            second,
-            second_read,
-        } => (
-            format!(
-                "{} read key {} = {} and {} read it = {}: neither is a prefix of the other.",
-                name(first),
-                c(key),
-                c(first_read),
-                name(second),
-                c(second_read)
-            ),
-            vec![first, second],
-        ),
-        Anomaly::LostUpdate { key, read, txns } => (
-            format!(
-                "{} all read key {} = {} and all wrote it: all but one update was lost.",
-                txns.iter().map(name).collect::<Vec<_>>().join(", "),
-                c(key),
-                c(read)
-            ),
-            txns.iter().collect(),
-        ),
-        Anomaly::Cycle { steps } => (
-            cycle_words(steps).join(" "),
-            steps.iter().map(|s| &s.from).collect(),
-        ),
-        Anomaly::CyclicVersions { key, values } => (
-            format!(
-                "The versions of key {} are ordered in a cycle: {}.",
-                c(key),
-                values.iter().map(c).collect::<Vec<_>>().join(" < ")
-            ),
-            Vec::new(),
-        ),
     }
 }
 
@@ -291,7 +96,7 @@ fn cycle_svg(steps: &[Step], n: usize) -> String {
             x,
             y + 4.0,
             r#"text-anchor="middle" font-size="11" font-weight="bold""#,
-            &name(&s.from),
+            &s.from.name(),
         );
         svg.push_str("</g>");
     }
