@@ -7,10 +7,15 @@
 //! empty queue completes `fail`. The history must drain the queue at the
 //! end, or acknowledged elements still queued count as lost.
 //!
+//! A `dequeue` that did not complete (`info`) may have taken one element
+//! nobody saw: acknowledged elements missing from every dequeue are lost
+//! only beyond what those crashed dequeues could have taken (Jepsen's
+//! checker counts them all as lost). A `drain` that did not complete took
+//! an unknown set of elements with it: the answer is then `unknown`.
+//!
 //! Invalid on lost or unexpected elements; duplicates are reported (Jepsen
 //! allows at-least-once delivery) and make it invalid only when
-//! `allow_duplicates` is off. A `drain` that did not complete `ok` took an
-//! unknown set of elements with it: the answer is then `unknown`.
+//! `allow_duplicates` is off.
 
 use crate::history::{History, HistoryError, Outcome};
 use crate::tally::{bad_value, key_of, Sample};
@@ -63,6 +68,8 @@ pub struct QueueResult {
     pub duplicated: Sample<Counted>,
     /// Dequeued although their enqueue's outcome was unknown.
     pub recovered_count: usize,
+    /// Dequeues that did not complete: each may have taken a lost element.
+    pub crashed_dequeues: usize,
     /// Why the answer is unknown, when it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
@@ -82,7 +89,7 @@ fn count(bag: &Bag, k: &str) -> usize {
 /// Checks `history` as a queue.
 pub fn check(history: &History, opts: &QueueOptions) -> Result<QueueResult, HistoryError> {
     let (mut attempts, mut enqueues, mut dequeues) = (Bag::new(), Bag::new(), Bag::new());
-    let mut unknown = None;
+    let (mut unknown, mut crashed) = (None, 0);
     for o in history.operations()? {
         let inv = &history.ops[o.invoke];
         let done = o.complete.map(|c| (c, &history.ops[c]));
@@ -94,6 +101,7 @@ pub fn check(history: &History, opts: &QueueOptions) -> Result<QueueResult, Hist
                 }
             }
             ("dequeue", Outcome::Ok, Some((_, d))) => put(&mut dequeues, &d.value),
+            ("dequeue", Outcome::Info, _) => crashed += 1,
             ("drain", Outcome::Ok, Some((c, d))) => {
                 let list = d.value.as_array().ok_or_else(|| {
                     bad_value(history, c, format!("drain value {} is not a list", d.value))
@@ -111,7 +119,9 @@ pub fn check(history: &History, opts: &QueueOptions) -> Result<QueueResult, Hist
             _ => {}
         }
     }
-    Ok(conclude(opts, &attempts, &enqueues, &dequeues, unknown))
+    Ok(conclude(
+        opts, &attempts, &enqueues, &dequeues, unknown, crashed,
+    ))
 }
 
 fn conclude(
@@ -120,10 +130,11 @@ fn conclude(
     enqueues: &Bag,
     dequeues: &Bag,
     unknown: Option<String>,
+    crashed: usize,
 ) -> QueueResult {
     let (mut lost, mut unexpected, mut duplicated) =
         (Sample::default(), Sample::default(), Sample::default());
-    let (mut ok_count, mut recovered_count) = (0, 0);
+    let (mut ok_count, mut recovered_count, mut missing_total) = (0, 0, 0);
     for (k, (v, n)) in dequeues {
         let tried = count(attempts, k);
         if tried == 0 {
@@ -145,6 +156,7 @@ fn conclude(
     }
     for (k, (v, n)) in enqueues {
         let missing = n.saturating_sub(count(dequeues, k));
+        missing_total += missing;
         if missing > 0 {
             lost.push(Counted {
                 element: v.clone(),
@@ -152,9 +164,8 @@ fn conclude(
             });
         }
     }
-    let broken = !lost.is_empty()
-        || !unexpected.is_empty()
-        || (!opts.allow_duplicates && !duplicated.is_empty());
+    // Each crashed dequeue may have taken one of the missing elements.
+    let broken = missing_total > crashed || (!opts.allow_duplicates && !duplicated.is_empty());
     let verdict = match () {
         _ if !unexpected.is_empty() => Verdict::Invalid,
         _ if unknown.is_some() => Verdict::Unknown,
@@ -170,6 +181,7 @@ fn conclude(
         unexpected,
         duplicated,
         recovered_count,
+        crashed_dequeues: crashed,
         unknown,
     }
 }
@@ -178,7 +190,7 @@ impl std::fmt::Display for QueueResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{}: {} enqueues attempted, {} acknowledged, {} dequeued; {} lost, {} unexpected, {} duplicated, {} recovered",
+            "{}: {} enqueues attempted, {} acknowledged, {} dequeued; {} lost, {} unexpected, {} duplicated, {} recovered; {} dequeues crashed",
             self.verdict,
             self.attempt_count,
             self.acknowledged_count,
@@ -186,7 +198,8 @@ impl std::fmt::Display for QueueResult {
             self.lost.count,
             self.unexpected.count,
             self.duplicated.count,
-            self.recovered_count
+            self.recovered_count,
+            self.crashed_dequeues
         )?;
         if let Some(why) = &self.unknown {
             writeln!(f, "unknown: {why}")?;
@@ -283,6 +296,29 @@ mod tests {
             check(&history(&records), &strict).unwrap().verdict,
             Verdict::Invalid
         );
+    }
+
+    #[test]
+    fn a_crashed_dequeue_may_have_taken_one_lost_element() {
+        let mut records = vec![
+            (0, "invoke", "enqueue", json!(1)),
+            (0, "ok", "enqueue", json!(1)),
+            (0, "invoke", "enqueue", json!(2)),
+            (0, "ok", "enqueue", json!(2)),
+            (1, "invoke", "dequeue", json!(null)),
+            (1, "info", "dequeue", json!(null)),
+        ];
+        let r = run(&records);
+        assert_eq!(
+            (r.verdict, r.lost.count, r.crashed_dequeues),
+            (Verdict::Invalid, 2, 1),
+            "{r}"
+        );
+        records.extend([
+            (2, "invoke", "dequeue", json!(null)),
+            (2, "info", "dequeue", json!(null)),
+        ]);
+        assert_eq!(run(&records).verdict, Verdict::Valid);
     }
 
     #[test]

@@ -283,9 +283,16 @@ impl<'a> Context<'a> {
     /// The op `template` on a random idle thread: `Pending` when none is.
     /// The nemesis's ops are `info` on both ends, as Jepsen records them.
     pub fn invoke(&mut self, template: &Template) -> Next {
-        let Some(t) = self.some_free_thread() else {
-            return Next::Pending(None);
-        };
+        match self.some_free_thread() {
+            Some(t) => self.invoke_on(t, template),
+            None => Next::Pending(None),
+        }
+    }
+
+    /// The op `template` on thread `t`, which the caller chose among the
+    /// idle threads (for ops whose value depends on the thread, like a
+    /// lock's owner).
+    pub fn invoke_on(&mut self, t: usize, template: &Template) -> Next {
         let process = self.workers.process(t);
         let kind = match process {
             Process::Nemesis => OpType::Info,

@@ -4,7 +4,11 @@
 //! checkable (Elle's `append` generator, Jepsen's
 //! `jepsen.tests.cycle.append`).
 //!
-//! A txn's value is `[["r", k, null], ["append", k, v], ...]`.
+//! Vocabulary: `txn`, invoked with `[["r", k, null], ["append", k, v],
+//! ...]` (integer keys; each appended `v` unique per key); its `ok`
+//! completion is the same list with every read filled in with the list
+//! the key held (`null` when never appended), seeing the txn's own earlier
+//! appends. The txn is all-or-nothing.
 //!
 //! Final reads: every client thread runs one txn that reads every key in
 //! use when the client generator stopped (`key_count` keys). One txn per
@@ -21,6 +25,7 @@ use super::{CheckerSpec, Generators, Options, Workload, WorkloadError};
 use crate::generator::{
     boxed, clients, defer, each_thread, finals, once, Context, Generator, KeysInUse, Next, Template,
 };
+use checkers::elle::ElleOptions;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -38,45 +43,56 @@ impl Workload for ListAppend {
     }
 
     fn generators(&self, opts: &Options) -> Result<Generators, WorkloadError> {
-        opts.validate()?;
-        let in_use = KeysInUse::new();
-        let txns = Txns::new(opts).share_keys(in_use.clone());
-        Ok(Generators {
-            clients: opts.paced(clients(txns)),
-            final_reads: boxed(finals(clients(defer(move || {
-                let reads = in_use.keys().into_iter().map(|k| json!(["r", k, null]));
-                each_thread(once(Template::new("txn", reads.collect())))
-            })))),
-        })
+        txn_generators(opts, "append")
     }
 
-    fn checkers(&self) -> Vec<CheckerSpec> {
-        vec![
-            CheckerSpec::plain("elle-list-append"),
-            CheckerSpec::plain("stats"),
-        ]
+    fn checkers(&self, _: &Options) -> Vec<CheckerSpec> {
+        let elle = ElleOptions::new(checkers::elle::Workload::ListAppend);
+        vec![CheckerSpec::Elle(elle), CheckerSpec::Stats]
     }
+}
+
+/// The generators of a transactional workload whose writes are `write_f`
+/// micro-ops (`append`, or `w` for rw-register): random txns over the
+/// active keys, and a final txn per thread reading every active key.
+pub(super) fn txn_generators(
+    opts: &Options,
+    write_f: &'static str,
+) -> Result<Generators, WorkloadError> {
+    opts.validate()?;
+    let in_use = KeysInUse::new();
+    let txns = Txns::new(opts, write_f).share_keys(in_use.clone());
+    Ok(Generators {
+        clients: opts.paced(clients(txns)),
+        final_reads: boxed(finals(clients(defer(move || {
+            let reads = in_use.keys().into_iter().map(|k| json!(["r", k, null]));
+            each_thread(once(Template::new("txn", reads.collect())))
+        })))),
+    })
 }
 
 /// Endless random transactions.
 #[derive(Clone, Debug)]
 pub struct Txns {
+    /// The write micro-op: `append` or `w`.
+    write_f: &'static str,
     min_len: usize,
     max_len: usize,
     max_writes: u64,
     /// The keys in use.
     active: Vec<u64>,
     next_key: u64,
-    /// Appends so far per active key: the next value is this plus one.
+    /// Writes so far per active key: the next value is this plus one.
     writes: HashMap<u64, u64>,
     /// Where the active keys are published (slot = place in `active`).
     in_use: KeysInUse,
 }
 
 impl Txns {
-    /// Transactions as `opts` describe them.
-    pub fn new(opts: &Options) -> Self {
+    /// Transactions as `opts` describe them, writing with `write_f`.
+    pub fn new(opts: &Options, write_f: &'static str) -> Self {
         Txns {
+            write_f,
             min_len: opts.min_txn_len,
             max_len: opts.max_txn_len,
             max_writes: opts.max_writes_per_key,
@@ -111,7 +127,7 @@ impl Txns {
             self.in_use.set(slot, self.next_key);
             self.next_key += 1;
         }
-        json!(["append", k, v])
+        json!([self.write_f, k, v])
     }
 }
 

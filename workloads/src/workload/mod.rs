@@ -2,13 +2,35 @@
 //! client generator built from options, a final generator of reads for
 //! after the faults, and the checkers that judge the history (Jepsen's
 //! `jepsen.tests.*` workload maps of `:generator`, `:final-generator` and
-//! `:checker`).
+//! `:checker`). The checkers are named with `checkers`' typed specs
+//! ([`CheckerSpec`]), so `temblor test` and `temblor check --workload`
+//! judge a workload's histories the same way.
+//!
+//! Every workload's op vocabulary (each `f`, and the values of its
+//! invocation and of its `ok` completion) is in its module's doc; a
+//! client implements exactly that, whatever the store.
 
+mod bank;
+mod counter;
 mod list_append;
+mod lock;
+mod queue;
 mod register;
+mod rw_register;
+mod set;
+mod unique_ids;
 
+pub use bank::{Bank, INITIAL_BALANCE};
+pub use counter::Counter;
 pub use list_append::ListAppend;
+pub use lock::Lock;
+pub use queue::Queue;
 pub use register::Register;
+pub use rw_register::RwRegister;
+pub use set::Set;
+pub use unique_ids::UniqueIds;
+
+pub use checkers::checker::CheckerSpec;
 
 use crate::generator::{boxed, stagger, BoxGen, Generator};
 use serde::{Deserialize, Serialize};
@@ -35,6 +57,15 @@ pub struct Options {
     pub max_txn_len: usize,
     /// list-append: appends to a key before it is retired for a fresh one.
     pub max_writes_per_key: u64,
+    /// set, counter, bank, queue: the share of ops that read (dequeue, for
+    /// a queue), between 0 and 1; each workload has its own default.
+    pub read_fraction: Option<f64>,
+    /// counter: half the adds are `-1` instead of `1`.
+    pub decrements: bool,
+    /// bank: how many accounts (each starts with [`INITIAL_BALANCE`]).
+    pub accounts: usize,
+    /// bank: a transfer moves between 1 and this much.
+    pub max_transfer: u64,
 }
 
 impl Default for Options {
@@ -48,6 +79,10 @@ impl Default for Options {
             min_txn_len: 1,
             max_txn_len: 4,
             max_writes_per_key: 32,
+            read_fraction: None,
+            decrements: false,
+            accounts: 10,
+            max_transfer: 5,
         }
     }
 }
@@ -118,8 +153,21 @@ impl Options {
                 max_writes_per_key: 0,
                 ..
             } => bad("max_writes_per_key", "must be at least 1"),
+            Options {
+                read_fraction: Some(f),
+                ..
+            } if !(0.0..=1.0).contains(f) => bad("read_fraction", "must be between 0 and 1"),
+            o if o.accounts < 2 => bad("accounts", "must be at least 2"),
+            Options {
+                max_transfer: 0, ..
+            } => bad("max_transfer", "must be at least 1"),
             _ => Ok(()),
         }
+    }
+
+    /// The share of reads, or `default` when none was given.
+    pub fn reads(&self, default: f64) -> f64 {
+        self.read_fraction.unwrap_or(default)
     }
 
     /// `gen` at the configured total rate, if any.
@@ -127,28 +175,6 @@ impl Options {
         match self.rate {
             Some(rate) => boxed(stagger(Duration::from_secs_f64(1.0 / rate), gen)),
             None => boxed(gen),
-        }
-    }
-}
-
-/// A checker a workload wants run on its history, by name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckerSpec {
-    /// The checker: `linearizable`, `elle-list-append`, `stats`, ...
-    pub name: String,
-    /// The model, for checkers that take one (`cas-register`).
-    pub model: Option<String>,
-    /// True when values are `[key, value]` tuples to check key by key.
-    pub per_key: bool,
-}
-
-impl CheckerSpec {
-    /// The checker `name` with no model, over the whole history.
-    pub fn plain(name: &str) -> Self {
-        CheckerSpec {
-            name: name.to_string(),
-            model: None,
-            per_key: false,
         }
     }
 }
@@ -183,18 +209,35 @@ pub trait Workload: Send + Sync {
         Ok(self.generators(opts)?.clients)
     }
 
-    /// The checkers for its histories.
-    fn checkers(&self) -> Vec<CheckerSpec>;
+    /// The checkers for its histories, given the options it ran with.
+    fn checkers(&self, opts: &Options) -> Vec<CheckerSpec>;
 }
 
 /// The names [`by_name`] knows.
-pub const NAMES: &[&str] = &["register", "list-append"];
+pub const NAMES: &[&str] = &[
+    "register",
+    "list-append",
+    "rw-register",
+    "set",
+    "counter",
+    "bank",
+    "unique-ids",
+    "lock",
+    "queue",
+];
 
 /// The workload called `name`.
 pub fn by_name(name: &str) -> Result<Box<dyn Workload>, WorkloadError> {
     match name {
         "register" => Ok(Box::new(Register)),
         "list-append" => Ok(Box::new(ListAppend)),
+        "rw-register" => Ok(Box::new(RwRegister)),
+        "set" => Ok(Box::new(Set)),
+        "counter" => Ok(Box::new(Counter)),
+        "bank" => Ok(Box::new(Bank)),
+        "unique-ids" => Ok(Box::new(UniqueIds)),
+        "lock" => Ok(Box::new(Lock)),
+        "queue" => Ok(Box::new(Queue)),
         _ => Err(WorkloadError::Unknown {
             name: name.to_string(),
             known: NAMES.join(", "),
@@ -231,7 +274,7 @@ mod tests {
         let e = by_name("regster").err().unwrap();
         assert_eq!(
             e.to_string(),
-            "unknown workload \"regster\" (known: register, list-append)"
+            "unknown workload \"regster\" (known: register, list-append, rw-register, set, counter, bank, unique-ids, lock, queue)"
         );
     }
 

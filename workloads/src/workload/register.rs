@@ -2,8 +2,10 @@
 //! independent keys, a few threads per key, checked per key against a
 //! cas-register model (Jepsen's `jepsen.tests.linearizable-register`).
 //!
-//! Values are Jepsen's independent tuples: `read [k nil]`, `write [k v]`,
-//! `cas [k [old new]]`.
+//! Vocabulary (Jepsen's independent tuples, integer keys): `read` invoked
+//! with `[k, null]`, `ok` with `[k, v]` (`null` when never written);
+//! `write` `[k, v]`, `ok` the same; `cas` `[k, [old, new]]`, `ok` the same,
+//! `fail` when the key did not hold `old`. Values are small integers.
 //!
 //! Final reads: every client thread reads, once each and in key order, the
 //! keys the groups of threads were working on when the client generator
@@ -16,9 +18,10 @@
 
 use super::{CheckerSpec, Generators, Options, Workload, WorkloadError};
 use crate::generator::{
-    boxed, clients, defer, each_thread, finals, from_fn, independent, limit, mix, seq, KeysInUse,
-    Template,
+    boxed, clients, defer, each_thread, finals, from_fn, independent, limit, mix, seq, BoxGen,
+    KeysInUse, Template,
 };
+use checkers::linear::{ModelKind, ModelSpec};
 use rand::Rng;
 use serde_json::{json, Value};
 
@@ -44,27 +47,30 @@ impl Workload for Register {
         .share_keys(in_use.clone());
         Ok(Generators {
             clients: opts.paced(clients(keys)),
-            final_reads: boxed(finals(clients(defer(move || {
-                let reads = in_use
-                    .keys()
-                    .into_iter()
-                    .map(|k| Template::new("read", json!([k, null])))
-                    .collect();
-                each_thread(seq(reads))
-            })))),
+            final_reads: keyed_final_reads(in_use),
         })
     }
 
-    fn checkers(&self) -> Vec<CheckerSpec> {
-        vec![
-            CheckerSpec {
-                name: "linearizable".into(),
-                model: Some("cas-register".into()),
-                per_key: true,
-            },
-            CheckerSpec::plain("stats"),
-        ]
+    fn checkers(&self, _: &Options) -> Vec<CheckerSpec> {
+        let model = ModelSpec {
+            independent: true,
+            ..ModelSpec::new(ModelKind::CasRegister)
+        };
+        vec![CheckerSpec::Linearizable(model), CheckerSpec::Stats]
     }
+}
+
+/// Every thread reads, once each and in key order, the keys in use when
+/// the client generator stopped: `read [k, null]`, marked final.
+pub(super) fn keyed_final_reads(in_use: KeysInUse) -> BoxGen {
+    boxed(finals(clients(defer(move || {
+        let reads = in_use
+            .keys()
+            .into_iter()
+            .map(|k| Template::new("read", json!([k, null])))
+            .collect();
+        each_thread(seq(reads))
+    }))))
 }
 
 /// Endless ops on one key (the key is added by `independent`).
