@@ -34,7 +34,7 @@ fn bench(ops: usize) -> Result<(), Box<dyn std::error::Error>> {
         "20260101T000000",
         &spec,
         &history,
-        &[CheckerSpec::plain("stats")],
+        &[CheckerSpec::Stats],
     );
     let history_bytes = std::fs::metadata(dir.join("history.jsonl"))?.len();
     let mut times: Vec<Duration> = Vec::new();

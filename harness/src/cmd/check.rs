@@ -1,10 +1,15 @@
 //! `temblor check`: re-analyse a history file or a stored run, from the
 //! terminal, with a verdict as the exit code (0 valid, 1 invalid, 2
 //! unknown). Linearizability (Knossos/Porcupine style) by default; Elle's
-//! transactional checker with `--workload list-append|rw-register`.
+//! transactional checker with `--workload list-append|rw-register`
+//! (reading the file straight into micro-ops); with any other `--workload
+//! NAME`, every checker that workload's runs use, through `checkers`'
+//! registry as `temblor test` does (a stored run keeps its own workload
+//! options).
 
 use super::UsageError;
 use anyhow::Context as _;
+use checkers::checker::{self as registry, CheckResult, CheckerSpec, Limits};
 use checkers::elle::{self, ElleOptions};
 use checkers::format::{self, Format};
 use checkers::linear::{self, CheckOptions, Decider, ModelKind, ModelSpec, NilReads};
@@ -58,10 +63,27 @@ pub struct Args {
     #[arg(long, default_value = "auto", value_name = "auto|search|graph")]
     pub checker: CheckerKind,
 
-    /// Transactional histories: check with Elle for this workload instead
-    /// of checking linearizability.
-    #[arg(long, value_name = "list-append|rw-register")]
-    pub workload: Option<elle::Workload>,
+    /// Check with every checker of this workload instead of one
+    /// linearizability model: register, list-append, rw-register, set,
+    /// counter, bank, unique-ids, lock, queue. A run folder is checked
+    /// with the options it ran with; for a file, `--independent` says
+    /// whether values are `[key, value]` tuples (register, set).
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+
+    /// bank: the accounts there are, `0` to `N-1` (default: a run's; for
+    /// a file, any account a read names).
+    #[arg(long, value_name = "N")]
+    pub accounts: Option<usize>,
+
+    /// bank: what every read must add up to (default: a run's; for a
+    /// file, Jepsen's 100).
+    #[arg(long, value_name = "AMOUNT")]
+    pub total: Option<i64>,
+
+    /// bank: balances may go below zero.
+    #[arg(long)]
+    pub negative_balances: bool,
 
     /// Elle: the consistency models to check, comma-separated (e.g.
     /// strict-serializable, serializable, snapshot-isolation,
@@ -102,7 +124,12 @@ pub enum CheckerKind {
 /// Runs the check; returns the verdict's exit code.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let path = history_path(&args.path)?;
-    let (verdict, text, json) = match (args.workload, args.checker, &args.csv) {
+    let elle_workload = match args.workload.as_deref() {
+        Some("list-append") => Some(elle::Workload::ListAppend),
+        Some("rw-register") => Some(elle::Workload::RwRegister),
+        _ => None,
+    };
+    let (verdict, text, json) = match (elle_workload, args.checker, &args.csv) {
         // Elle reads the file itself, keeping micro-ops, not JSON values.
         (Some(workload), _, None) => check_elle(Elle::File(&path), workload, &args)?,
         // A large history checked key by key is split on disk first.
@@ -117,7 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             };
             check_linear_split(&path, &args, decider)?
         }
-        (workload, checker, csv) => {
+        (elle_workload, checker, csv) => {
             let history =
                 format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
             if let Some(line) = history.torn_line {
@@ -126,11 +153,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             if let Some(out) = csv {
                 write_csv(&history, out)?;
             }
-            match (workload, checker) {
-                (Some(workload), _) => check_elle(Elle::History(&history), workload, &args)?,
-                (None, CheckerKind::Graph) => check_graph(&history, &args)?,
-                (None, CheckerKind::Auto) => check_linear(&history, &args, Decider::Auto)?,
-                (None, CheckerKind::Search) => check_linear(&history, &args, Decider::Search)?,
+            match (elle_workload, &args.workload, checker) {
+                (Some(workload), _, _) => check_elle(Elle::History(&history), workload, &args)?,
+                (None, Some(name), _) => check_workload(&history, name, &args)?,
+                (None, None, CheckerKind::Graph) => check_graph(&history, &args)?,
+                (None, None, CheckerKind::Auto) => check_linear(&history, &args, Decider::Auto)?,
+                (None, None, CheckerKind::Search) => {
+                    check_linear(&history, &args, Decider::Search)?
+                }
             }
         }
     };
@@ -292,6 +322,119 @@ fn check_elle(
         result.render(),
         serde_json::to_value(&result)?,
     ))
+}
+
+/// Every checker of workload `name`, adjusted by the flags, composed.
+fn check_workload(
+    history: &History,
+    name: &str,
+    args: &Args,
+) -> anyhow::Result<(Verdict, String, Value)> {
+    let workload = workloads::by_name(name).map_err(|e| UsageError(e.to_string()))?;
+    let run_opts = run_options(&args.path, name)?;
+    let from_run = run_opts.is_some();
+    let opts = run_opts.unwrap_or_default();
+    let specs: Vec<CheckerSpec> = workload
+        .checkers(&opts)
+        .into_iter()
+        .map(|spec| adjust(spec, args, from_run))
+        .collect::<anyhow::Result<_>>()?;
+    let limits = Limits {
+        time_limit: args.time_limit,
+        memory_budget: args.memory_limit,
+    };
+    let composed = registry::compose(history, &specs, &limits);
+    // A history this workload's checkers cannot read is bad input here,
+    // not an unknown verdict: the user named the file and the workload.
+    if let Some(e) = composed.checks.iter().find_map(|c| match &c.result {
+        CheckResult::Error(e) => Some(format!("{} checker: {e}", c.checker)),
+        _ => None,
+    }) {
+        return Err(UsageError(e).into());
+    }
+    let names: Vec<&str> = composed.checks.iter().map(|c| c.checker.as_str()).collect();
+    let mut text = format!(
+        "{} ({name} workload: {})\n",
+        composed.verdict,
+        names.join(", ")
+    );
+    for c in &composed.checks {
+        text.push_str(&format!("\n{} — {}\n{}", c.checker, c.verdict, c.text));
+        if !c.text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    Ok((composed.verdict, text, serde_json::to_value(&composed)?))
+}
+
+/// The workload options a run folder at `path` ran `name` with, if it is
+/// one (its spec.json); a run of another workload is a usage error.
+fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Options>> {
+    let spec_file = path.join("spec.json");
+    if !path.is_dir() || !spec_file.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&spec_file)
+        .with_context(|| format!("cannot read {}", spec_file.display()))?;
+    let spec: Value = serde_json::from_str(&text)
+        .map_err(|e| UsageError(format!("{}: not JSON: {e}", spec_file.display())))?;
+    let ran = spec["workload"].as_str().unwrap_or_default();
+    if ran != name {
+        return Err(UsageError(format!(
+            "{} is a run of the {ran:?} workload, not {name:?}",
+            path.display()
+        ))
+        .into());
+    }
+    let opts = serde_json::from_value(spec["workload_options"].clone())
+        .map_err(|e| UsageError(format!("{}: workload_options: {e}", spec_file.display())))?;
+    Ok(Some(opts))
+}
+
+/// A workload's checker with the command line's say: models and limits,
+/// and for a file (not a run folder) the shape of its values.
+fn adjust(spec: CheckerSpec, args: &Args, from_run: bool) -> anyhow::Result<CheckerSpec> {
+    Ok(match spec {
+        CheckerSpec::Linearizable(mut m) => {
+            m.initial = parse_initial(&args.initial)?;
+            m.nil_reads = args.nil_reads;
+            m.independent = if from_run {
+                m.independent
+            } else {
+                args.independent
+            };
+            CheckerSpec::Linearizable(m)
+        }
+        CheckerSpec::Elle(mut o) => {
+            if !args.consistency_models.is_empty() {
+                o = o.with_models(&args.consistency_models);
+            }
+            if let Some(limit) = args.time_limit {
+                o.cycle_search_timeout = limit;
+            }
+            CheckerSpec::Elle(o)
+        }
+        CheckerSpec::Set(mut o) => {
+            o.independent = if from_run {
+                o.independent
+            } else {
+                args.independent
+            };
+            CheckerSpec::Set(o)
+        }
+        CheckerSpec::Bank(mut o) => {
+            if !from_run {
+                o = checkers::bank::BankOptions::default();
+            }
+            if let Some(n) = args.accounts {
+                o.accounts = Some((0..n).map(|a| a.to_string()).collect());
+            }
+            o.total = args.total.unwrap_or(o.total);
+            o.negative_balances |= args.negative_balances;
+            CheckerSpec::Bank(o)
+        }
+        other => other,
+    })
 }
 
 fn write_csv(history: &History, out: &Path) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@
 //! and `&` escaped so that it cannot close its `<script>` element.
 
 mod elle;
+mod findings;
 mod index;
 mod junit;
 mod linear;

@@ -4,14 +4,14 @@
 //! `report.html` template.
 
 use super::elle::{self, AnomalyView};
+use super::findings::{self, Findings};
 use super::linear::{self, FailureView};
 use super::load::RunFiles;
 use super::ops::{Ops, Span};
 use super::summary::{self, TestView, VerdictLine};
 use super::timeline::{self, Mark};
-use checkers::elle::ElleResult;
+use checkers::checker::CheckResult;
 use checkers::history::Outcome;
-use checkers::linear::LinearResult;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -59,6 +59,8 @@ pub struct CheckView {
     pub text: String,
     pub failures: Vec<FailureView>,
     pub anomalies: Vec<AnomalyView>,
+    /// The workload checkers' facts, tables and plots.
+    pub findings: Findings,
 }
 
 /// The page for `run`.
@@ -122,26 +124,20 @@ fn checks(run: &RunFiles, ops: &Ops) -> Vec<CheckView> {
     };
     r.checks
         .iter()
-        .map(|c| {
-            let failures = match c.checker.as_str() {
-                "linearizable" => serde_json::from_value::<LinearResult>(c.result.clone())
-                    .map(|r| linear::failures(&r, ops))
-                    .unwrap_or_default(),
+        .map(|c| CheckView {
+            checker: c.checker.clone(),
+            verdict: c.verdict.to_string(),
+            text: c.text.clone(),
+            failures: match &c.result {
+                CheckResult::Linearizable(r) => linear::failures(r, ops),
+                CheckResult::Lock(r) => linear::failures(&r.linear, ops),
                 _ => Vec::new(),
-            };
-            let anomalies = match c.checker.starts_with("elle-") {
-                true => serde_json::from_value::<ElleResult>(c.result.clone())
-                    .map(|r| elle::anomalies(&r))
-                    .unwrap_or_default(),
-                false => Vec::new(),
-            };
-            CheckView {
-                checker: c.checker.clone(),
-                verdict: c.verdict.to_string(),
-                text: c.text.clone(),
-                failures,
-                anomalies,
-            }
+            },
+            anomalies: match &c.result {
+                CheckResult::Elle(r) => elle::anomalies(r),
+                _ => Vec::new(),
+            },
+            findings: findings::of(&c.result, ops),
         })
         .collect()
 }

@@ -23,15 +23,16 @@ const BUCKETS: usize = 80;
 const QUANTILES: [(f64, &str, &str); 3] =
     [(0.5, "p50", ""), (0.95, "p95", "6 3"), (0.99, "p99", "2 3")];
 
-/// The plot area and its axes.
-struct Frame {
-    x: Scale,
-    y: Scale,
-    svg: String,
+/// The plot area and its axes: time in seconds across, `y` up; the
+/// workload checkers' plots draw in it too.
+pub(super) struct Frame {
+    pub x: Scale,
+    pub y: Scale,
+    pub svg: String,
 }
 
 impl Frame {
-    fn new(end_s: f64, y: Scale, label: &str) -> Frame {
+    pub(super) fn new(end_s: f64, y: Scale, label: &str) -> Frame {
         let x = Scale::new(0.0, end_s, LEFT, W - RIGHT);
         let mut svg = format!(
             r#"<svg class="plot" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
@@ -46,7 +47,7 @@ impl Frame {
         Frame { x, y, svg }
     }
 
-    fn faults(&mut self, intervals: &[Interval]) {
+    pub(super) fn faults(&mut self, intervals: &[Interval]) {
         let kinds: Vec<&str> = {
             let mut k: Vec<&str> = intervals.iter().map(|i| i.kind.as_str()).collect();
             k.dedup();
@@ -78,7 +79,7 @@ impl Frame {
         }
     }
 
-    fn axes(&mut self, y_ticks: &[(f64, String)], y_label: &str) {
+    pub(super) fn axes(&mut self, y_ticks: &[(f64, String)], y_label: &str) {
         for t in self.x.ticks(10) {
             let x = self.x.at(t);
             let _ = write!(
@@ -129,7 +130,7 @@ impl Frame {
         );
     }
 
-    fn legend(&mut self, row: usize, colour: &str, dash: &str, label: &str) {
+    pub(super) fn legend(&mut self, row: usize, colour: &str, dash: &str, label: &str) {
         let y = TOP + 10.0 + row as f64 * 14.0;
         let x = W - RIGHT + 10.0;
         let _ = write!(
@@ -140,7 +141,7 @@ impl Frame {
         text(&mut self.svg, x + 22.0, y + 3.5, r#"font-size="10""#, label);
     }
 
-    fn polyline(&mut self, pts: &[(f64, f64)], colour: &str, dash: &str, width: f64) {
+    pub(super) fn polyline(&mut self, pts: &[(f64, f64)], colour: &str, dash: &str, width: f64) {
         if pts.is_empty() {
             return;
         }
@@ -154,13 +155,25 @@ impl Frame {
         self.svg.push_str(r#""/>"#);
     }
 
-    fn finish(mut self) -> String {
+    /// A dot at each `(x, y)` in data units.
+    pub(super) fn dots(&mut self, pts: &[(f64, f64)], colour: &str, r: f64) {
+        for (x, y) in pts {
+            let _ = write!(
+                self.svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="{r}" fill="{colour}" fill-opacity="0.6"/>"#,
+                self.x.at(*x),
+                self.y.at(*y)
+            );
+        }
+    }
+
+    pub(super) fn finish(mut self) -> String {
         self.svg.push_str("</svg>");
         self.svg
     }
 }
 
-fn secs(ns: u64) -> f64 {
+pub(super) fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 

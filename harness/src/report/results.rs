@@ -12,11 +12,14 @@
 //!   "client_ops": 10203,          // client operations (invocations)   [report]
 //!   "duration_s": 31.7,           // time of the last history record   [report]
 //!   "checks": [                   // one per checker, in the order run
-//!     { "checker": "linearizable" | "elle-list-append" | "elle-rw-register" | "stats",
+//!     { "checker": "linearizable" | "elle-list-append" | "elle-rw-register"
+//!                  | "set" | "counter" | "bank" | "unique-ids" | "queue"
+//!                  | "lock" | "stats",
 //!       "verdict": "valid" | "invalid" | "unknown",
 //!       "result": { ... },        // the checker's own result (checkers crate:
-//!                                 // linear::LinearResult, elle::ElleResult,
-//!                                 // stats::StatsResult), or an error string
+//!                                 // checker::CheckResult's payload, e.g.
+//!                                 // linear::LinearResult, set::SetResult),
+//!                                 // or an error string
 //!       "text": "..." }           // the same for people, plain text
 //!   ]
 //! }

@@ -3,8 +3,6 @@
 //! we print the whole `temblor test` line).
 
 use super::results::ResultsFile;
-use checkers::elle::ElleResult;
-use checkers::linear::LinearResult;
 use checkers::Verdict;
 use serde::Serialize;
 use serde_json::Value;
@@ -58,64 +56,9 @@ pub fn with_torn_line(mut line: VerdictLine, torn_line: Option<u32>) -> VerdictL
     line
 }
 
+/// The checker's own sentence for why, else the first line of its text.
 fn reason(c: &crate::run::analysis::CheckOutcome) -> String {
-    let parsed = match c.checker.as_str() {
-        "linearizable" => serde_json::from_value::<LinearResult>(c.result.clone())
-            .ok()
-            .and_then(|r| linear_reason(&r)),
-        n if n.starts_with("elle-") => serde_json::from_value::<ElleResult>(c.result.clone())
-            .ok()
-            .and_then(|r| elle_reason(&r)),
-        // The stats text is a table; its last line says what starved.
-        "stats" => c
-            .text
-            .lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty())
-            .map(str::to_string),
-        _ => None,
-    };
-    parsed.unwrap_or_else(|| first_line(&c.text))
-}
-
-fn linear_reason(r: &LinearResult) -> Option<String> {
-    let failing: Vec<_> = r
-        .partitions
-        .iter()
-        .filter(|p| p.failure.is_some())
-        .collect();
-    let p = failing.first()?;
-    let f = p.failure.as_ref()?;
-    let key = p
-        .key
-        .as_ref()
-        .map(|k| format!("on key {k}, "))
-        .unwrap_or_default();
-    let more = match failing.len() {
-        1 => String::new(),
-        n => format!(" (and {} more keys)", n - 1),
-    };
-    Some(format!(
-        "{key}“{}” by process {} (history index {}) could not be linearized{more}",
-        f.op.describe, f.op.process, f.op.index
-    ))
-}
-
-fn elle_reason(r: &ElleResult) -> Option<String> {
-    if r.anomaly_types.is_empty() {
-        return None;
-    }
-    let found: Vec<String> = r
-        .anomaly_types
-        .iter()
-        .map(|t| format!("{t} ×{}", r.anomaly_counts.get(t).copied().unwrap_or(1)))
-        .collect();
-    let not: Vec<String> = r.not.iter().map(|m| m.name().to_string()).collect();
-    Some(format!(
-        "found {}; rules out {}",
-        found.join(", "),
-        not.join(", ")
-    ))
+    c.result.reason().unwrap_or_else(|| first_line(&c.text))
 }
 
 fn first_line(text: &str) -> String {

@@ -9,11 +9,11 @@
 //! and answers `unknown`, saying why, otherwise. Small histories take the
 //! plain path ([`analysis::analyze`]), so their answers are unchanged.
 
-use super::analysis::{self, Analysis, CheckOutcome};
+use super::analysis::{self, Analysis, CheckOutcome, CheckResult};
 use anyhow::Context as _;
+use checkers::checker::CheckerSpec;
 use checkers::format::{self, Format};
 use checkers::linear::LinearResult;
-use checkers::stats::StatsResult;
 use checkers::{History, Op, Process, Verdict};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -21,7 +21,6 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use workloads::CheckerSpec;
 
 /// How much memory the checkers of one run may use: a checker that would
 /// need more answers `unknown` instead of being killed.
@@ -79,13 +78,13 @@ fn analyze_within(
     let (split, whole): (Vec<&CheckerSpec>, Vec<&CheckerSpec>) =
         specs.iter().partition(|s| composes(s));
     let groups = (size * BYTES_PER_RECORD / 100 / limits.group_bytes + 1).min(1024) as usize;
-    let spilled = Spill::write(path, groups, split.iter().any(|s| s.per_key))?;
+    let spilled = Spill::write(path, groups, split.iter().any(|s| per_key(s)))?;
     let mut checks: Vec<Option<CheckOutcome>> = vec![None; specs.len()];
     let split_specs: Vec<CheckerSpec> = split.iter().map(|s| (*s).clone()).collect();
     for outcome in spilled.check(&split_specs, deadline)? {
         let at = specs
             .iter()
-            .position(|s| s.name == outcome.checker && composes(s));
+            .position(|s| s.name() == outcome.checker && composes(s));
         if let Some(i) = at.filter(|i| checks[*i].is_none()) {
             checks[i] = Some(outcome);
         }
@@ -119,7 +118,12 @@ fn analyze_within(
 /// Whether a checker's answers over groups of keys merge into its answer
 /// over the whole history.
 fn composes(spec: &CheckerSpec) -> bool {
-    (spec.name == "linearizable" && spec.per_key) || spec.name == "stats"
+    per_key(spec) || matches!(spec, CheckerSpec::Stats)
+}
+
+/// Whether a checker is per-key linearizability.
+fn per_key(spec: &CheckerSpec) -> bool {
+    matches!(spec, CheckerSpec::Linearizable(m) if m.independent)
 }
 
 fn remaining(deadline: Instant) -> Duration {
@@ -136,14 +140,9 @@ fn too_large(spec: &CheckerSpec, records: u64, needed: u64, budget: u64) -> Chec
          checkers' memory budget of {:.1} GiB, and {} needs all of it at once",
         needed as f64 / (1u64 << 30) as f64,
         budget as f64 / (1u64 << 30) as f64,
-        spec.name
+        spec.name()
     );
-    CheckOutcome {
-        checker: spec.name.clone(),
-        verdict: Verdict::Unknown,
-        result: Value::String(why.clone()),
-        text: format!("could not check: {why}"),
-    }
+    CheckOutcome::new(spec, CheckResult::Error(why))
 }
 
 /// Whether the history in `path` is JSON Lines too large to check whole.
@@ -300,32 +299,33 @@ impl Spill {
 
     /// One checker's answers over the groups, as its answer over all.
     fn merge(&self, spec: &CheckerSpec, parts: Vec<CheckOutcome>) -> CheckOutcome {
-        let merged = match spec.name.as_str() {
-            "linearizable" => merge_as::<LinearResult>(&parts).map(|rs| {
-                let r = self.merge_linear(rs);
-                (r.verdict, serde_json::to_value(&r), r.to_string())
-            }),
-            _ => merge_as::<StatsResult>(&parts).map(|rs| {
-                let r = checkers::stats::merge(rs);
-                (r.verdict, serde_json::to_value(&r), r.to_string())
-            }),
+        let merged = match spec {
+            CheckerSpec::Linearizable(_) => {
+                let linear = |c: &CheckOutcome| match &c.result {
+                    CheckResult::Linearizable(r) => Some(r.clone()),
+                    _ => None,
+                };
+                let rs: Option<Vec<_>> = parts.iter().map(linear).collect();
+                rs.map(|rs| CheckResult::Linearizable(self.merge_linear(rs)))
+            }
+            _ => {
+                let stats = |c: &CheckOutcome| match &c.result {
+                    CheckResult::Stats(r) => Some(r.clone()),
+                    _ => None,
+                };
+                let rs: Option<Vec<_>> = parts.iter().map(stats).collect();
+                rs.map(|rs| CheckResult::Stats(checkers::stats::merge(rs)))
+            }
         };
         match merged {
-            Some((verdict, Ok(result), text)) => CheckOutcome {
-                checker: spec.name.clone(),
-                verdict,
-                result,
-                text,
-            },
+            Some(result) => CheckOutcome::new(spec, result),
             // A group that could not be checked decides: its reason stands.
             _ => match parts.into_iter().find(|c| c.verdict == Verdict::Unknown) {
                 Some(unknown) => unknown,
-                None => CheckOutcome {
-                    checker: spec.name.clone(),
-                    verdict: Verdict::Unknown,
-                    result: Value::String("its answers over key groups do not merge".into()),
-                    text: "could not check: its answers over key groups do not merge".into(),
-                },
+                None => CheckOutcome::new(
+                    spec,
+                    CheckResult::Error("its answers over key groups do not merge".into()),
+                ),
             },
         }
     }
@@ -354,15 +354,6 @@ impl Drop for Spill {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Every part's result as `T`, or `None` if one is not (it could not be
-/// checked).
-fn merge_as<T: serde::de::DeserializeOwned>(parts: &[CheckOutcome]) -> Option<Vec<T>> {
-    parts
-        .iter()
-        .map(|c| serde_json::from_value(c.result.clone()).ok())
-        .collect()
 }
 
 /// FNV-1a: a stable hash, so the same history always splits the same way.
@@ -416,7 +407,9 @@ mod tests {
     }
 
     fn register_specs() -> Vec<CheckerSpec> {
-        workloads::by_name("register").unwrap().checkers()
+        workloads::by_name("register")
+            .unwrap()
+            .checkers(&workloads::Options::default())
     }
 
     /// Small limits: every history here is "large", split in several groups.
@@ -442,7 +435,10 @@ mod tests {
                 assert_eq!((&s.checker, s.verdict), (&w.checker, w.verdict));
             }
             let lin = |a: &Analysis| -> LinearResult {
-                serde_json::from_value(a.checks[0].result.clone()).unwrap()
+                match &a.checks[0].result {
+                    CheckResult::Linearizable(r) => r.clone(),
+                    other => panic!("not a linearizability result: {other:?}"),
+                }
             };
             let (s, w) = (lin(&split), lin(&whole));
             let keys = |r: &LinearResult| -> Vec<(Option<String>, usize)> {
@@ -490,8 +486,10 @@ mod tests {
     fn a_checker_that_needs_the_whole_history_says_unknown_when_it_does_not_fit() {
         let path = write("big.jsonl", history(4, 20, None));
         let specs = vec![
-            CheckerSpec::plain("elle-list-append"),
-            CheckerSpec::plain("stats"),
+            CheckerSpec::Elle(checkers::elle::ElleOptions::new(
+                checkers::elle::Workload::ListAppend,
+            )),
+            CheckerSpec::Stats,
         ];
         let tight = Limits {
             budget: 1_000,

@@ -116,7 +116,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         })?;
     closed??;
     shutdown.set_stage("checking the history");
-    let analysis = conclude(&dir, &workload.checkers(), seed)?;
+    let analysis = conclude(&dir, &workload.checkers(&spec.workload_options), seed)?;
     if let Err(e) = crate::report::write_index(&spec.results_dir) {
         eprintln!("temblor: cannot write the results index: {e:#}");
     }
@@ -133,7 +133,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
 /// [`large`]), never held twice, so a long run's verdict fits in memory.
 pub fn conclude(
     dir: &RunDir,
-    checkers: &[workloads::CheckerSpec],
+    checkers: &[checkers::checker::CheckerSpec],
     seed: u64,
 ) -> anyhow::Result<Analysis> {
     let history = dir.file("history.jsonl");

@@ -395,7 +395,7 @@ mod tests {
         let e = consul.validate().unwrap_err().to_string();
         assert!(e.contains("--consul-install"), "{e}");
         let spec = TestSpec {
-            workload: "bank".into(),
+            workload: "ledger".into(),
             ..TestSpec::default()
         };
         assert!(spec

@@ -186,7 +186,7 @@ async fn register_final_reads_follow_the_recovery_window_once_per_worker_per_key
     assert!(by_thread
         .values()
         .all(|r| r.iter().map(|o| &o.value).collect::<Vec<_>>() == first));
-    let checkers = by_name("register").unwrap().checkers();
+    let checkers = by_name("register").unwrap().checkers(&Options::default());
     let analysis = analyze(&h, &checkers, Duration::from_secs(60));
     assert_eq!(analysis.verdict, Verdict::Valid, "{:#?}", analysis.checks);
 }
@@ -201,7 +201,9 @@ async fn list_append_final_reads_are_one_txn_per_worker_that_elle_accepts() {
         assert_eq!(micro.len(), Options::default().key_count);
         assert!(micro.iter().all(|m| m[0] == "r" && m[2].is_null()));
     }
-    let checkers = by_name("list-append").unwrap().checkers();
+    let checkers = by_name("list-append")
+        .unwrap()
+        .checkers(&Options::default());
     let analysis = analyze(&h, &checkers, Duration::from_secs(60));
     assert_eq!(analysis.verdict, Verdict::Valid, "{:#?}", analysis.checks);
 }
@@ -218,7 +220,7 @@ async fn a_replica_that_never_caught_up_is_caught_by_its_final_reads() {
         let file = format!("final-stale-{workload}.jsonl");
         let (_, h) = run_phases(workload, Some("n2"), None, &file).await;
         final_phase(&h);
-        let checkers = by_name(workload).unwrap().checkers();
+        let checkers = by_name(workload).unwrap().checkers(&Options::default());
         let with = analyze(&h, &checkers, Duration::from_secs(60));
         assert_eq!(with.verdict, Verdict::Invalid, "{workload}");
         let without = analyze(&without_finals(&h), &checkers, Duration::from_secs(60));

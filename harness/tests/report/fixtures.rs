@@ -42,14 +42,9 @@ pub fn spec(name: &str, workload: &str, nemesis: &[&str], time_limit: f64, seed:
 
 /// The checkers of the register workload.
 pub fn register_checkers() -> Vec<CheckerSpec> {
-    vec![
-        CheckerSpec {
-            name: "linearizable".into(),
-            model: Some("cas-register".into()),
-            per_key: true,
-        },
-        CheckerSpec::plain("stats"),
-    ]
+    workloads::by_name("register")
+        .expect("register is a workload")
+        .checkers(&workloads::Options::default())
 }
 
 /// Writes a run folder `results/<test>/<stamp>` as `temblor test` does

@@ -8,6 +8,8 @@ mod browser;
 mod fixtures;
 
 use browser::Browser;
+use checkers::elle::{ElleOptions, Workload};
+use checkers::linear::{ModelKind, ModelSpec};
 use fixtures::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -98,12 +100,8 @@ fn a_linearizability_failure_shows_the_op_that_could_not_be_linearized() {
     )
     .unwrap();
     let checks = vec![
-        CheckerSpec {
-            name: "linearizable".into(),
-            model: Some("cas-register".into()),
-            per_key: false,
-        },
-        CheckerSpec::plain("stats"),
+        CheckerSpec::Linearizable(ModelSpec::new(ModelKind::CasRegister)),
+        CheckerSpec::Stats,
     ];
     let results = temp_dir("linear");
     let dir = write_run(
@@ -160,7 +158,7 @@ fn an_elle_anomaly_is_explained_step_by_step_and_drawn() {
         "20260103T000000",
         &spec,
         &h,
-        &[CheckerSpec::plain("elle-list-append")],
+        &[CheckerSpec::Elle(ElleOptions::new(Workload::ListAppend))],
     );
     harness::report::write_run(&dir).unwrap();
     let r = results_json(&dir);

@@ -15,7 +15,10 @@ fn assert_usage(args: &[&str], expect: &str) {
 #[test]
 fn unknown_names_and_typos_are_usage_errors() {
     assert_usage(&["test", "--target", "mongo"], "unknown target \"mongo\"");
-    assert_usage(&["test", "--workload", "bank"], "unknown workload \"bank\"");
+    assert_usage(
+        &["test", "--workload", "ledger"],
+        "unknown workload \"ledger\"",
+    );
     assert_usage(&["test", "--nemesis", "flood"], "unknown nemesis \"flood\"");
     assert_usage(&["test", "--time-limit", "soon"], "not a duration");
     let dir = results_dir("usage");

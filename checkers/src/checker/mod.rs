@@ -13,6 +13,8 @@
 //! a memory budget (the linearizability search's cache); the linear-time
 //! checkers stream over the history once and need neither.
 
+mod reason;
+
 use crate::bank::{self, BankOptions, BankResult};
 use crate::counter::{self, CounterResult};
 use crate::elle::{self, ElleOptions, ElleResult};
