@@ -1,7 +1,9 @@
 //! The client API: HTTP/1.1 with JSON bodies on hyper. Routes:
 //! `GET /kv/{key}`, `PUT /kv/{key}` `{"value": v}`, `POST /kv/{key}/cas`
 //! `{"expect": v, "value": v}`, `POST /txn` `{"ops": [["r", k, null],
-//! ["append", k, v]]}`, `GET /status`, `GET /health`. Every error is a JSON
+//! ["append", k, v], ["w", k, v], ["add", k, n], ["pop", k, null]]}`,
+//! `POST /transfer` `{"from": k, "to": k, "amount": n, "initial": n}`,
+//! `GET /status`, `GET /health`. Every error is a JSON
 //! body `{"error": "...", "definite": bool}` so a client can tell `fail`
 //! (definite: nothing happened) from `info` (indefinite), after Jepsen's
 //! client error convention. A non-leader answers 307 with the leader's
@@ -75,6 +77,15 @@ struct TxnBody {
     ops: Vec<Value>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    from: Value,
+    to: Value,
+    amount: i64,
+    initial: i64,
+}
+
 /// Serve one connection's requests.
 pub async fn handle(api: Arc<Api>, req: Request<Incoming>) -> Result<Resp, Infallible> {
     let path = req
@@ -131,10 +142,33 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Value, Failure> {
             .map(|_| json!({"ok": true}))
         }
         (&Method::POST, ["txn"]) => txn(api, parse_body(req).await?).await,
-        (_, ["health"] | ["status"] | ["kv", _] | ["kv", _, "cas"] | ["txn"]) => Err(Failure {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            ..bad_request(format!("method {method} not allowed on /{path}"))
-        }),
+        (&Method::POST, ["transfer"]) => {
+            let body: TransferBody = parse_body(req).await?;
+            if body.amount < 0 {
+                return Err(bad_request("a transfer's amount must not be negative"));
+            }
+            let command = Command::Transfer {
+                from: kv::key_slot(&body.from).map_err(bad_request)?,
+                to: kv::key_slot(&body.to).map_err(bad_request)?,
+                amount: body.amount,
+                initial: body.initial,
+            };
+            api.call(
+                ClientRequest::Propose {
+                    command,
+                    reply: dummy(),
+                },
+                true,
+            )
+            .await
+            .map(|_| json!({"ok": true}))
+        }
+        (_, ["health"] | ["status"] | ["kv", _] | ["kv", _, "cas"] | ["txn"] | ["transfer"]) => {
+            Err(Failure {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                ..bad_request(format!("method {method} not allowed on /{path}"))
+            })
+        }
         _ => Err(Failure {
             status: StatusCode::NOT_FOUND,
             ..bad_request(format!("no route /{path}"))

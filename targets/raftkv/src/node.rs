@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::config::{Bug, Config};
-use crate::kv::{Command, MicroF, MicroOp, Store};
+use crate::kv::{Command, MicroOp, Store};
 use crate::raft::{self, Entry, Message, NodeId, Raft, ReadState, Role};
 use crate::storage::{Storage, StorageError};
 use crate::transport::{PeerClients, Transport};
@@ -541,11 +541,12 @@ impl Driver {
 }
 
 /// The answer a blind write gets under `early-ack`, or None if the command's
-/// answer depends on applying it (cas, transactions that read).
+/// answer depends on applying it (cas, transfers, transactions that read or
+/// pop). Blind: writes, and transactions of appends, writes and adds.
 fn early_ack_value(command: &Command) -> Option<Value> {
     match command {
         Command::Write { .. } => Some(Value::Null),
-        Command::Txn { ops } if ops.iter().all(|op| op.f == MicroF::Append) => {
+        Command::Txn { ops } if ops.iter().all(|op| op.f.is_blind_write()) => {
             Some(crate::kv::render_micro_ops(ops))
         }
         _ => None,
