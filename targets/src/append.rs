@@ -1,9 +1,12 @@
-//! List-append over a key-value store with per-key versions, the recipe
+//! Transactions over a key-value store with per-key versions, the recipe
 //! Jepsen's etcd test (`jepsen.etcd.append`) uses and that etcd (mod
 //! revisions) and Consul (ModifyIndex) share: read every key of the txn
 //! and its version at one point in time, compute the reads and the new
-//! lists here, then write the lists back only if no key's version changed.
+//! values here, then write them back only if no key's version changed.
 //! A failed version check means nothing was written: a definite `fail`.
+//! Serves list-append (`append` micro-ops: the new value is the list read
+//! plus the element) and rw-register (`w` micro-ops: the new value is the
+//! one written).
 
 use checkers::Op;
 use serde_json::{json, Value};
@@ -39,7 +42,7 @@ pub fn keys(micro: &[Micro]) -> Vec<String> {
     keys
 }
 
-/// One `[f, k, v]` of a list-append txn.
+/// One `[f, k, v]` of a txn: `r`, `append` or `w`.
 pub struct Micro {
     f: String,
     k: Value,
@@ -55,52 +58,62 @@ pub fn parse_micro_ops(op: &Op) -> Result<Vec<Micro>, ClientError> {
         .ok_or_else(|| bad(op, "a list of micro-ops"))?;
     list.iter()
         .map(|m| match m.as_array().map(Vec::as_slice) {
-            Some([Value::String(f), k, v]) if f == "r" || f == "append" => Ok(Micro {
-                f: f.clone(),
-                k: k.clone(),
-                key: key_of(k),
-                v: v.clone(),
-            }),
-            _ => Err(bad(op, "[\"r\"|\"append\", key, value] micro-ops")),
+            Some([Value::String(f), k, v]) if ["r", "append", "w"].contains(&f.as_str()) => {
+                Ok(Micro {
+                    f: f.clone(),
+                    k: k.clone(),
+                    key: key_of(k),
+                    v: v.clone(),
+                })
+            }
+            _ => Err(bad(op, "[\"r\"|\"append\"|\"w\", key, value] micro-ops")),
         })
         .collect()
 }
 
-/// Runs the micro-ops over the lists read (key -> what the store held): the completed micro-ops (a read
-/// sees the txn's own earlier appends) and the lists to put back.
+/// Runs the micro-ops over the values read (key -> what the store held):
+/// the completed micro-ops (a read sees the txn's own earlier writes) and
+/// the values to put back.
 pub fn apply(
     micro: &[Micro],
     seen: &BTreeMap<String, Option<Kv>>,
 ) -> (Vec<Value>, Vec<(String, Value)>) {
-    let mut lists: BTreeMap<&str, Option<Vec<Value>>> = seen
+    let mut values: BTreeMap<&str, Value> = seen
         .iter()
         .map(|(k, kv)| {
-            let list = kv
-                .as_ref()
-                .map(|kv| kv.value.as_array().cloned().unwrap_or_default());
-            (k.as_str(), list)
+            (
+                k.as_str(),
+                kv.as_ref().map_or(Value::Null, |kv| kv.value.clone()),
+            )
         })
         .collect();
-    let mut appended: Vec<String> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
     let mut done = Vec::with_capacity(micro.len());
     for m in micro {
-        let list = lists.entry(m.key.as_str()).or_insert(None);
-        let result = if m.f == "append" {
-            list.get_or_insert_with(Vec::new).push(m.v.clone());
-            if !appended.contains(&m.key) {
-                appended.push(m.key.clone());
+        let value = values.entry(m.key.as_str()).or_insert(Value::Null);
+        let result = match m.f.as_str() {
+            "r" => value.clone(),
+            "append" => {
+                let mut list = value.as_array().cloned().unwrap_or_default();
+                list.push(m.v.clone());
+                *value = Value::Array(list);
+                m.v.clone()
             }
-            m.v.clone()
-        } else {
-            list.clone().map_or(Value::Null, Value::Array)
+            _ => {
+                *value = m.v.clone();
+                m.v.clone()
+            }
         };
+        if m.f != "r" && !written.contains(&m.key) {
+            written.push(m.key.clone());
+        }
         done.push(json!([m.f, m.k, result]));
     }
-    let puts = appended
+    let puts = written
         .into_iter()
         .map(|k| {
-            let list = lists.get(k.as_str()).cloned().flatten().unwrap_or_default();
-            (k, Value::Array(list))
+            let v = values.get(k.as_str()).cloned().unwrap_or(Value::Null);
+            (k, v)
         })
         .collect();
     (done, puts)
@@ -162,9 +175,38 @@ mod tests {
     }
 
     #[test]
+    fn register_writes_replace_and_are_read_back_within_the_txn() {
+        let micro = parse_micro_ops(&op(json!([
+            ["r", 1, null],
+            ["w", 1, 3],
+            ["r", 1, null],
+            ["w", 2, 4]
+        ])))
+        .unwrap();
+        let seen: BTreeMap<String, Option<Kv>> = [
+            (
+                "1".to_string(),
+                Some(Kv {
+                    value: json!(2),
+                    version: 5,
+                }),
+            ),
+            ("2".to_string(), None),
+        ]
+        .into_iter()
+        .collect();
+        let (done, puts) = apply(&micro, &seen);
+        assert_eq!(
+            Value::Array(done),
+            json!([["r", 1, 2], ["w", 1, 3], ["r", 1, 3], ["w", 2, 4]])
+        );
+        assert_eq!(puts, vec![("1".into(), json!(3)), ("2".into(), json!(4))]);
+    }
+
+    #[test]
     fn malformed_micro_ops_are_definite_failures() {
         assert!(matches!(
-            parse_micro_ops(&op(json!([["w", 1, 2]]))),
+            parse_micro_ops(&op(json!([["x", 1, 2]]))),
             Err(ClientError::Fail(_))
         ));
         assert!(parse_micro_ops(&op(json!(5))).is_err());

@@ -3,6 +3,9 @@
 //! and telling a request that was never sent (`fail`) from one that got no
 //! answer (`info`), after Jepsen's client contract.
 
+#[cfg(test)]
+pub(crate) mod fake;
+
 use checkers::Op;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -60,6 +63,80 @@ impl NodeHttp {
     /// A request to `path` on the bound node.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
+    }
+}
+
+/// The workload a built-in client was made for ([`workloads::Client::for_workload`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// Not told: registers, and `txn` as list-append (what the clients did
+    /// before they served several workloads).
+    Unset,
+    Register,
+    ListAppend,
+    RwRegister,
+    Set,
+    Counter,
+    Bank,
+    UniqueIds,
+    Lock,
+    Queue,
+}
+
+impl Served {
+    /// `workload`, if `target`'s client (which serves `supported`) can.
+    pub fn parse(target: &str, supported: &[&str], workload: &str) -> Result<Served, ClientError> {
+        let served = match workload {
+            "register" => Served::Register,
+            "list-append" => Served::ListAppend,
+            "rw-register" => Served::RwRegister,
+            "set" => Served::Set,
+            "counter" => Served::Counter,
+            "bank" => Served::Bank,
+            "unique-ids" => Served::UniqueIds,
+            "lock" => Served::Lock,
+            "queue" => Served::Queue,
+            _ => Served::Unset,
+        };
+        if served == Served::Unset || !supported.contains(&workload) {
+            return Err(ClientError::Fail(format!(
+                "{target} has no client for the {workload} workload (it has: {})",
+                supported.join(", ")
+            )));
+        }
+        Ok(served)
+    }
+}
+
+/// An op whose `f` the workload being served does not have.
+pub(crate) fn unknown_f(target: &str, served: Served, op: &Op) -> ClientError {
+    ClientError::Fail(format!(
+        "{target}: the {served:?} client has no f {:?}",
+        op.f
+    ))
+}
+
+/// The bank's accounts of a read: `[0, 1, ...]`.
+pub(crate) fn accounts(op: &Op) -> Result<&[Value], ClientError> {
+    op.value
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| bad(op, "a list of accounts"))
+}
+
+/// A transfer's `(from, to, amount)`.
+pub(crate) fn transfer(op: &Op) -> Result<(&Value, &Value, i64), ClientError> {
+    let v = &op.value;
+    match (
+        v.get("from"),
+        v.get("to"),
+        v.get("amount").and_then(Value::as_i64),
+    ) {
+        (Some(from), Some(to), Some(amount)) if amount >= 0 => Ok((from, to, amount)),
+        _ => Err(bad(
+            op,
+            "{\"from\": account, \"to\": account, \"amount\": n >= 0}",
+        )),
     }
 }
 

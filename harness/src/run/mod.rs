@@ -433,7 +433,7 @@ async fn run_generator(
     );
     let clock = Clock::start();
     let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
-    let mut client = Arc::clone(&opened.client);
+    let mut client = serving(Arc::clone(&opened.client), &spec)?;
     let mut nemesis: Box<dyn workloads::Nemesis> = Box::new(faults);
     match injected {
         Some(inject::Panic::Client(n)) => client = inject::client(client, n),
@@ -475,6 +475,19 @@ async fn run_generator(
         );
     }
     Ok(summary)
+}
+
+/// The target's client template made for the spec's workload (the spec's
+/// validation has already refused a workload the client does not do).
+fn serving(
+    client: Arc<dyn workloads::Client>,
+    spec: &TestSpec,
+) -> anyhow::Result<Arc<dyn workloads::Client>> {
+    match client.for_workload(&spec.workload, &spec.workload_options) {
+        Ok(Some(made)) => Ok(Arc::from(made)),
+        Ok(None) => Ok(client),
+        Err(e) => Err(crate::error::UsageError(e.to_string()).into()),
+    }
 }
 
 /// Heals every fault and records it as a nemesis `heal` op.

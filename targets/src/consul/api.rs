@@ -12,6 +12,14 @@
 //!   "What"}]}` when it rolled back. A read-only txn honours `?stale` /
 //!   `?consistent`. `get` fails the txn on a missing key, so reads use
 //!   `get-tree` and keep the exact key.
+//! - `GET /v1/kv/<prefix>?recurse` answers every entry under the prefix
+//!   (404 when there is none).
+//! - A txn's `set` answers the entry written, with its `ModifyIndex` (the
+//!   Raft index of the write: unique and increasing).
+//! - `PUT /v1/session/create` with `{"TTL", "LockDelay", "Behavior"}`
+//!   answers `{"ID"}`; `PUT /v1/kv/<key>?acquire=<session>` (or
+//!   `?release=`) answers `true` or `false`; `PUT
+//!   /v1/session/destroy/<session>` ends a session and releases its locks.
 //! - `GET /v1/status/leader` answers `"10.77.0.11:8300"` (`""`: none).
 
 use crate::append::Kv;
@@ -50,6 +58,15 @@ impl Mode {
             Mode::Stale => "?stale",
         }
     }
+
+    /// The mode as one more query parameter (`&consistent`).
+    fn and(self) -> &'static str {
+        match self {
+            Mode::Default => "",
+            Mode::Consistent => "&consistent",
+            Mode::Stale => "&stale",
+        }
+    }
 }
 
 /// The Consul key of a store key: under `temblor/`.
@@ -68,6 +85,63 @@ pub fn write_path(key: &str, cas: Option<i64>) -> String {
         Some(i) => format!("/v1/kv/{}?cas={i}", kv_key(key)),
         None => format!("/v1/kv/{}", kv_key(key)),
     }
+}
+
+/// `GET` path reading every entry under `prefix` in `mode`.
+pub fn read_prefix_path(prefix: &str, mode: Mode) -> String {
+    format!("/v1/kv/{}?recurse{}", kv_key(prefix), mode.and())
+}
+
+/// The entries of a `?recurse` read (200), as (key, value) pairs.
+pub fn parse_entries(body: &Value) -> Result<Vec<(String, Kv)>, String> {
+    body.as_array()
+        .ok_or_else(|| format!("a recurse read answered {body}, not a list"))?
+        .iter()
+        .map(entry)
+        .collect()
+}
+
+/// A txn that writes `value` to `key` (its answer names the write's index).
+pub fn set_txn(key: &str, value: &Value) -> Value {
+    let value = STANDARD.encode(value.to_string());
+    json!([{"KV": {"Verb": "set", "Key": kv_key(key), "Value": value}}])
+}
+
+/// The `ModifyIndex` of the first entry a txn answered.
+pub fn txn_index(body: &Value) -> Result<i64, String> {
+    body.get("Results")
+        .and_then(Value::as_array)
+        .and_then(|r| r.first())
+        .and_then(|r| r.get("KV"))
+        .and_then(|kv| kv.get("ModifyIndex"))
+        .and_then(Value::as_i64)
+        .ok_or_else(|| format!("txn answer without a ModifyIndex: {body}"))
+}
+
+/// The body creating a session that lasts `ttl_secs` unless renewed,
+/// releases its locks when it ends, and lets them be taken again at once.
+pub fn session_create(ttl_secs: u64) -> Value {
+    json!({"Name": "temblor", "TTL": format!("{ttl_secs}s"), "LockDelay": "0s", "Behavior": "release"})
+}
+
+/// The id of a session `PUT /v1/session/create` answered.
+pub fn parse_session(body: &Value) -> Result<String, String> {
+    body.get("ID")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| format!("session answer without an ID: {body}"))
+}
+
+/// `PUT` path taking (`acquire`) or giving back (`release`) the lock `key`
+/// for `session`.
+pub fn lock_path(key: &str, verb: &str, session: &str) -> String {
+    format!("/v1/kv/{}?{verb}={session}", kv_key(key))
+}
+
+/// `PUT` path ending `session`.
+pub fn session_destroy_path(session: &str) -> String {
+    format!("/v1/session/destroy/{session}")
 }
 
 /// `PUT` path of a txn; the mode only matters when it only reads.
@@ -220,6 +294,54 @@ mod tests {
         let rolled_back = json!({"Results": null,
             "Errors": [{"OpIndex": 1, "What": "failed index check for key \"temblor/2\""}]});
         assert!(txn_errors(&rolled_back).starts_with("op 1: failed index check"));
+    }
+
+    #[test]
+    fn sets_ids_and_sessions_follow_the_documented_shapes() {
+        assert_eq!(
+            read_prefix_path("set/3/", Mode::Default),
+            "/v1/kv/temblor/set/3/?recurse"
+        );
+        assert_eq!(
+            read_prefix_path("set/3/", Mode::Stale),
+            "/v1/kv/temblor/set/3/?recurse&stale"
+        );
+        let body = json!([{"Key": "temblor/set/3/1", "Value": "MQ==", "ModifyIndex": 5},
+                          {"Key": "temblor/set/3/2", "Value": "Mg==", "ModifyIndex": 6}]);
+        let entries = parse_entries(&body).unwrap();
+        assert_eq!(
+            entries
+                .iter()
+                .map(|(_, kv)| kv.value.clone())
+                .collect::<Vec<_>>(),
+            vec![json!(1), json!(2)]
+        );
+        assert!(parse_entries(&json!({})).is_err());
+        assert_eq!(set_txn("ids", &json!(null))[0]["KV"]["Verb"], "set");
+        // The txn docs' answer: each result holds the entry with its indexes.
+        let answer = json!({"Results": [{"KV": {"LockIndex": 0, "Key": "temblor/ids", "Flags": 0,
+            "Value": null, "CreateIndex": 12, "ModifyIndex": 37}}], "Errors": null});
+        assert_eq!(txn_index(&answer).unwrap(), 37);
+        assert!(txn_index(&json!({"Results": []})).is_err());
+        let s = session_create(10);
+        assert_eq!(
+            (
+                s["TTL"].as_str(),
+                s["Behavior"].as_str(),
+                s["LockDelay"].as_str()
+            ),
+            (Some("10s"), Some("release"), Some("0s"))
+        );
+        assert_eq!(
+            parse_session(&json!({"ID": "adf4238a-882b-9ddc-4a9d-5b6758e4159e"})).unwrap(),
+            "adf4238a-882b-9ddc-4a9d-5b6758e4159e"
+        );
+        assert!(parse_session(&json!({"ID": ""})).is_err());
+        assert_eq!(
+            lock_path("lock", "acquire", "s1"),
+            "/v1/kv/temblor/lock?acquire=s1"
+        );
+        assert_eq!(session_destroy_path("s1"), "/v1/session/destroy/s1");
     }
 
     #[test]

@@ -1,35 +1,50 @@
-//! Consul's client for the register and list-append workloads over its
-//! HTTP KV and txn API (see [`super::api`]), following Jepsen's Consul
-//! test (`jepsen.consul`: a cas reads the ModifyIndex, compares the value
+//! Consul's client for every workload but queue, over its HTTP KV, txn
+//! and session API (see [`super::api`]), following Jepsen's Consul test
+//! (`jepsen.consul`: a cas reads the ModifyIndex, compares the value
 //! here, then writes with `?cas=<index>`).
 //!
 //! - register: `read` is a GET in the chosen mode, `write` a PUT, `cas` a
 //!   consistent GET then `PUT ?cas=<ModifyIndex>` (`false` is a `fail`).
-//! - list-append: a read-only txn of `get-tree`s (in the chosen mode), then
-//!   a txn of `check-index`/`check-not-exists` and `set`s; a 409 rollback
-//!   is a definite `fail` ([`crate::append`]).
+//! - list-append and rw-register: a read-only txn of `get-tree`s (in the
+//!   chosen mode), then a txn of `check-index`/`check-not-exists` and
+//!   `set`s; a 409 rollback is a definite `fail` ([`crate::append`]).
+//! - set: element `e` of set `k` is its own key `set/{k}/{e}`; a read is a
+//!   `?recurse` GET of the prefix.
+//! - counter and bank: the same read-then-checked-txn as transactions; a
+//!   transfer that would overdraw fails without writing; an account never
+//!   written holds the bank's initial balance.
+//! - unique-ids: the `ModifyIndex` of a txn's `set` (the Raft index).
+//! - lock ([`lock`]): a session per owner, `?acquire=` and `?release=`.
 //!
 //! Error mapping: a refused connection is `fail` (unavailable: the worker
 //! backs off); any error of an op that only reads is `fail`; otherwise a
 //! 4xx (bad request, rollback) is `fail` and anything else (timeout, 5xx
 //! such as "No cluster leader") `info`.
 
+mod lock;
+
 use super::api::{self, Mode};
 use crate::append::{self, Kv};
-use crate::client::{bad, send_error, NodeHttp};
+use crate::client::{accounts, bad, keyed, send_error, transfer, unknown_f, NodeHttp, Served};
+use checkers::bank::account_name;
 use checkers::Op;
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
-use workloads::{Client, ClientError, Complete};
+use workloads::workload::INITIAL_BALANCE;
+use workloads::{Client, ClientError, Complete, Options};
 
 /// A Consul client template; [`Client::open`] binds one to a node.
 #[derive(Clone)]
 pub struct ConsulClient {
     nodes: NodeHttp,
     mode: Mode,
+    served: Served,
+    /// Each lock owner's session, shared by every client of the template.
+    owners: Arc<lock::Owners>,
 }
 
 /// An answer: HTTP status and body text.
@@ -39,8 +54,17 @@ struct Answer {
 }
 
 impl ConsulClient {
-    /// The workloads this client implements.
-    pub const WORKLOADS: &'static [&'static str] = &["register", "list-append"];
+    /// The workloads this client serves.
+    pub const WORKLOADS: &'static [&'static str] = &[
+        "register",
+        "list-append",
+        "rw-register",
+        "set",
+        "counter",
+        "bank",
+        "unique-ids",
+        "lock",
+    ];
 
     /// A client template for nodes `addrs` on `http_port`, requests cut
     /// off after `timeout`, reads in `mode`.
@@ -53,6 +77,8 @@ impl ConsulClient {
         Ok(ConsulClient {
             nodes: NodeHttp::new(addrs, http_port, timeout)?,
             mode,
+            served: Served::Unset,
+            owners: Arc::default(),
         })
     }
 
@@ -82,6 +108,16 @@ impl ConsulClient {
         Ok(Answer { status, text })
     }
 
+    /// A write: `Ok(answer)` on 200, `fail` on another 4xx, else `info`.
+    async fn write(&self, path: &str, body: String) -> Result<Answer, ClientError> {
+        let a = self.call(Method::PUT, path, Some(body), false).await?;
+        match a.status {
+            200 => Ok(a),
+            400..=499 => Err(ClientError::Fail(status_error(&a))),
+            _ => Err(ClientError::Unknown(status_error(&a))),
+        }
+    }
+
     async fn get(&self, key: &str, mode: Mode) -> Result<Option<Kv>, ClientError> {
         let a = self
             .call(Method::GET, &api::read_path(key, mode), None, true)
@@ -95,21 +131,58 @@ impl ConsulClient {
 
     /// PUTs `value`; whether Consul said `true`.
     async fn put(&self, key: &str, value: &Value, cas: Option<i64>) -> Result<bool, ClientError> {
-        let path = api::write_path(key, cas);
         let a = self
-            .call(Method::PUT, &path, Some(value.to_string()), false)
+            .write(&api::write_path(key, cas), value.to_string())
+            .await?;
+        Ok(a.text.trim() == "true")
+    }
+
+    /// `keys`, read in one txn in the chosen mode.
+    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError> {
+        let body = api::read_txn(keys).to_string();
+        let a = self
+            .call(Method::PUT, &api::txn_path(self.mode), Some(body), true)
+            .await?;
+        if a.status != 200 {
+            return Err(ClientError::Fail(status_error(&a)));
+        }
+        let read = api::parse_read_txn(&json_of(&a)?, keys).map_err(ClientError::Fail)?;
+        Ok(keys.iter().cloned().zip(read).collect())
+    }
+
+    /// Sets `puts` if no key of `seen` changed since it was read: `None`
+    /// when it did (the txn rolled back), with the reasons.
+    async fn put_if_unchanged(
+        &self,
+        seen: &BTreeMap<String, Option<Kv>>,
+        puts: &[(String, Value)],
+    ) -> Result<Option<String>, ClientError> {
+        let versions: Vec<(String, i64)> = seen
+            .iter()
+            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
+            .collect();
+        let body = api::write_txn(&versions, puts).to_string();
+        let a = self
+            .call(
+                Method::PUT,
+                &api::txn_path(Mode::Default),
+                Some(body),
+                false,
+            )
             .await?;
         match a.status {
-            200 => Ok(a.text.trim() == "true"),
+            200 => Ok(None),
+            409 => Ok(Some(format!(
+                "rolled back: {}",
+                api::txn_errors(&json_of(&a)?)
+            ))),
             400..=499 => Err(ClientError::Fail(status_error(&a))),
             _ => Err(ClientError::Unknown(status_error(&a))),
         }
     }
 
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
-        let Some([k, arg]) = op.value.as_array().map(Vec::as_slice) else {
-            return Err(bad(op, "[key, value]"));
-        };
+        let (k, arg) = keyed(op)?;
         let key = append::key_of(k);
         match op.f.as_str() {
             "read" => {
@@ -121,7 +194,7 @@ impl ConsulClient {
                 Ok(op.ok(op.value.clone()))
             }
             "cas" => self.cas(op, &key, arg).await,
-            f => Err(ClientError::Fail(format!("consul: unknown f {f:?}"))),
+            _ => Err(unknown_f("consul", self.served, op)),
         }
     }
 
@@ -141,39 +214,104 @@ impl ConsulClient {
 
     async fn txn(&self, op: &Op) -> Result<Op, ClientError> {
         let micro = append::parse_micro_ops(op)?;
-        let keys = append::keys(&micro);
-        let body = api::read_txn(&keys).to_string();
-        let a = self
-            .call(Method::PUT, &api::txn_path(self.mode), Some(body), true)
-            .await?;
-        if a.status != 200 {
-            return Err(ClientError::Fail(status_error(&a)));
-        }
-        let read = api::parse_read_txn(&json_of(&a)?, &keys).map_err(ClientError::Fail)?;
-        let seen: BTreeMap<String, Option<Kv>> = keys.iter().cloned().zip(read).collect();
+        let seen = self.get_all(&append::keys(&micro)).await?;
         let (done, puts) = append::apply(&micro, &seen);
         if puts.is_empty() {
             return Ok(op.ok(Value::Array(done)));
         }
-        let versions: Vec<(String, i64)> = seen
-            .iter()
-            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
-            .collect();
-        let body = api::write_txn(&versions, &puts).to_string();
-        let a = self
-            .call(
-                Method::PUT,
-                &api::txn_path(Mode::Default),
-                Some(body),
-                false,
-            )
-            .await?;
-        match a.status {
-            200 => Ok(op.ok(Value::Array(done))),
-            409 => Ok(op.fail(format!("rolled back: {}", api::txn_errors(&json_of(&a)?)))),
-            400..=499 => Err(ClientError::Fail(status_error(&a))),
-            _ => Err(ClientError::Unknown(status_error(&a))),
+        Ok(match self.put_if_unchanged(&seen, &puts).await? {
+            None => op.ok(Value::Array(done)),
+            Some(why) => op.fail(why),
+        })
+    }
+
+    async fn set(&self, op: &Op) -> Result<Op, ClientError> {
+        let (k, e) = keyed(op)?;
+        let prefix = format!("set/{}/", append::key_of(k));
+        match op.f.as_str() {
+            "add" => {
+                self.put(&format!("{prefix}{e}"), e, None).await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "read" => {
+                let path = api::read_prefix_path(&prefix, self.mode);
+                let a = self.call(Method::GET, &path, None, true).await?;
+                let elements: Vec<Value> = match a.status {
+                    404 => Vec::new(),
+                    200 => api::parse_entries(&json_of(&a)?)
+                        .map_err(ClientError::Fail)?
+                        .into_iter()
+                        .map(|(_, kv)| kv.value)
+                        .collect(),
+                    _ => return Err(ClientError::Fail(status_error(&a))),
+                };
+                Ok(op.ok(json!([k, elements])))
+            }
+            _ => Err(unknown_f("consul", self.served, op)),
         }
+    }
+
+    async fn counter(&self, op: &Op) -> Result<Op, ClientError> {
+        let n = |kv: &Option<Kv>| kv.as_ref().and_then(|kv| kv.value.as_i64()).unwrap_or(0);
+        match op.f.as_str() {
+            "read" => Ok(op.ok(json!(n(&self.get("counter", self.mode).await?)))),
+            "add" => {
+                let delta = op.value.as_i64().ok_or_else(|| bad(op, "an integer"))?;
+                let seen = self.get_all(&["counter".to_string()]).await?;
+                let puts = [("counter".to_string(), json!(n(&seen["counter"]) + delta))];
+                Ok(match self.put_if_unchanged(&seen, &puts).await? {
+                    None => op.ok(op.value.clone()),
+                    Some(why) => op.fail(why),
+                })
+            }
+            _ => Err(unknown_f("consul", self.served, op)),
+        }
+    }
+
+    async fn bank(&self, op: &Op) -> Result<Op, ClientError> {
+        let key = |a: &Value| format!("bank/{}", account_name(a));
+        let balance = |kv: &Option<Kv>| {
+            kv.as_ref()
+                .and_then(|kv| kv.value.as_i64())
+                .unwrap_or(INITIAL_BALANCE)
+        };
+        match op.f.as_str() {
+            "read" => {
+                let accounts = accounts(op)?;
+                let keys: Vec<String> = accounts.iter().map(key).collect();
+                let seen = self.get_all(&keys).await?;
+                let balances: Map<String, Value> = accounts
+                    .iter()
+                    .map(|a| (account_name(a), json!(balance(&seen[&key(a)]))))
+                    .collect();
+                Ok(op.ok(Value::Object(balances)))
+            }
+            "transfer" => {
+                let (from, to, amount) = transfer(op)?;
+                let (kf, kt) = (key(from), key(to));
+                let seen = self.get_all(&[kf.clone(), kt.clone()]).await?;
+                let (a, b) = (balance(&seen[&kf]), balance(&seen[&kt]));
+                if a < amount {
+                    return Ok(op.fail(format!(
+                        "{} holds {a}, less than {amount}",
+                        account_name(from)
+                    )));
+                }
+                let puts = [(kf, json!(a - amount)), (kt, json!(b + amount))];
+                Ok(match self.put_if_unchanged(&seen, &puts).await? {
+                    None => op.ok(op.value.clone()),
+                    Some(why) => op.fail(why),
+                })
+            }
+            _ => Err(unknown_f("consul", self.served, op)),
+        }
+    }
+
+    async fn unique_id(&self, op: &Op) -> Result<Op, ClientError> {
+        let body = api::set_txn("ids", &Value::Null).to_string();
+        let a = self.write(&api::txn_path(Mode::Default), body).await?;
+        let index = api::txn_index(&json_of(&a)?).map_err(ClientError::Unknown)?;
+        Ok(op.ok(json!(index)))
     }
 }
 
@@ -189,11 +327,30 @@ impl Client for ConsulClient {
 
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
         Box::pin(async move {
-            match op.f.as_str() {
-                "txn" => self.txn(op).await,
-                _ => self.register(op).await,
+            match self.served {
+                Served::Unset if op.f == "txn" => self.txn(op).await,
+                Served::Unset | Served::Register => self.register(op).await,
+                Served::ListAppend | Served::RwRegister => self.txn(op).await,
+                Served::Set => self.set(op).await,
+                Served::Counter => self.counter(op).await,
+                Served::Bank => self.bank(op).await,
+                Served::UniqueIds => self.unique_id(op).await,
+                Served::Lock => self.lock(op).await,
+                Served::Queue => Err(unknown_f("consul", self.served, op)),
             }
         })
+    }
+
+    fn for_workload(
+        &self,
+        workload: &str,
+        _: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        let served = Served::parse("consul", Self::WORKLOADS, workload)?;
+        Ok(Some(Box::new(ConsulClient {
+            served,
+            ..self.clone()
+        })))
     }
 }
 
@@ -217,6 +374,95 @@ fn classify(e: ClientError, read_only: bool) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::fake;
+    use checkers::OpType;
+
+    async fn client_for(
+        workload: &str,
+        script: impl Fn(&fake::Request) -> (&'static str, String) + Send + Sync + 'static,
+    ) -> (Box<dyn Client>, fake::Seen) {
+        let (addrs, port, seen) = fake::serve(script).await;
+        let template =
+            ConsulClient::new(&addrs, port, Duration::from_millis(500), Mode::Default).unwrap();
+        let made = template
+            .for_workload(workload, &Options::default())
+            .unwrap()
+            .unwrap();
+        (made.open("n1").await.unwrap(), seen)
+    }
+
+    fn invoke(f: &str, value: Value) -> Op {
+        Op::new(0, OpType::Invoke, f, value)
+    }
+
+    #[tokio::test]
+    async fn an_id_is_the_modify_index_of_a_txn_set() {
+        let answer = r#"{"Results":[{"KV":{"Key":"temblor/ids","ModifyIndex":91,"CreateIndex":3}}],"Errors":null}"#;
+        let (mut c, seen) = client_for("unique-ids", move |_| ("200 OK", answer.into())).await;
+        assert_eq!(
+            c.invoke(&invoke("generate", json!(null)))
+                .await
+                .unwrap()
+                .value,
+            json!(91)
+        );
+        let sent = seen.lock().unwrap()[0].clone();
+        assert_eq!(
+            (sent.method.as_str(), sent.path.as_str()),
+            ("PUT", "/v1/txn")
+        );
+        assert_eq!(sent.body[0]["KV"]["Verb"], "set");
+    }
+
+    #[tokio::test]
+    async fn a_set_nobody_added_to_reads_empty() {
+        let (mut c, seen) = client_for("set", |_| ("404 Not Found", String::new())).await;
+        assert_eq!(
+            c.invoke(&invoke("read", json!([4, null])))
+                .await
+                .unwrap()
+                .value,
+            json!([4, []])
+        );
+        assert_eq!(
+            seen.lock().unwrap()[0].path,
+            "/v1/kv/temblor/set/4/?recurse"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lock_is_acquired_and_released_with_the_owners_session() {
+        let (mut c, seen) = client_for("lock", |r| match r.path.as_str() {
+            "/v1/session/create" => ("200 OK", r#"{"ID":"s-1"}"#.into()),
+            _ => ("200 OK", "true".into()),
+        })
+        .await;
+        c.invoke(&invoke("acquire", json!(5))).await.unwrap();
+        let again = c.invoke(&invoke("acquire", json!(5))).await.unwrap();
+        assert_eq!(
+            again.kind,
+            OpType::Fail,
+            "Consul would say true: refused here"
+        );
+        c.invoke(&invoke("release", json!(5))).await.unwrap();
+        c.invoke(&invoke("acquire", json!(5))).await.unwrap();
+        let paths: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                "/v1/session/create",
+                "/v1/kv/temblor/lock?acquire=s-1",
+                "/v1/kv/temblor/lock?release=s-1",
+                "/v1/kv/temblor/lock?acquire=s-1",
+            ]
+        );
+        assert_eq!(seen.lock().unwrap()[0].body["Behavior"], "release");
+    }
 
     #[test]
     fn errors_keep_the_status_and_a_short_body() {

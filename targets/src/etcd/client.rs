@@ -1,7 +1,5 @@
-//! etcd's client for the register and list-append workloads, over etcd's
-//! v3 JSON gateway (`/v3/kv/range`, `/v3/kv/put`, `/v3/kv/txn`) with
-//! reqwest, following Jepsen's etcd test (`jepsen.etcd.register`,
-//! `jepsen.etcd.append`).
+//! etcd's client for every workload but queue, over etcd's v3 JSON
+//! gateway with reqwest, following Jepsen's etcd test (`jepsen.etcd.*`).
 //!
 //! Why the gateway and not the `etcd-client` crate: that crate compiles
 //! etcd's protobufs at build time and needs `protoc`, which the build
@@ -10,10 +8,18 @@
 //!
 //! - register: `read` is a range, `write` a put, `cas` a txn comparing the
 //!   value (a failed compare is a definite `fail`).
-//! - list-append: a txn of ranges reads every key of the op and its mod
-//!   revision at one revision; then a txn puts the appended lists only if
-//!   every key's mod revision is unchanged, so a failed compare is a
-//!   definite `fail`. A read-only op is just the first txn.
+//! - list-append and rw-register ([`crate::append`]): a txn of ranges reads
+//!   every key of the op and its mod revision at one revision; then a txn
+//!   puts the new values only if every key's mod revision is unchanged, so
+//!   a failed compare is a definite `fail`. A read-only op is the first txn.
+//! - set: element `e` of set `k` is its own key `set/{k}/{e}`; a read is a
+//!   range over the prefix.
+//! - counter and bank: read the keys (with their mod revisions), compute
+//!   here, and put the new values in a txn that compares the revisions, as
+//!   for transactions; a transfer that would overdraw fails without
+//!   writing. An account never written holds the bank's initial balance.
+//! - unique-ids: a put's revision (etcd's cluster-wide write counter).
+//! - lock ([`lock`]): etcd's lock API under a lease per owner.
 //! - reads are linearizable by default; `serializable` lets a member answer
 //!   from its own, possibly stale, state.
 //!
@@ -22,21 +28,29 @@
 //! nothing); for a write, an etcd error with a definite gRPC code is `fail`
 //! and anything else (timeout, lost connection, leader change) is `info`.
 
+mod lock;
+
 use super::gateway;
 use crate::append::{self, Kv};
-use crate::client::{bad, keyed, send_error, NodeHttp};
+use crate::client::{accounts, bad, keyed, send_error, transfer, unknown_f, NodeHttp, Served};
+use checkers::bank::account_name;
 use checkers::Op;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
-use workloads::{Client, ClientError, Complete};
+use workloads::workload::INITIAL_BALANCE;
+use workloads::{Client, ClientError, Complete, Options};
 
 /// An etcd client template; [`Client::open`] binds one to a node.
 #[derive(Clone)]
 pub struct EtcdClient {
     nodes: NodeHttp,
     serializable: bool,
+    served: Served,
+    /// Each lock owner's lease, shared by every client of the template.
+    owners: Arc<lock::Owners>,
 }
 
 /// Whether an op could have changed anything: decides what an error means.
@@ -47,8 +61,17 @@ enum Effect {
 }
 
 impl EtcdClient {
-    /// The workloads this client implements.
-    pub const WORKLOADS: &'static [&'static str] = &["register", "list-append"];
+    /// The workloads this client serves.
+    pub const WORKLOADS: &'static [&'static str] = &[
+        "register",
+        "list-append",
+        "rw-register",
+        "set",
+        "counter",
+        "bank",
+        "unique-ids",
+        "lock",
+    ];
 
     /// A client template for nodes `addrs` on `client_port`, each request
     /// cut off after `timeout`; `serializable` makes reads stale-allowed.
@@ -61,6 +84,8 @@ impl EtcdClient {
         Ok(EtcdClient {
             nodes: NodeHttp::new(addrs, client_port, timeout)?,
             serializable,
+            served: Served::Unset,
+            owners: Arc::default(),
         })
     }
 
@@ -99,14 +124,43 @@ impl EtcdClient {
         Err(classify(e, effect))
     }
 
+    /// One key's value and mod revision (`None`: absent).
+    async fn get(&self, key: &str) -> Result<Option<Kv>, ClientError> {
+        let body = gateway::range(key, self.serializable);
+        let resp = self.call("/v3/kv/range", body, Effect::ReadOnly).await?;
+        gateway::parse_range(&resp).map_err(ClientError::Fail)
+    }
+
+    /// `keys`, read at one revision.
+    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError> {
+        let body = gateway::read_all(keys, self.serializable);
+        let resp = self.call("/v3/kv/txn", body, Effect::ReadOnly).await?;
+        let read = gateway::parse_read_all(&resp).map_err(ClientError::Fail)?;
+        Ok(keys.iter().cloned().zip(read).collect())
+    }
+
+    /// Puts `puts` if no key of `seen` changed since it was read; whether
+    /// the compare held.
+    async fn put_if_unchanged(
+        &self,
+        seen: &BTreeMap<String, Option<Kv>>,
+        puts: &[(String, Value)],
+    ) -> Result<bool, ClientError> {
+        let revs: Vec<(String, i64)> = seen
+            .iter()
+            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
+            .collect();
+        let body = gateway::put_if_unchanged(&revs, puts);
+        let resp = self.call("/v3/kv/txn", body, Effect::Write).await?;
+        Ok(gateway::txn_succeeded(&resp))
+    }
+
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, arg) = keyed(op)?;
         let key = append::key_of(k);
         match op.f.as_str() {
             "read" => {
-                let body = gateway::range(&key, self.serializable);
-                let resp = self.call("/v3/kv/range", body, Effect::ReadOnly).await?;
-                let kv = gateway::parse_range(&resp).map_err(ClientError::Fail)?;
+                let kv = self.get(&key).await?;
                 Ok(op.ok(json!([k, kv.map_or(Value::Null, |kv| kv.value)])))
             }
             "write" => {
@@ -126,32 +180,102 @@ impl EtcdClient {
                     op.fail("cas mismatch")
                 })
             }
-            f => Err(ClientError::Fail(format!("etcd: unknown f {f:?}"))),
+            _ => Err(unknown_f("etcd", self.served, op)),
         }
     }
 
     async fn txn(&self, op: &Op) -> Result<Op, ClientError> {
         let micro = append::parse_micro_ops(op)?;
-        let keys = append::keys(&micro);
-        let body = gateway::read_all(&keys, self.serializable);
-        let resp = self.call("/v3/kv/txn", body, Effect::ReadOnly).await?;
-        let read = gateway::parse_read_all(&resp).map_err(ClientError::Fail)?;
-        let seen: BTreeMap<String, Option<Kv>> = keys.iter().cloned().zip(read).collect();
+        let seen = self.get_all(&append::keys(&micro)).await?;
         let (done, puts) = append::apply(&micro, &seen);
-        if puts.is_empty() {
+        if puts.is_empty() || self.put_if_unchanged(&seen, &puts).await? {
             return Ok(op.ok(Value::Array(done)));
         }
-        let revs: Vec<(String, i64)> = seen
-            .iter()
-            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
-            .collect();
-        let body = gateway::put_if_unchanged(&revs, &puts);
-        let resp = self.call("/v3/kv/txn", body, Effect::Write).await?;
-        Ok(if gateway::txn_succeeded(&resp) {
-            op.ok(Value::Array(done))
-        } else {
-            op.fail("a key changed since it was read (mod revision compare failed)")
-        })
+        Ok(op.fail("a key changed since it was read (mod revision compare failed)"))
+    }
+
+    async fn set(&self, op: &Op) -> Result<Op, ClientError> {
+        let (k, e) = keyed(op)?;
+        let prefix = format!("set/{}/", append::key_of(k));
+        match op.f.as_str() {
+            "add" => {
+                let body = gateway::put(&format!("{prefix}{e}"), e);
+                self.call("/v3/kv/put", body, Effect::Write).await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "read" => {
+                let body = gateway::range_prefix(&prefix, self.serializable);
+                let resp = self.call("/v3/kv/range", body, Effect::ReadOnly).await?;
+                let kvs = gateway::parse_range_all(&resp).map_err(ClientError::Fail)?;
+                let elements: Vec<Value> = kvs.into_iter().map(|kv| kv.value).collect();
+                Ok(op.ok(json!([k, elements])))
+            }
+            _ => Err(unknown_f("etcd", self.served, op)),
+        }
+    }
+
+    async fn counter(&self, op: &Op) -> Result<Op, ClientError> {
+        let kv = |kv: &Option<Kv>| kv.as_ref().and_then(|kv| kv.value.as_i64()).unwrap_or(0);
+        match op.f.as_str() {
+            "read" => Ok(op.ok(json!(kv(&self.get("counter").await?)))),
+            "add" => {
+                let n = op.value.as_i64().ok_or_else(|| bad(op, "an integer"))?;
+                let seen = self.get_all(&["counter".to_string()]).await?;
+                let now = kv(&seen["counter"]);
+                let puts = [("counter".to_string(), json!(now + n))];
+                Ok(match self.put_if_unchanged(&seen, &puts).await? {
+                    true => op.ok(op.value.clone()),
+                    false => op.fail("the counter changed since it was read"),
+                })
+            }
+            _ => Err(unknown_f("etcd", self.served, op)),
+        }
+    }
+
+    async fn bank(&self, op: &Op) -> Result<Op, ClientError> {
+        let key = |a: &Value| format!("bank/{}", account_name(a));
+        let balance = |kv: &Option<Kv>| {
+            kv.as_ref()
+                .and_then(|kv| kv.value.as_i64())
+                .unwrap_or(INITIAL_BALANCE)
+        };
+        match op.f.as_str() {
+            "read" => {
+                let accounts = accounts(op)?;
+                let keys: Vec<String> = accounts.iter().map(key).collect();
+                let seen = self.get_all(&keys).await?;
+                let balances: Map<String, Value> = accounts
+                    .iter()
+                    .map(|a| (account_name(a), json!(balance(&seen[&key(a)]))))
+                    .collect();
+                Ok(op.ok(Value::Object(balances)))
+            }
+            "transfer" => {
+                let (from, to, amount) = transfer(op)?;
+                let (kf, kt) = (key(from), key(to));
+                let seen = self.get_all(&[kf.clone(), kt.clone()]).await?;
+                let (a, b) = (balance(&seen[&kf]), balance(&seen[&kt]));
+                if a < amount {
+                    return Ok(op.fail(format!(
+                        "{} holds {a}, less than {amount}",
+                        account_name(from)
+                    )));
+                }
+                let puts = [(kf, json!(a - amount)), (kt, json!(b + amount))];
+                Ok(match self.put_if_unchanged(&seen, &puts).await? {
+                    true => op.ok(op.value.clone()),
+                    false => op.fail("an account changed since it was read"),
+                })
+            }
+            _ => Err(unknown_f("etcd", self.served, op)),
+        }
+    }
+
+    async fn unique_id(&self, op: &Op) -> Result<Op, ClientError> {
+        let body = gateway::put("ids", &Value::Null);
+        let resp = self.call("/v3/kv/put", body, Effect::Write).await?;
+        let rev = gateway::header_revision(&resp).map_err(ClientError::Unknown)?;
+        Ok(op.ok(json!(rev)))
     }
 }
 
@@ -167,11 +291,30 @@ impl Client for EtcdClient {
 
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
         Box::pin(async move {
-            match op.f.as_str() {
-                "txn" => self.txn(op).await,
-                _ => self.register(op).await,
+            match self.served {
+                Served::Unset if op.f == "txn" => self.txn(op).await,
+                Served::Unset | Served::Register => self.register(op).await,
+                Served::ListAppend | Served::RwRegister => self.txn(op).await,
+                Served::Set => self.set(op).await,
+                Served::Counter => self.counter(op).await,
+                Served::Bank => self.bank(op).await,
+                Served::UniqueIds => self.unique_id(op).await,
+                Served::Lock => self.lock(op).await,
+                Served::Queue => Err(unknown_f("etcd", self.served, op)),
             }
         })
+    }
+
+    fn for_workload(
+        &self,
+        workload: &str,
+        _: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        let served = Served::parse("etcd", Self::WORKLOADS, workload)?;
+        Ok(Some(Box::new(EtcdClient {
+            served,
+            ..self.clone()
+        })))
     }
 }
 
@@ -186,6 +329,134 @@ fn classify(e: ClientError, effect: Effect) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::fake;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use checkers::OpType;
+
+    fn b64(s: &str) -> String {
+        STANDARD.encode(s)
+    }
+
+    async fn client_for(
+        workload: &str,
+        script: impl Fn(&fake::Request) -> (&'static str, String) + Send + Sync + 'static,
+    ) -> (Box<dyn Client>, fake::Seen) {
+        let (addrs, port, seen) = fake::serve(script).await;
+        let template = EtcdClient::new(&addrs, port, Duration::from_millis(500), false).unwrap();
+        let made = template
+            .for_workload(workload, &Options::default())
+            .unwrap()
+            .unwrap();
+        (made.open("n1").await.unwrap(), seen)
+    }
+
+    fn invoke(f: &str, value: Value) -> Op {
+        Op::new(0, OpType::Invoke, f, value)
+    }
+
+    fn paths(seen: &fake::Seen) -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_id_is_the_revision_of_a_put() {
+        let (mut c, _) = client_for("unique-ids", |_| {
+            ("200 OK", r#"{"header":{"revision":"17"}}"#.into())
+        })
+        .await;
+        assert_eq!(
+            c.invoke(&invoke("generate", json!(null)))
+                .await
+                .unwrap()
+                .value,
+            json!(17)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_set_read_ranges_over_the_sets_prefix() {
+        let kvs = json!({"header": {}, "kvs": [{"key": b64("set/3/1"), "value": b64("1"), "mod_revision": "4"}]});
+        let (mut c, seen) = client_for("set", move |_| ("200 OK", kvs.to_string())).await;
+        let done = c.invoke(&invoke("read", json!([3, null]))).await.unwrap();
+        assert_eq!(done.value, json!([3, [1]]));
+        assert_eq!(seen.lock().unwrap()[0].body["range_end"], b64("set/30"));
+    }
+
+    #[tokio::test]
+    async fn a_transfer_that_would_overdraw_fails_without_writing() {
+        let read = json!({"header": {}, "succeeded": true, "responses": [
+            {"response_range": {"kvs": [{"key": b64("bank/0"), "value": b64("2"), "mod_revision": "9"}]}},
+            {"response_range": {"header": {}}}]});
+        let (mut c, seen) = client_for("bank", move |_| ("200 OK", read.to_string())).await;
+        let done = c
+            .invoke(&invoke(
+                "transfer",
+                json!({"from": 0, "to": 1, "amount": 3}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(done.kind, OpType::Fail);
+        assert_eq!(paths(&seen), vec!["/v3/kv/txn"], "only the read");
+        let balances = c.invoke(&invoke("read", json!([0, 1]))).await.unwrap();
+        assert_eq!(balances.value, json!({"0": 2, "1": INITIAL_BALANCE}));
+    }
+
+    #[tokio::test]
+    async fn a_lock_is_taken_under_a_lease_and_given_back_by_revoking_it() {
+        let (mut c, seen) = client_for("lock", |r| match r.path.as_str() {
+            "/v3/lease/grant" => ("200 OK", r#"{"header":{},"ID":"55","TTL":"10"}"#.into()),
+            "/v3/lock/lock" => (
+                "200 OK",
+                json!({"header": {}, "key": b64("temblor-lock/37")}).to_string(),
+            ),
+            _ => ("200 OK", r#"{"header":{}}"#.into()),
+        })
+        .await;
+        c.invoke(&invoke("acquire", json!(2))).await.unwrap();
+        let again = c.invoke(&invoke("acquire", json!(2))).await.unwrap();
+        assert_eq!(again.kind, OpType::Fail, "not re-entrant");
+        c.invoke(&invoke("release", json!(2))).await.unwrap();
+        let not_held = c.invoke(&invoke("release", json!(2))).await.unwrap();
+        assert_eq!(not_held.kind, OpType::Fail);
+        assert_eq!(
+            paths(&seen),
+            vec![
+                "/v3/lease/grant",
+                "/v3/lock/lock",
+                "/v3/lock/unlock",
+                "/v3/lease/revoke"
+            ]
+        );
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen[1].body,
+            json!({"name": b64("temblor-lock"), "lease": "55"})
+        );
+        assert_eq!(seen[2].body, json!({"key": b64("temblor-lock/37")}));
+    }
+
+    #[tokio::test]
+    async fn after_a_crashed_acquire_the_release_revokes_and_is_indeterminate() {
+        let (mut c, seen) = client_for("lock", |r| match r.path.as_str() {
+            "/v3/lease/grant" => ("200 OK", r#"{"header":{},"ID":"8","TTL":"10"}"#.into()),
+            "/v3/lock/lock" => (
+                "503 Service Unavailable",
+                r#"{"error":"leader changed","code":14}"#.into(),
+            ),
+            _ => ("200 OK", r#"{"header":{}}"#.into()),
+        })
+        .await;
+        let e = c.invoke(&invoke("acquire", json!(1))).await.unwrap_err();
+        assert!(matches!(e, ClientError::Unknown(_)), "{e:?}");
+        let done = c.invoke(&invoke("release", json!(1))).await.unwrap();
+        assert_eq!(done.kind, OpType::Info);
+        assert_eq!(seen.lock().unwrap()[2].body, json!({"ID": "8"}));
+    }
 
     #[test]
     fn read_only_errors_are_failures_write_errors_stay_unknown() {

@@ -1,7 +1,10 @@
 //! Request bodies and answer parsing for etcd's v3 JSON gateway
-//! (grpc-gateway over `etcdserverpb`: `/v3/kv/range`, `/v3/kv/put`,
-//! `/v3/kv/txn`, `/v3/maintenance/status`). Pure functions, so the shapes
-//! are unit-tested without an etcd.
+//! (grpc-gateway over `etcdserverpb` and `v3lockpb`: `/v3/kv/range`,
+//! `/v3/kv/put`, `/v3/kv/txn`, `/v3/lease/grant`, `/v3/lease/revoke`,
+//! `/v3/lock/lock`, `/v3/lock/unlock`, `/v3/maintenance/status`). Pure
+//! functions, so the shapes are unit-tested without an etcd. Field names
+//! are the protobufs' own (`TTL`, `ID`): etcd's gateway marshals with
+//! `OrigName`.
 //!
 //! The gateway's conventions: keys and values are base64 of the raw bytes;
 //! 64-bit integers (revisions, member ids) are JSON strings; fields with
@@ -32,6 +35,22 @@ pub fn range(key: &str, serializable: bool) -> Value {
     if serializable {
         r["serializable"] = json!(true);
     }
+    r
+}
+
+/// A range request for every key that starts with `prefix` (etcd's
+/// `WithPrefix`: `range_end` is the prefix with its last byte plus one).
+pub fn range_prefix(prefix: &str, serializable: bool) -> Value {
+    let mut end = prefix.as_bytes().to_vec();
+    match end.iter().rposition(|b| *b < 0xff) {
+        Some(i) => {
+            end.truncate(i + 1);
+            end[i] += 1;
+        }
+        None => end = vec![0],
+    }
+    let mut r = range(prefix, serializable);
+    r["range_end"] = json!(STANDARD.encode(&end));
     r
 }
 
@@ -83,6 +102,56 @@ pub fn put_if_unchanged(seen: &[(String, i64)], puts: &[(String, Value)]) -> Val
     json!({ "compare": compare, "success": success })
 }
 
+/// A lease of `ttl` seconds (`/v3/lease/grant`).
+pub fn lease_grant(ttl: i64) -> Value {
+    json!({ "TTL": ttl.to_string() })
+}
+
+/// The lease id a grant answered.
+pub fn parse_lease(resp: &Value) -> Result<i64, String> {
+    match int(resp, "ID")? {
+        0 => Err(format!("lease grant answer without an ID: {resp}")),
+        id => Ok(id),
+    }
+}
+
+/// Ends lease `id` and deletes every key attached to it (`/v3/lease/revoke`).
+pub fn lease_revoke(id: i64) -> Value {
+    json!({ "ID": id.to_string() })
+}
+
+/// Waits for the lock `name` and takes it under lease `lease`
+/// (`/v3/lock/lock`).
+pub fn lock(name: &str, lease: i64) -> Value {
+    json!({ "name": b64(name), "lease": lease.to_string() })
+}
+
+/// The key that holds the lock, from a lock answer.
+pub fn parse_lock_key(resp: &Value) -> Result<String, String> {
+    let key = resp
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("lock answer without a key: {resp}"))?;
+    unb64(key)
+}
+
+/// Releases the lock held by `key` (`/v3/lock/unlock`).
+pub fn unlock(key: &str) -> Value {
+    json!({ "key": b64(key) })
+}
+
+/// The store revision an answer was made at (a put's is the revision it
+/// wrote: unique and increasing across the cluster).
+pub fn header_revision(resp: &Value) -> Result<i64, String> {
+    let header = resp
+        .get("header")
+        .ok_or_else(|| format!("answer without header: {resp}"))?;
+    match int(header, "revision")? {
+        0 => Err(format!("answer without a revision: {resp}")),
+        r => Ok(r),
+    }
+}
+
 /// A 64-bit integer field: the gateway writes them as strings.
 fn int(v: &Value, field: &str) -> Result<i64, String> {
     match v.get(field) {
@@ -109,6 +178,25 @@ pub fn parse_range(resp: &Value) -> Result<Option<Kv>, String> {
         .map_err(|e| format!("stored value {text:?} is not JSON: {e}"))?;
     let version = int(kv, "mod_revision")?;
     Ok(Some(Kv { value, version }))
+}
+
+/// Every key a range answered (a prefix range may answer many).
+pub fn parse_range_all(resp: &Value) -> Result<Vec<Kv>, String> {
+    let kvs = match resp.get("kvs") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(kvs)) => kvs,
+        Some(other) => return Err(format!("kvs is not a list: {other}")),
+    };
+    kvs.iter()
+        .map(|kv| {
+            parse_range(&json!({ "kvs": [kv] })).map(|kv| {
+                kv.unwrap_or(Kv {
+                    value: Value::Null,
+                    version: 0,
+                })
+            })
+        })
+        .collect()
 }
 
 /// Whether a txn's compares held (`succeeded` is absent when false).
@@ -227,6 +315,39 @@ mod tests {
         assert!(status_is_leader(&status).unwrap());
         let follower = json!({"header": {"member_id": "1"}, "leader": "2"});
         assert!(!status_is_leader(&follower).unwrap());
+    }
+
+    #[test]
+    fn prefixes_leases_and_locks_have_the_gateway_shapes() {
+        let r = range_prefix("set/3/", false);
+        assert_eq!(r["key"], b64("set/3/"));
+        assert_eq!(r["range_end"], b64("set/30"), "'/' + 1 is '0'");
+        assert_eq!(lease_grant(10), json!({"TTL": "10"}));
+        assert_eq!(
+            parse_lease(&json!({"header": {}, "ID": "7587862069340465930", "TTL": "10"})).unwrap(),
+            7587862069340465930
+        );
+        assert!(parse_lease(&json!({"header": {}})).is_err());
+        assert_eq!(lease_revoke(5), json!({"ID": "5"}));
+        assert_eq!(lock("l", 5), json!({"name": b64("l"), "lease": "5"}));
+        let key = format!("l/{:x}", 5);
+        assert_eq!(
+            parse_lock_key(&json!({"header": {}, "key": b64(&key)})).unwrap(),
+            key
+        );
+        assert_eq!(unlock(&key), json!({"key": b64(&key)}));
+        assert_eq!(
+            header_revision(&json!({"header": {"revision": "41"}})).unwrap(),
+            41
+        );
+        let kvs = json!({"kvs": [{"key": b64("set/3/1"), "value": b64("1"), "mod_revision": "4"},
+                                 {"key": b64("set/3/2"), "value": b64("2"), "mod_revision": "5"}]});
+        let all = parse_range_all(&kvs).unwrap();
+        assert_eq!(
+            all.iter().map(|kv| kv.value.clone()).collect::<Vec<_>>(),
+            vec![json!(1), json!(2)]
+        );
+        assert!(parse_range_all(&json!({"header": {}})).unwrap().is_empty());
     }
 
     #[test]

@@ -1,5 +1,17 @@
-//! raftkv's client for the register and list-append workloads, over its
-//! HTTP/JSON API (see targets/raftkv/README.md).
+//! raftkv's client for every workload, over its HTTP/JSON API (see
+//! targets/raftkv/README.md):
+//!
+//! - register: `GET /kv/{k}`, `PUT /kv/{k}`, `POST /kv/{k}/cas`;
+//! - list-append, rw-register: the txn as it is, `POST /txn`;
+//! - set: key `set-{k}` holds a list; `add` appends, `read` reads it;
+//! - counter: key `counter`; `add n` is `["add", "counter", n]`;
+//! - bank: account `a` is key `bank-{a}`; `transfer` is `POST /transfer`
+//!   (which refuses to overdraw), `read` one txn reading every account;
+//! - unique-ids: a txn adding 1 to key `ids` and reading it back;
+//! - lock: key `lock` holds its owner; `acquire` is a cas from `null` to
+//!   the owner, `release` a cas from the owner to `null`;
+//! - queue: key `queue` holds a list; `enqueue` appends, `dequeue` pops
+//!   the head, `drain` reads the list and writes `[]` in one txn.
 //!
 //! Error mapping (Jepsen's `client.clj` contract): an answer that says the
 //! op certainly did not happen (`"definite": true`: not the leader before
@@ -10,23 +22,36 @@
 //! dropped connection, an indefinite error) is `info`, because the write may
 //! still take effect.
 
-use crate::client::{bad, keyed, send_error, NodeHttp};
+use crate::client::{accounts, bad, keyed, send_error, transfer, unknown_f, NodeHttp, Served};
+use checkers::bank::account_name;
 use checkers::Op;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use workloads::client::BoxFuture;
-use workloads::{Client, ClientError, Complete};
+use workloads::workload::INITIAL_BALANCE;
+use workloads::{Client, ClientError, Complete, Options};
 
 /// A raftkv client template; [`Client::open`] binds one to a node.
 #[derive(Clone)]
 pub struct RaftKvClient {
     nodes: NodeHttp,
+    served: Served,
 }
 
 impl RaftKvClient {
-    /// The workloads this client implements.
-    pub const WORKLOADS: &'static [&'static str] = &["register", "list-append"];
+    /// The workloads this client serves.
+    pub const WORKLOADS: &'static [&'static str] = &[
+        "register",
+        "list-append",
+        "rw-register",
+        "set",
+        "counter",
+        "bank",
+        "unique-ids",
+        "lock",
+        "queue",
+    ];
 
     /// A client template for nodes `addrs` (name -> address) on
     /// `client_port`, each request cut off after `timeout`.
@@ -37,6 +62,7 @@ impl RaftKvClient {
     ) -> Result<Self, ClientError> {
         Ok(RaftKvClient {
             nodes: NodeHttp::new(addrs, client_port, timeout)?,
+            served: Served::Unset,
         })
     }
 
@@ -90,6 +116,33 @@ impl RaftKvClient {
         )
     }
 
+    /// Runs the micro-ops `ops` as one transaction; the micro-ops back,
+    /// reads and pops filled in.
+    async fn txn_ops(&self, ops: Value) -> Result<Vec<Value>, ClientError> {
+        let v = self
+            .call(reqwest::Method::POST, "/txn", Some(json!({ "ops": ops })))
+            .await?;
+        match v.get("ops") {
+            Some(Value::Array(done)) => Ok(done.clone()),
+            _ => Err(ClientError::Unknown(format!("txn answer without ops: {v}"))),
+        }
+    }
+
+    /// The value micro-op `i` of a finished txn read (or popped).
+    fn result(done: &[Value], i: usize) -> Result<Value, ClientError> {
+        done.get(i)
+            .and_then(|m| m.get(2))
+            .cloned()
+            .ok_or_else(|| ClientError::Unknown(format!("txn answer too short: {done:?}")))
+    }
+
+    async fn cas(&self, key: &str, expect: &Value, value: &Value) -> Result<(), ClientError> {
+        let body = json!({ "expect": expect, "value": value });
+        self.call(reqwest::Method::POST, &format!("/kv/{key}/cas"), Some(body))
+            .await
+            .map(|_| ())
+    }
+
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (key, arg) = keyed(op)?;
         let path = format!("/kv/{key}");
@@ -108,12 +161,10 @@ impl RaftKvClient {
                     .as_array()
                     .filter(|a| a.len() == 2)
                     .ok_or_else(|| bad(op, "[key, [old, new]]"))?;
-                let body = json!({ "expect": pair[0], "value": pair[1] });
-                self.call(reqwest::Method::POST, &format!("{path}/cas"), Some(body))
-                    .await?;
+                self.cas(&key.to_string(), &pair[0], &pair[1]).await?;
                 Ok(op.ok(op.value.clone()))
             }
-            f => Err(ClientError::Fail(format!("raftkv: unknown f {f:?}"))),
+            _ => Err(unknown_f("raftkv", self.served, op)),
         }
     }
 
@@ -121,18 +172,121 @@ impl RaftKvClient {
         if !op.value.is_array() {
             return Err(bad(op, "a list of micro-ops"));
         }
-        let v = self
-            .call(
-                reqwest::Method::POST,
-                "/txn",
-                Some(json!({ "ops": op.value })),
-            )
+        Ok(op.ok(Value::Array(self.txn_ops(op.value.clone()).await?)))
+    }
+
+    async fn set(&self, op: &Op) -> Result<Op, ClientError> {
+        let (k, e) = keyed(op)?;
+        let key = format!("set-{k}");
+        match op.f.as_str() {
+            "add" => {
+                self.txn_ops(json!([["append", key, e]])).await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "read" => {
+                let done = self.txn_ops(json!([["r", key, null]])).await?;
+                let list = match Self::result(&done, 0)? {
+                    Value::Null => json!([]),
+                    list => list,
+                };
+                Ok(op.ok(json!([k, list])))
+            }
+            _ => Err(unknown_f("raftkv", self.served, op)),
+        }
+    }
+
+    async fn counter(&self, op: &Op) -> Result<Op, ClientError> {
+        match op.f.as_str() {
+            "add" => {
+                let n = op.value.as_i64().ok_or_else(|| bad(op, "an integer"))?;
+                self.txn_ops(json!([["add", "counter", n]])).await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "read" => {
+                let done = self.txn_ops(json!([["r", "counter", null]])).await?;
+                let n = match Self::result(&done, 0)? {
+                    Value::Null => json!(0),
+                    n => n,
+                };
+                Ok(op.ok(n))
+            }
+            _ => Err(unknown_f("raftkv", self.served, op)),
+        }
+    }
+
+    async fn bank(&self, op: &Op) -> Result<Op, ClientError> {
+        let key = |a: &Value| format!("bank-{}", account_name(a));
+        match op.f.as_str() {
+            "transfer" => {
+                let (from, to, amount) = transfer(op)?;
+                let body = json!({"from": key(from), "to": key(to), "amount": amount,
+                                  "initial": INITIAL_BALANCE});
+                self.call(reqwest::Method::POST, "/transfer", Some(body))
+                    .await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "read" => {
+                let accounts = accounts(op)?;
+                let reads: Vec<Value> = accounts
+                    .iter()
+                    .map(|a| json!(["r", key(a), null]))
+                    .collect();
+                let done = self.txn_ops(Value::Array(reads)).await?;
+                let mut balances = Map::new();
+                for (i, a) in accounts.iter().enumerate() {
+                    let b = match Self::result(&done, i)? {
+                        Value::Null => json!(INITIAL_BALANCE),
+                        b => b,
+                    };
+                    balances.insert(account_name(a), b);
+                }
+                Ok(op.ok(Value::Object(balances)))
+            }
+            _ => Err(unknown_f("raftkv", self.served, op)),
+        }
+    }
+
+    async fn unique_id(&self, op: &Op) -> Result<Op, ClientError> {
+        let done = self
+            .txn_ops(json!([["add", "ids", 1], ["r", "ids", null]]))
             .await?;
-        let done = v
-            .get("ops")
-            .cloned()
-            .ok_or_else(|| ClientError::Unknown(format!("txn answer without ops: {v}")))?;
-        Ok(op.ok(done))
+        Ok(op.ok(Self::result(&done, 1)?))
+    }
+
+    async fn lock(&self, op: &Op) -> Result<Op, ClientError> {
+        let owner = &op.value;
+        match op.f.as_str() {
+            "acquire" => self.cas("lock", &Value::Null, owner).await?,
+            "release" => self.cas("lock", owner, &Value::Null).await?,
+            _ => return Err(unknown_f("raftkv", self.served, op)),
+        }
+        Ok(op.ok(op.value.clone()))
+    }
+
+    async fn queue(&self, op: &Op) -> Result<Op, ClientError> {
+        match op.f.as_str() {
+            "enqueue" => {
+                self.txn_ops(json!([["append", "queue", op.value]])).await?;
+                Ok(op.ok(op.value.clone()))
+            }
+            "dequeue" => {
+                match Self::result(&self.txn_ops(json!([["pop", "queue", null]])).await?, 0)? {
+                    Value::Null => Ok(op.fail("empty")),
+                    e => Ok(op.ok(e)),
+                }
+            }
+            "drain" => {
+                let done = self
+                    .txn_ops(json!([["r", "queue", null], ["w", "queue", []]]))
+                    .await?;
+                let list = match Self::result(&done, 0)? {
+                    Value::Null => json!([]),
+                    list => list,
+                };
+                Ok(op.ok(list))
+            }
+            _ => Err(unknown_f("raftkv", self.served, op)),
+        }
     }
 }
 
@@ -141,70 +295,89 @@ impl Client for RaftKvClient {
         Box::pin(async move {
             Ok(Box::new(RaftKvClient {
                 nodes: self.nodes.bind("raftkv", node)?,
+                served: self.served,
             }) as Box<dyn Client>)
         })
     }
 
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
         Box::pin(async move {
-            match op.f.as_str() {
-                "txn" => self.txn(op).await,
-                _ => self.register(op).await,
+            match self.served {
+                Served::Unset if op.f == "txn" => self.txn(op).await,
+                Served::Unset | Served::Register => self.register(op).await,
+                Served::ListAppend | Served::RwRegister => self.txn(op).await,
+                Served::Set => self.set(op).await,
+                Served::Counter => self.counter(op).await,
+                Served::Bank => self.bank(op).await,
+                Served::UniqueIds => self.unique_id(op).await,
+                Served::Lock => self.lock(op).await,
+                Served::Queue => self.queue(op).await,
             }
         })
+    }
+
+    fn for_workload(
+        &self,
+        workload: &str,
+        _: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        let served = Served::parse("raftkv", Self::WORKLOADS, workload)?;
+        Ok(Some(Box::new(RaftKvClient {
+            served,
+            ..self.clone()
+        })))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use crate::client::fake;
+    use checkers::OpType;
 
-    /// A node on loopback that answers every request with `status` and `body`.
-    async fn canned(status: &'static str, body: &'static str) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                // Read the head and as much body as Content-Length says.
-                loop {
-                    let n = stream.read(&mut chunk).await.unwrap_or(0);
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_lowercase();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len = text
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if n == 0 || buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    } else if n == 0 {
-                        break;
-                    }
-                }
-                let reply = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
-                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(reply.as_bytes()).await;
-            }
-        });
-        port.to_string()
+    /// A client for `workload` against a fake raftkv answering `script`.
+    async fn client_for(
+        workload: &str,
+        script: impl Fn(&fake::Request) -> (&'static str, String) + Send + Sync + 'static,
+    ) -> (Box<dyn Client>, fake::Seen) {
+        let (addrs, port, seen) = fake::serve(script).await;
+        let template = RaftKvClient::new(&addrs, port, Duration::from_secs(2)).unwrap();
+        let made = template
+            .for_workload(workload, &Options::default())
+            .unwrap()
+            .unwrap();
+        (made.open("n1").await.unwrap(), seen)
+    }
+
+    fn invoke(f: &str, value: Value) -> Op {
+        Op::new(0, OpType::Invoke, f, value)
+    }
+
+    /// Answers a txn with its own micro-ops, each read or pop filled in
+    /// with `fill`.
+    fn txn_answer(fill: Value) -> impl Fn(&fake::Request) -> (&'static str, String) {
+        move |r| {
+            let ops: Vec<Value> = r.body["ops"]
+                .as_array()
+                .map(|ops| {
+                    ops.iter()
+                        .map(|m| match m[0].as_str() {
+                            Some("r" | "pop") => json!([m[0], m[1], fill]),
+                            _ => m.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            ("200 OK", json!({ "ops": ops }).to_string())
+        }
     }
 
     async fn write_to(status: &'static str, body: &'static str) -> ClientError {
-        let port = canned(status, body).await;
-        let addrs = BTreeMap::from([("n1".to_string(), "127.0.0.1".to_string())]);
-        let template =
-            RaftKvClient::new(&addrs, port.parse().unwrap(), Duration::from_secs(2)).unwrap();
-        let mut client = template.open("n1").await.unwrap();
-        let op = Op::new(0, checkers::OpType::Invoke, "write", json!([1, 2]));
-        client.invoke(&op).await.unwrap_err()
+        let (mut client, _) = client_for("register", move |_| (status, body.to_string())).await;
+        client
+            .invoke(&invoke("write", json!([1, 2])))
+            .await
+            .unwrap_err()
     }
 
     #[tokio::test]
@@ -221,5 +394,130 @@ mod tests {
         let timeout = r#"{"error":"timed out waiting for commit","definite":false}"#;
         let e = write_to("504 Gateway Timeout", timeout).await;
         assert!(matches!(e, ClientError::Unknown(_)), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_bank_read_is_one_txn_and_unwritten_accounts_hold_the_initial_balance() {
+        let (mut c, seen) = client_for("bank", |r| {
+            let ops = r.body["ops"].as_array().cloned().unwrap_or_default();
+            let filled: Vec<Value> = ops
+                .iter()
+                .map(|m| {
+                    json!([
+                        "r",
+                        m[1],
+                        if m[1] == "bank-0" {
+                            json!(4)
+                        } else {
+                            json!(null)
+                        }
+                    ])
+                })
+                .collect();
+            ("200 OK", json!({ "ops": filled }).to_string())
+        })
+        .await;
+        let done = c.invoke(&invoke("read", json!([0, 1]))).await.unwrap();
+        assert_eq!(done.value, json!({"0": 4, "1": INITIAL_BALANCE}));
+        let sent = seen.lock().unwrap()[0].clone();
+        assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/txn"));
+        assert_eq!(
+            sent.body,
+            json!({"ops": [["r", "bank-0", null], ["r", "bank-1", null]]})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transfer_posts_to_transfer_and_an_overdraw_fails() {
+        let (mut c, seen) = client_for("bank", |_| {
+            (
+                "409 Conflict",
+                r#"{"error":"transfer of 7 from bank-0 refused: it holds 6","definite":true}"#
+                    .into(),
+            )
+        })
+        .await;
+        let e = c
+            .invoke(&invoke(
+                "transfer",
+                json!({"from": 0, "to": 1, "amount": 7}),
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, ClientError::Fail(m) if m.contains("refused")),
+            "{e:?}"
+        );
+        let sent = seen.lock().unwrap()[0].clone();
+        assert_eq!(sent.path, "/transfer");
+        assert_eq!(
+            sent.body,
+            json!({"from": "bank-0", "to": "bank-1", "amount": 7, "initial": INITIAL_BALANCE})
+        );
+    }
+
+    #[tokio::test]
+    async fn sets_counters_ids_and_queues_map_onto_txns() {
+        let (mut c, seen) = client_for("set", txn_answer(json!(null))).await;
+        let done = c.invoke(&invoke("read", json!([3, null]))).await.unwrap();
+        assert_eq!(done.value, json!([3, []]), "an absent set is empty");
+        c.invoke(&invoke("add", json!([3, 9]))).await.unwrap();
+        assert_eq!(
+            seen.lock().unwrap()[1].body,
+            json!({"ops": [["append", "set-3", 9]]})
+        );
+
+        let (mut c, _) = client_for("counter", txn_answer(json!(null))).await;
+        assert_eq!(
+            c.invoke(&invoke("read", json!(null))).await.unwrap().value,
+            json!(0)
+        );
+
+        let (mut c, seen) = client_for("unique-ids", txn_answer(json!(42))).await;
+        assert_eq!(
+            c.invoke(&invoke("generate", json!(null)))
+                .await
+                .unwrap()
+                .value,
+            json!(42)
+        );
+        assert_eq!(
+            seen.lock().unwrap()[0].body,
+            json!({"ops": [["add", "ids", 1], ["r", "ids", null]]})
+        );
+
+        let (mut c, _) = client_for("queue", txn_answer(json!(null))).await;
+        let empty = c.invoke(&invoke("dequeue", json!(null))).await.unwrap();
+        assert_eq!(
+            (empty.kind, empty.error),
+            (OpType::Fail, Some(json!("empty")))
+        );
+        assert_eq!(
+            c.invoke(&invoke("drain", json!(null))).await.unwrap().value,
+            json!([])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lock_is_a_cas_on_its_owner() {
+        let (mut c, seen) = client_for("lock", |_| ("200 OK", r#"{"ok":true}"#.into())).await;
+        c.invoke(&invoke("acquire", json!(3))).await.unwrap();
+        c.invoke(&invoke("release", json!(3))).await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen[0].path, "/kv/lock/cas");
+        assert_eq!(seen[0].body, json!({"expect": null, "value": 3}));
+        assert_eq!(seen[1].body, json!({"expect": 3, "value": null}));
+    }
+
+    #[test]
+    fn a_workload_it_has_no_client_for_is_refused_by_name() {
+        let addrs = BTreeMap::from([("n1".to_string(), "127.0.0.1".to_string())]);
+        let c = RaftKvClient::new(&addrs, 1, Duration::from_secs(1)).unwrap();
+        let e = c.for_workload("ledger", &Options::default()).err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("raftkv has no client for the ledger workload (it has: register,"),
+            "{e}"
+        );
     }
 }

@@ -17,6 +17,7 @@ mod wrap;
 
 pub use wrap::{check_completion, Timeout, Validate};
 
+use crate::workload::Options;
 use checkers::{Op, OpType};
 use serde_json::Value;
 use std::future::Future;
@@ -72,6 +73,21 @@ pub trait Client: Send + Sync {
     fn close(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// This template, made to serve `workload` with `opts`, before any
+    /// client is opened: the same `f` means different things in different
+    /// workloads (a `read` of a register, of a set, of every bank
+    /// balance), so a store's client is built per workload, as Jepsen's
+    /// are (and as the client protocol's `init` tells a client). `Ok(None)`:
+    /// this client serves every workload as it is. An error says why it
+    /// cannot serve this one.
+    fn for_workload(
+        &self,
+        _workload: &str,
+        _opts: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        Ok(None)
+    }
 }
 
 impl Client for Box<dyn Client> {
@@ -85,6 +101,14 @@ impl Client for Box<dyn Client> {
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
         (**self).close()
+    }
+
+    fn for_workload(
+        &self,
+        workload: &str,
+        opts: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        (**self).for_workload(workload, opts)
     }
 }
 

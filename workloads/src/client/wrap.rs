@@ -3,6 +3,7 @@
 //! `jepsen.client/Timeout` and `Validate`).
 
 use super::{BoxFuture, Client, ClientError, Complete};
+use crate::workload::Options;
 use checkers::{Op, OpType};
 use std::time::Duration;
 
@@ -39,6 +40,17 @@ impl<C: Client> Client for Timeout<C> {
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
         self.inner.close()
+    }
+
+    fn for_workload(
+        &self,
+        workload: &str,
+        opts: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        Ok(self
+            .inner
+            .for_workload(workload, opts)?
+            .map(|inner| Box::new(Timeout::new(inner, self.after)) as Box<dyn Client>))
     }
 }
 
@@ -96,6 +108,17 @@ impl<C: Client> Client for Validate<C> {
 
     fn close(&mut self) -> BoxFuture<'_, Result<(), ClientError>> {
         self.inner.close()
+    }
+
+    fn for_workload(
+        &self,
+        workload: &str,
+        opts: &Options,
+    ) -> Result<Option<Box<dyn Client>>, ClientError> {
+        Ok(self
+            .inner
+            .for_workload(workload, opts)?
+            .map(|inner| Box::new(Validate::new(inner)) as Box<dyn Client>))
     }
 }
 
