@@ -3,12 +3,12 @@
 //! Every read must lie between the least and the greatest value the counter
 //! could have held while the read ran:
 //!
-//! - the lower bound, taken when the read is invoked, counts every
-//!   increment known to have completed by then and every decrement that
-//!   might have happened by the read's completion;
-//! - the upper bound, taken when the read completes, counts every
-//!   increment that might have happened by then and every decrement known
-//!   to have completed when the read was invoked.
+//! - the lower bound counts every increment known to have completed when
+//!   the read was invoked, and every decrement that might have happened by
+//!   the time it completed;
+//! - the upper bound counts every increment that might have happened by
+//!   the read's completion, and every decrement known to have completed
+//!   when it was invoked.
 //!
 //! "Might have happened" is every add invoked and not `fail`ed (an `info`
 //! add may take effect at any time). Jepsen's checker allows increments
@@ -76,13 +76,25 @@ pub struct CounterResult {
     pub last: Option<BoundedRead>,
 }
 
-/// The running bounds.
-#[derive(Default)]
-struct Bounds {
-    /// Sum of completed increments plus possible decrements.
-    lower: i64,
-    /// Sum of possible increments plus completed decrements.
-    upper: i64,
+/// Running sums of the adds: those known to have happened and those that
+/// may have, increments and decrements apart.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    up_done: i64,
+    down_done: i64,
+    up_may: i64,
+    down_may: i64,
+}
+
+impl Sums {
+    /// The bounds of a read invoked when the sums were `at_invoke` and
+    /// completed now.
+    fn bounds(&self, at_invoke: &Sums) -> (i64, i64) {
+        (
+            at_invoke.up_done.saturating_add(self.down_may),
+            self.up_may.saturating_add(at_invoke.down_done),
+        )
+    }
 }
 
 /// Checks `history` as a counter.
@@ -96,8 +108,8 @@ pub fn check(history: &History) -> Result<CounterResult, HistoryError> {
         .iter()
         .filter_map(|o| Some((o.complete?, o.invoke)))
         .collect();
-    let mut b = Bounds::default();
-    let mut pending: HashMap<u64, i64> = HashMap::new();
+    let mut b = Sums::default();
+    let mut pending: HashMap<u64, Sums> = HashMap::new();
     let mut r = CounterResult {
         verdict: Verdict::Valid,
         reads: 0,
@@ -127,18 +139,19 @@ pub fn check(history: &History) -> Result<CounterResult, HistoryError> {
                 b.did(num(&history.ops[inv].value)?);
             }
             ("read", OpType::Invoke) => {
-                pending.insert(p, b.lower);
+                pending.insert(p, b);
             }
             ("read", OpType::Ok) => {
                 let value = num(&op.value)?;
                 let inv = invoke_of.get(&pos).copied().unwrap_or(pos);
+                let (lower, upper) = b.bounds(&pending.remove(&p).unwrap_or(b));
                 let read = BoundedRead {
                     index: op.index,
                     invoke_index: history.ops[inv].index,
                     process: op.process,
-                    lower: pending.remove(&p).unwrap_or(b.lower),
+                    lower,
                     value,
-                    upper: b.upper,
+                    upper,
                 };
                 record(&mut r, read);
             }
@@ -156,22 +169,20 @@ pub fn check(history: &History) -> Result<CounterResult, HistoryError> {
     Ok(r)
 }
 
-impl Bounds {
+impl Sums {
     /// An add of `n` was invoked and did not fail: it may happen.
     fn may(&mut self, n: i64) {
-        if n >= 0 {
-            self.upper = self.upper.saturating_add(n);
-        } else {
-            self.lower = self.lower.saturating_add(n);
+        match n >= 0 {
+            true => self.up_may = self.up_may.saturating_add(n),
+            false => self.down_may = self.down_may.saturating_add(n),
         }
     }
 
     /// An add of `n` completed: it happened.
     fn did(&mut self, n: i64) {
-        if n >= 0 {
-            self.lower = self.lower.saturating_add(n);
-        } else {
-            self.upper = self.upper.saturating_add(n);
+        match n >= 0 {
+            true => self.up_done = self.up_done.saturating_add(n),
+            false => self.down_done = self.down_done.saturating_add(n),
         }
     }
 }
@@ -285,6 +296,18 @@ mod tests {
         let r = check(&h).unwrap();
         assert_eq!(r.errors.count, 1, "{r}");
         assert_eq!((r.errors.items[0].lower, r.errors.items[0].upper), (1, 3));
+    }
+
+    #[test]
+    fn a_decrement_invoked_during_a_read_may_lower_it() {
+        let h = history(&[
+            (0, "invoke", "add", json!(2)),
+            (0, "ok", "add", json!(2)),
+            (1, "invoke", "read", json!(null)),
+            (2, "invoke", "add", json!(-2)),
+            (1, "ok", "read", json!(0)),
+        ]);
+        assert_eq!(check(&h).unwrap().verdict, Verdict::Valid);
     }
 
     #[test]

@@ -37,9 +37,11 @@ pub struct Args {
     /// would run, then stop: no node is touched, no cluster brought up.
     #[arg(long)]
     pub dry_run: bool,
-    /// The workload: register (linearizable cas registers, by key) or
-    /// list-append (transactions, checked with Elle).
-    #[arg(long, value_name = "register|list-append")]
+    /// The workload: register (linearizable cas registers, by key),
+    /// list-append or rw-register (transactions, checked with Elle), set,
+    /// counter, bank, unique-ids, lock, or queue. Their options are
+    /// `[workload_options]` in a --test-file.
+    #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
     /// Faults, comma-separated: partition, kill, pause, clock, packet; or
     /// `none`. Default: partition,kill,pause.
