@@ -236,7 +236,7 @@ fn oracle(h: &History) -> (usize, usize, usize, usize, usize, usize) {
         let e = &h.ops[a.invoke].value;
         let seen: Vec<&(usize, usize, Vec<Value>)> =
             reads.iter().filter(|r| r.1 > a.invoke).collect();
-        let ok_at = (a.outcome == Outcome::Ok).then(|| a.complete).flatten();
+        let ok_at = a.complete.filter(|_| a.outcome == Outcome::Ok);
         let first_seen = seen.iter().filter(|r| r.2.contains(e)).map(|r| r.1).min();
         let known = [ok_at, first_seen].into_iter().flatten().min();
         let present = seen.iter().filter(|r| r.2.contains(e)).map(|r| r.0).max();
@@ -252,13 +252,18 @@ fn oracle(h: &History) -> (usize, usize, usize, usize, usize, usize) {
     }
     let (mut unexpected, mut duplicated) = (0, 0);
     for (_, c, list) in &reads {
-        let distinct: BTreeSet<String> = list.iter().map(Value::to_string).collect();
-        for v in &distinct {
+        let mut distinct: Vec<&Value> = Vec::new();
+        for v in list {
+            if !distinct.contains(&v) {
+                distinct.push(v);
+            }
+        }
+        for v in distinct {
             let add = adds
                 .iter()
-                .find(|a| h.ops[a.invoke].value.to_string() == *v && a.invoke < *c);
+                .find(|a| h.ops[a.invoke].value == *v && a.invoke < *c);
             unexpected += usize::from(add.is_none_or(|a| a.outcome == Outcome::Fail));
-            duplicated += usize::from(list.iter().filter(|x| x.to_string() == *v).count() > 1);
+            duplicated += usize::from(list.iter().filter(|x| *x == v).count() > 1);
         }
     }
     (lost, stale, never, stable, unexpected, duplicated)
