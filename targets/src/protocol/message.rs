@@ -15,7 +15,7 @@ pub const VERSION: u32 = 1;
 /// Workloads whose op values are Jepsen's independent `[key, value]`
 /// tuples: a request carries the two apart, and an `ok` reply's value is
 /// the value half.
-pub const KEYED_WORKLOADS: &[&str] = &["register"];
+pub const KEYED_WORKLOADS: &[&str] = &["register", "set"];
 
 /// One node as the init message describes it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -249,6 +249,21 @@ mod tests {
             r#"{"type":"invoke","id":2,"f":"txn","key":null,"value":[["append",1,2]]}"#
         );
         assert!(request("register", 3, &op("read", json!(5))).is_err());
+        let add = op("add", json!([4, 9]));
+        let line = serde_json::to_string(&request("set", 4, &add).unwrap()).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"invoke","id":4,"f":"add","key":4,"value":9}"#
+        );
+        let r = parse_reply(r#"{"type":"ok","id":5,"value":[9,8]}"#, 5).unwrap();
+        let read = op("read", json!([4, null]));
+        assert_eq!(complete("set", &read, r).unwrap().value, json!([4, [9, 8]]));
+        let bank = op("read", json!([0, 1]));
+        let line = serde_json::to_string(&request("bank", 6, &bank).unwrap()).unwrap();
+        assert_eq!(
+            line,
+            r#"{"type":"invoke","id":6,"f":"read","key":null,"value":[0,1]}"#
+        );
     }
 
     #[test]
