@@ -13,3 +13,4 @@ mod sudo_user;
 mod support;
 mod usage;
 mod valid;
+mod workloads;

@@ -21,6 +21,10 @@ fn unknown_names_and_typos_are_usage_errors() {
     );
     assert_usage(&["test", "--nemesis", "flood"], "unknown nemesis \"flood\"");
     assert_usage(&["test", "--time-limit", "soon"], "not a duration");
+    assert_usage(
+        &["test", "--target", "etcd", "--workload", "queue"],
+        "target etcd cannot run the queue workload: its client implements register, list-append",
+    );
     let dir = results_dir("usage");
     let file = dir.join("test.toml");
     std::fs::write(&file, "workload = \"register\"\nconcurency = 5\n").unwrap();
