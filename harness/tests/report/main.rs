@@ -10,8 +10,9 @@ mod fixtures;
 use browser::Browser;
 use checkers::elle::{ElleOptions, Workload};
 use checkers::linear::{ModelKind, ModelSpec};
+use checkers::{History, Op, OpType};
 use fixtures::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use workloads::CheckerSpec;
@@ -225,6 +226,133 @@ fn markup_in_keys_and_values_shows_as_text_and_never_runs() {
     assert!(
         dom.contains("onerror=\"document.body"),
         "the quoted value is not shown as text"
+    );
+}
+
+/// A bank whose second read lost money, a set that lost an element whose
+/// value is markup, and a lock held twice at once: each checker's section
+/// shows its findings as tables and plots, values escaped.
+#[test]
+fn workload_checkers_show_their_findings_as_tables_and_plots() {
+    let results = temp_dir("workloads");
+    let mut ops = Vec::new();
+    let mut at = |p: u64, kind: OpType, f: &str, v: Value| {
+        let t = ops.len() as u64 * 10_000_000;
+        ops.push(Op::new(p, kind, f, v).at(t));
+    };
+    let evil = json!("<img src=x onerror=alert(1)>");
+    at(0, OpType::Invoke, "add", json!([0, evil]));
+    at(0, OpType::Ok, "add", json!([0, evil]));
+    at(1, OpType::Invoke, "read", json!([0, null]));
+    at(1, OpType::Ok, "read", json!([0, []]));
+    let set = History::from_ops("set", ops.clone());
+    let set_spec = workloads::by_name("set")
+        .unwrap()
+        .checkers(&workloads::Options::default());
+    let dir = write_run(
+        &results,
+        "set",
+        "20260105T000000",
+        &spec("set", "set", &[], 1.0, 1),
+        &set,
+        &set_spec,
+    );
+    harness::report::write_run(&dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Lost elements") && html.contains("Time from an add to stable visibility")
+    );
+    assert!(
+        !html.contains("<img"),
+        "the element is markup: it must be escaped"
+    );
+    assert!(
+        html.contains("1 lost, e.g. key 0, element"),
+        "the verdict line names the lost element"
+    );
+
+    ops.clear();
+    let mut at = |p: u64, kind: OpType, f: &str, v: Value| {
+        let t = ops.len() as u64 * 10_000_000;
+        ops.push(Op::new(p, kind, f, v).at(t));
+    };
+    at(
+        0,
+        OpType::Invoke,
+        "transfer",
+        json!({"from": 0, "to": 1, "amount": 3}),
+    );
+    at(
+        0,
+        OpType::Ok,
+        "transfer",
+        json!({"from": 0, "to": 1, "amount": 3}),
+    );
+    at(1, OpType::Invoke, "read", json!([0, 1]));
+    at(1, OpType::Ok, "read", json!({"0": 7, "1": 13}));
+    at(1, OpType::Invoke, "read", json!([0, 1]));
+    at(1, OpType::Ok, "read", json!({"0": 7, "1": 10}));
+    let bank = History::from_ops("bank", ops.clone());
+    let opts = workloads::Options {
+        accounts: 2,
+        ..workloads::Options::default()
+    };
+    let bank_spec = workloads::by_name("bank").unwrap().checkers(&opts);
+    let dir = write_run(
+        &results,
+        "bank",
+        "20260105T000001",
+        &spec("bank", "bank", &[], 1.0, 1),
+        &bank,
+        &bank_spec,
+    );
+    harness::report::write_run(&dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("Total of all accounts, read by read") && html.contains("Bad reads by kind")
+    );
+    assert!(
+        html.contains("wrong-total"),
+        "the kind of bad read is named"
+    );
+    let plot = html
+        .split("aria-label=\"bank totals over time\"")
+        .nth(1)
+        .unwrap();
+    let plot = plot.split("</svg>").next().unwrap();
+    assert_eq!(plot.matches("<circle").count(), 2, "one dot per read");
+
+    ops.clear();
+    let mut at = |p: u64, kind: OpType, f: &str, v: Value| {
+        let t = ops.len() as u64 * 10_000_000;
+        ops.push(Op::new(p, kind, f, v).at(t));
+    };
+    at(0, OpType::Invoke, "acquire", json!(0));
+    at(0, OpType::Ok, "acquire", json!(0));
+    at(1, OpType::Invoke, "acquire", json!(1));
+    at(1, OpType::Ok, "acquire", json!(1));
+    let lock = History::from_ops("lock", ops);
+    let lock_spec = workloads::by_name("lock")
+        .unwrap()
+        .checkers(&workloads::Options::default());
+    let dir = write_run(
+        &results,
+        "lock",
+        "20260105T000002",
+        &spec("lock", "lock", &[], 1.0, 1),
+        &lock,
+        &lock_spec,
+    );
+    harness::report::write_run(&dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Who held the lock when") && html.contains("owner 1"));
+    assert!(
+        html.contains("mutual exclusion broken"),
+        "the verdict line says why"
+    );
+    assert!(
+        html.contains("class=\"op failing\""),
+        "the acquire that broke it is drawn"
     );
 }
 
