@@ -9,7 +9,9 @@
 //! invoked with `[k, e]`, `ok` the same (each `e` added once per key, in
 //! increasing order); `read` invoked with `[k, null]`, `ok` with
 //! `[k, [e, ...]]`, every element the set holds, in any order (`[]` when
-//! empty). `read_fraction` of the ops are reads (default 0.25).
+//! empty). `read_fraction` of the ops are reads (default 0.25), and a
+//! key's last op is a read, so the elements added last are read back
+//! before its threads move on.
 //!
 //! Final reads: every thread reads each set in use when the clients
 //! stopped, as the register workload does: an element acknowledged during
@@ -17,7 +19,9 @@
 
 use super::register::keyed_final_reads;
 use super::{CheckerSpec, Generators, Options, Workload, WorkloadError};
-use crate::generator::{boxed, clients, from_fn, independent, limit, FromFn, KeysInUse, Template};
+use crate::generator::{
+    boxed, cat, clients, from_fn, independent, limit, once, FromFn, KeysInUse, Template,
+};
 use checkers::set::SetOptions;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -39,8 +43,14 @@ impl Workload for Set {
         opts.validate()?;
         let (reads, per_key) = (opts.reads(0.25), opts.ops_per_key);
         let in_use = KeysInUse::new();
+        // Each key ends with a read, so the elements added last are read
+        // back before the group moves on to a fresh key.
         let keys = independent(opts.threads_per_key, None, move |_| {
-            boxed(limit(per_key, key_ops(reads)))
+            let last_read = once(Template::new("read", Value::Null));
+            boxed(cat(vec![
+                boxed(limit(per_key, key_ops(reads))),
+                boxed(last_read),
+            ]))
         })
         .share_keys(in_use.clone());
         Ok(Generators {
