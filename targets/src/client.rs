@@ -108,6 +108,50 @@ impl Served {
     }
 }
 
+/// The workloads the etcd and Consul clients serve: all but queue, which
+/// neither store offers.
+pub(crate) const KV_WORKLOADS: &[&str] = &[
+    "register",
+    "list-append",
+    "rw-register",
+    "set",
+    "counter",
+    "bank",
+    "unique-ids",
+    "lock",
+];
+
+/// What each lock owner holds (a lease, a session), kept on a client
+/// template so that it outlives the process a crash replaced.
+#[derive(Debug)]
+pub(crate) struct Owners<H>(std::sync::Mutex<BTreeMap<String, H>>);
+
+impl<H> Default for Owners<H> {
+    fn default() -> Self {
+        Owners(std::sync::Mutex::new(BTreeMap::new()))
+    }
+}
+
+impl<H: Clone> Owners<H> {
+    /// What `owner` holds.
+    pub fn get(&self, owner: &str) -> Option<H> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(owner)
+            .cloned()
+    }
+
+    /// `owner` now holds `h` (nothing, with `None`).
+    pub fn set(&self, owner: &str, h: Option<H>) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match h {
+            Some(h) => m.insert(owner.to_string(), h),
+            None => m.remove(owner),
+        };
+    }
+}
+
 /// An op whose `f` the workload being served does not have.
 pub(crate) fn unknown_f(target: &str, served: Served, op: &Op) -> ClientError {
     ClientError::Fail(format!(

@@ -19,7 +19,6 @@
 //! - [`sysclock`]: clock faults on real hosts: the system clock, moved by a
 //!   small C helper compiled on each node, and put back.
 
-pub mod append;
 mod client;
 pub mod cluster;
 pub mod consul;
@@ -35,5 +34,6 @@ pub mod raftkv;
 pub mod registry;
 pub mod remote;
 pub mod sysclock;
+pub mod versioned;
 
 pub use registry::{open, OpenContext, Opened, TargetError, TargetSpec};

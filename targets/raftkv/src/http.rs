@@ -110,36 +110,20 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Value, Failure> {
         (&Method::GET, ["kv", key]) => read_key(api, key).await,
         (&Method::PUT, ["kv", key]) => {
             let body: WriteBody = parse_body(req).await?;
-            let command = Command::Write {
-                key: key_of(key)?,
-                value: body.value,
-            };
-            api.call(
-                ClientRequest::Propose {
-                    command,
-                    reply: dummy(),
+            let key = key_of(key)?;
+            propose(
+                api,
+                Command::Write {
+                    key,
+                    value: body.value,
                 },
-                true,
             )
             .await
-            .map(|_| json!({"ok": true}))
         }
         (&Method::POST, ["kv", key, "cas"]) => {
             let body: CasBody = parse_body(req).await?;
-            let command = Command::Cas {
-                key: key_of(key)?,
-                expect: body.expect,
-                value: body.value,
-            };
-            api.call(
-                ClientRequest::Propose {
-                    command,
-                    reply: dummy(),
-                },
-                true,
-            )
-            .await
-            .map(|_| json!({"ok": true}))
+            let (key, expect, value) = (key_of(key)?, body.expect, body.value);
+            propose(api, Command::Cas { key, expect, value }).await
         }
         (&Method::POST, ["txn"]) => txn(api, parse_body(req).await?).await,
         (&Method::POST, ["transfer"]) => {
@@ -153,15 +137,7 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Value, Failure> {
                 amount: body.amount,
                 initial: body.initial,
             };
-            api.call(
-                ClientRequest::Propose {
-                    command,
-                    reply: dummy(),
-                },
-                true,
-            )
-            .await
-            .map(|_| json!({"ok": true}))
+            propose(api, command).await
         }
         (_, ["health"] | ["status"] | ["kv", _] | ["kv", _, "cas"] | ["txn"] | ["transfer"]) => {
             Err(Failure {
@@ -174,6 +150,15 @@ async fn route(api: &Api, req: Request<Incoming>) -> Result<Value, Failure> {
             ..bad_request(format!("no route /{path}"))
         }),
     }
+}
+
+/// Proposes `command` and answers `{"ok": true}` once it is applied.
+async fn propose(api: &Api, command: Command) -> Result<Value, Failure> {
+    let request = ClientRequest::Propose {
+        command,
+        reply: dummy(),
+    };
+    api.call(request, true).await.map(|_| json!({"ok": true}))
 }
 
 fn key_of(segment: &str) -> Result<String, Failure> {

@@ -22,7 +22,7 @@
 //!   /v1/session/destroy/<session>` ends a session and releases its locks.
 //! - `GET /v1/status/leader` answers `"10.77.0.11:8300"` (`""`: none).
 
-use crate::append::Kv;
+use crate::versioned::Kv;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};

@@ -7,7 +7,7 @@
 //!   consistent GET then `PUT ?cas=<ModifyIndex>` (`false` is a `fail`).
 //! - list-append and rw-register: a read-only txn of `get-tree`s (in the
 //!   chosen mode), then a txn of `check-index`/`check-not-exists` and
-//!   `set`s; a 409 rollback is a definite `fail` ([`crate::append`]).
+//!   `set`s; a 409 rollback is a definite `fail` ([`crate::versioned`]).
 //! - set: element `e` of set `k` is its own key `set/{k}/{e}`; a read is a
 //!   `?recurse` GET of the prefix.
 //! - counter and bank: the same read-then-checked-txn as transactions; a
@@ -24,17 +24,15 @@
 mod lock;
 
 use super::api::{self, Mode};
-use crate::append::{self, Kv};
-use crate::client::{accounts, bad, keyed, send_error, transfer, unknown_f, NodeHttp, Served};
-use checkers::bank::account_name;
+use crate::client::{bad, keyed, send_error, unknown_f, NodeHttp, Served};
+use crate::versioned::{self, Kv, Versioned};
 use checkers::Op;
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
-use workloads::workload::INITIAL_BALANCE;
 use workloads::{Client, ClientError, Complete, Options};
 
 /// A Consul client template; [`Client::open`] binds one to a node.
@@ -55,16 +53,7 @@ struct Answer {
 
 impl ConsulClient {
     /// The workloads this client serves.
-    pub const WORKLOADS: &'static [&'static str] = &[
-        "register",
-        "list-append",
-        "rw-register",
-        "set",
-        "counter",
-        "bank",
-        "unique-ids",
-        "lock",
-    ];
+    pub const WORKLOADS: &'static [&'static str] = crate::client::KV_WORKLOADS;
 
     /// A client template for nodes `addrs` on `http_port`, requests cut
     /// off after `timeout`, reads in `mode`.
@@ -137,53 +126,9 @@ impl ConsulClient {
         Ok(a.text.trim() == "true")
     }
 
-    /// `keys`, read in one txn in the chosen mode.
-    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError> {
-        let body = api::read_txn(keys).to_string();
-        let a = self
-            .call(Method::PUT, &api::txn_path(self.mode), Some(body), true)
-            .await?;
-        if a.status != 200 {
-            return Err(ClientError::Fail(status_error(&a)));
-        }
-        let read = api::parse_read_txn(&json_of(&a)?, keys).map_err(ClientError::Fail)?;
-        Ok(keys.iter().cloned().zip(read).collect())
-    }
-
-    /// Sets `puts` if no key of `seen` changed since it was read: `None`
-    /// when it did (the txn rolled back), with the reasons.
-    async fn put_if_unchanged(
-        &self,
-        seen: &BTreeMap<String, Option<Kv>>,
-        puts: &[(String, Value)],
-    ) -> Result<Option<String>, ClientError> {
-        let versions: Vec<(String, i64)> = seen
-            .iter()
-            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
-            .collect();
-        let body = api::write_txn(&versions, puts).to_string();
-        let a = self
-            .call(
-                Method::PUT,
-                &api::txn_path(Mode::Default),
-                Some(body),
-                false,
-            )
-            .await?;
-        match a.status {
-            200 => Ok(None),
-            409 => Ok(Some(format!(
-                "rolled back: {}",
-                api::txn_errors(&json_of(&a)?)
-            ))),
-            400..=499 => Err(ClientError::Fail(status_error(&a))),
-            _ => Err(ClientError::Unknown(status_error(&a))),
-        }
-    }
-
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, arg) = keyed(op)?;
-        let key = append::key_of(k);
+        let key = versioned::key_of(k);
         match op.f.as_str() {
             "read" => {
                 let kv = self.get(&key, self.mode).await?;
@@ -212,22 +157,9 @@ impl ConsulClient {
         }
     }
 
-    async fn txn(&self, op: &Op) -> Result<Op, ClientError> {
-        let micro = append::parse_micro_ops(op)?;
-        let seen = self.get_all(&append::keys(&micro)).await?;
-        let (done, puts) = append::apply(&micro, &seen);
-        if puts.is_empty() {
-            return Ok(op.ok(Value::Array(done)));
-        }
-        Ok(match self.put_if_unchanged(&seen, &puts).await? {
-            None => op.ok(Value::Array(done)),
-            Some(why) => op.fail(why),
-        })
-    }
-
     async fn set(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, e) = keyed(op)?;
-        let prefix = format!("set/{}/", append::key_of(k));
+        let prefix = format!("set/{}/", versioned::key_of(k));
         match op.f.as_str() {
             "add" => {
                 self.put(&format!("{prefix}{e}"), e, None).await?;
@@ -251,67 +183,54 @@ impl ConsulClient {
         }
     }
 
-    async fn counter(&self, op: &Op) -> Result<Op, ClientError> {
-        let n = |kv: &Option<Kv>| kv.as_ref().and_then(|kv| kv.value.as_i64()).unwrap_or(0);
-        match op.f.as_str() {
-            "read" => Ok(op.ok(json!(n(&self.get("counter", self.mode).await?)))),
-            "add" => {
-                let delta = op.value.as_i64().ok_or_else(|| bad(op, "an integer"))?;
-                let seen = self.get_all(&["counter".to_string()]).await?;
-                let puts = [("counter".to_string(), json!(n(&seen["counter"]) + delta))];
-                Ok(match self.put_if_unchanged(&seen, &puts).await? {
-                    None => op.ok(op.value.clone()),
-                    Some(why) => op.fail(why),
-                })
-            }
-            _ => Err(unknown_f("consul", self.served, op)),
-        }
-    }
-
-    async fn bank(&self, op: &Op) -> Result<Op, ClientError> {
-        let key = |a: &Value| format!("bank/{}", account_name(a));
-        let balance = |kv: &Option<Kv>| {
-            kv.as_ref()
-                .and_then(|kv| kv.value.as_i64())
-                .unwrap_or(INITIAL_BALANCE)
-        };
-        match op.f.as_str() {
-            "read" => {
-                let accounts = accounts(op)?;
-                let keys: Vec<String> = accounts.iter().map(key).collect();
-                let seen = self.get_all(&keys).await?;
-                let balances: Map<String, Value> = accounts
-                    .iter()
-                    .map(|a| (account_name(a), json!(balance(&seen[&key(a)]))))
-                    .collect();
-                Ok(op.ok(Value::Object(balances)))
-            }
-            "transfer" => {
-                let (from, to, amount) = transfer(op)?;
-                let (kf, kt) = (key(from), key(to));
-                let seen = self.get_all(&[kf.clone(), kt.clone()]).await?;
-                let (a, b) = (balance(&seen[&kf]), balance(&seen[&kt]));
-                if a < amount {
-                    return Ok(op.fail(format!(
-                        "{} holds {a}, less than {amount}",
-                        account_name(from)
-                    )));
-                }
-                let puts = [(kf, json!(a - amount)), (kt, json!(b + amount))];
-                Ok(match self.put_if_unchanged(&seen, &puts).await? {
-                    None => op.ok(op.value.clone()),
-                    Some(why) => op.fail(why),
-                })
-            }
-            _ => Err(unknown_f("consul", self.served, op)),
-        }
-    }
-
     async fn unique_id(&self, op: &Op) -> Result<Op, ClientError> {
         let body = api::set_txn("ids", &Value::Null).to_string();
         let a = self.write(&api::txn_path(Mode::Default), body).await?;
         let index = api::txn_index(&json_of(&a)?).map_err(ClientError::Unknown)?;
         Ok(op.ok(json!(index)))
+    }
+}
+
+impl Versioned for ConsulClient {
+    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError> {
+        let body = api::read_txn(keys).to_string();
+        let a = self
+            .call(Method::PUT, &api::txn_path(self.mode), Some(body), true)
+            .await?;
+        if a.status != 200 {
+            return Err(ClientError::Fail(status_error(&a)));
+        }
+        let read = api::parse_read_txn(&json_of(&a)?, keys).map_err(ClientError::Fail)?;
+        Ok(keys.iter().cloned().zip(read).collect())
+    }
+
+    async fn put_if_unchanged(
+        &self,
+        seen: &BTreeMap<String, Option<Kv>>,
+        puts: &[(String, Value)],
+    ) -> Result<Option<String>, ClientError> {
+        let versions: Vec<(String, i64)> = seen
+            .iter()
+            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
+            .collect();
+        let body = api::write_txn(&versions, puts).to_string();
+        let a = self
+            .call(
+                Method::PUT,
+                &api::txn_path(Mode::Default),
+                Some(body),
+                false,
+            )
+            .await?;
+        match a.status {
+            200 => Ok(None),
+            409 => Ok(Some(format!(
+                "rolled back: {}",
+                api::txn_errors(&json_of(&a)?)
+            ))),
+            400..=499 => Err(ClientError::Fail(status_error(&a))),
+            _ => Err(ClientError::Unknown(status_error(&a))),
+        }
     }
 }
 
@@ -328,12 +247,12 @@ impl Client for ConsulClient {
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
         Box::pin(async move {
             match self.served {
-                Served::Unset if op.f == "txn" => self.txn(op).await,
+                Served::Unset if op.f == "txn" => versioned::txn(self, op).await,
                 Served::Unset | Served::Register => self.register(op).await,
-                Served::ListAppend | Served::RwRegister => self.txn(op).await,
+                Served::ListAppend | Served::RwRegister => versioned::txn(self, op).await,
                 Served::Set => self.set(op).await,
-                Served::Counter => self.counter(op).await,
-                Served::Bank => self.bank(op).await,
+                Served::Counter => versioned::counter(self, op).await,
+                Served::Bank => versioned::bank(self, op).await,
                 Served::UniqueIds => self.unique_id(op).await,
                 Served::Lock => self.lock(op).await,
                 Served::Queue => Err(unknown_f("consul", self.served, op)),

@@ -8,7 +8,7 @@
 //!
 //! - register: `read` is a range, `write` a put, `cas` a txn comparing the
 //!   value (a failed compare is a definite `fail`).
-//! - list-append and rw-register ([`crate::append`]): a txn of ranges reads
+//! - list-append and rw-register ([`crate::versioned`]): a txn of ranges reads
 //!   every key of the op and its mod revision at one revision; then a txn
 //!   puts the new values only if every key's mod revision is unchanged, so
 //!   a failed compare is a definite `fail`. A read-only op is the first txn.
@@ -31,16 +31,14 @@
 mod lock;
 
 use super::gateway;
-use crate::append::{self, Kv};
-use crate::client::{accounts, bad, keyed, send_error, transfer, unknown_f, NodeHttp, Served};
-use checkers::bank::account_name;
+use crate::client::{bad, keyed, send_error, unknown_f, NodeHttp, Served};
+use crate::versioned::{self, Kv, Versioned};
 use checkers::Op;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use workloads::client::BoxFuture;
-use workloads::workload::INITIAL_BALANCE;
 use workloads::{Client, ClientError, Complete, Options};
 
 /// An etcd client template; [`Client::open`] binds one to a node.
@@ -62,16 +60,7 @@ enum Effect {
 
 impl EtcdClient {
     /// The workloads this client serves.
-    pub const WORKLOADS: &'static [&'static str] = &[
-        "register",
-        "list-append",
-        "rw-register",
-        "set",
-        "counter",
-        "bank",
-        "unique-ids",
-        "lock",
-    ];
+    pub const WORKLOADS: &'static [&'static str] = crate::client::KV_WORKLOADS;
 
     /// A client template for nodes `addrs` on `client_port`, each request
     /// cut off after `timeout`; `serializable` makes reads stale-allowed.
@@ -131,33 +120,9 @@ impl EtcdClient {
         gateway::parse_range(&resp).map_err(ClientError::Fail)
     }
 
-    /// `keys`, read at one revision.
-    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError> {
-        let body = gateway::read_all(keys, self.serializable);
-        let resp = self.call("/v3/kv/txn", body, Effect::ReadOnly).await?;
-        let read = gateway::parse_read_all(&resp).map_err(ClientError::Fail)?;
-        Ok(keys.iter().cloned().zip(read).collect())
-    }
-
-    /// Puts `puts` if no key of `seen` changed since it was read; whether
-    /// the compare held.
-    async fn put_if_unchanged(
-        &self,
-        seen: &BTreeMap<String, Option<Kv>>,
-        puts: &[(String, Value)],
-    ) -> Result<bool, ClientError> {
-        let revs: Vec<(String, i64)> = seen
-            .iter()
-            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
-            .collect();
-        let body = gateway::put_if_unchanged(&revs, puts);
-        let resp = self.call("/v3/kv/txn", body, Effect::Write).await?;
-        Ok(gateway::txn_succeeded(&resp))
-    }
-
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, arg) = keyed(op)?;
-        let key = append::key_of(k);
+        let key = versioned::key_of(k);
         match op.f.as_str() {
             "read" => {
                 let kv = self.get(&key).await?;
@@ -184,19 +149,9 @@ impl EtcdClient {
         }
     }
 
-    async fn txn(&self, op: &Op) -> Result<Op, ClientError> {
-        let micro = append::parse_micro_ops(op)?;
-        let seen = self.get_all(&append::keys(&micro)).await?;
-        let (done, puts) = append::apply(&micro, &seen);
-        if puts.is_empty() || self.put_if_unchanged(&seen, &puts).await? {
-            return Ok(op.ok(Value::Array(done)));
-        }
-        Ok(op.fail("a key changed since it was read (mod revision compare failed)"))
-    }
-
     async fn set(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, e) = keyed(op)?;
-        let prefix = format!("set/{}/", append::key_of(k));
+        let prefix = format!("set/{}/", versioned::key_of(k));
         match op.f.as_str() {
             "add" => {
                 let body = gateway::put(&format!("{prefix}{e}"), e);
@@ -214,68 +169,35 @@ impl EtcdClient {
         }
     }
 
-    async fn counter(&self, op: &Op) -> Result<Op, ClientError> {
-        let kv = |kv: &Option<Kv>| kv.as_ref().and_then(|kv| kv.value.as_i64()).unwrap_or(0);
-        match op.f.as_str() {
-            "read" => Ok(op.ok(json!(kv(&self.get("counter").await?)))),
-            "add" => {
-                let n = op.value.as_i64().ok_or_else(|| bad(op, "an integer"))?;
-                let seen = self.get_all(&["counter".to_string()]).await?;
-                let now = kv(&seen["counter"]);
-                let puts = [("counter".to_string(), json!(now + n))];
-                Ok(match self.put_if_unchanged(&seen, &puts).await? {
-                    true => op.ok(op.value.clone()),
-                    false => op.fail("the counter changed since it was read"),
-                })
-            }
-            _ => Err(unknown_f("etcd", self.served, op)),
-        }
-    }
-
-    async fn bank(&self, op: &Op) -> Result<Op, ClientError> {
-        let key = |a: &Value| format!("bank/{}", account_name(a));
-        let balance = |kv: &Option<Kv>| {
-            kv.as_ref()
-                .and_then(|kv| kv.value.as_i64())
-                .unwrap_or(INITIAL_BALANCE)
-        };
-        match op.f.as_str() {
-            "read" => {
-                let accounts = accounts(op)?;
-                let keys: Vec<String> = accounts.iter().map(key).collect();
-                let seen = self.get_all(&keys).await?;
-                let balances: Map<String, Value> = accounts
-                    .iter()
-                    .map(|a| (account_name(a), json!(balance(&seen[&key(a)]))))
-                    .collect();
-                Ok(op.ok(Value::Object(balances)))
-            }
-            "transfer" => {
-                let (from, to, amount) = transfer(op)?;
-                let (kf, kt) = (key(from), key(to));
-                let seen = self.get_all(&[kf.clone(), kt.clone()]).await?;
-                let (a, b) = (balance(&seen[&kf]), balance(&seen[&kt]));
-                if a < amount {
-                    return Ok(op.fail(format!(
-                        "{} holds {a}, less than {amount}",
-                        account_name(from)
-                    )));
-                }
-                let puts = [(kf, json!(a - amount)), (kt, json!(b + amount))];
-                Ok(match self.put_if_unchanged(&seen, &puts).await? {
-                    true => op.ok(op.value.clone()),
-                    false => op.fail("an account changed since it was read"),
-                })
-            }
-            _ => Err(unknown_f("etcd", self.served, op)),
-        }
-    }
-
     async fn unique_id(&self, op: &Op) -> Result<Op, ClientError> {
         let body = gateway::put("ids", &Value::Null);
         let resp = self.call("/v3/kv/put", body, Effect::Write).await?;
         let rev = gateway::header_revision(&resp).map_err(ClientError::Unknown)?;
         Ok(op.ok(json!(rev)))
+    }
+}
+
+impl Versioned for EtcdClient {
+    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError> {
+        let body = gateway::read_all(keys, self.serializable);
+        let resp = self.call("/v3/kv/txn", body, Effect::ReadOnly).await?;
+        let read = gateway::parse_read_all(&resp).map_err(ClientError::Fail)?;
+        Ok(keys.iter().cloned().zip(read).collect())
+    }
+
+    async fn put_if_unchanged(
+        &self,
+        seen: &BTreeMap<String, Option<Kv>>,
+        puts: &[(String, Value)],
+    ) -> Result<Option<String>, ClientError> {
+        let revs: Vec<(String, i64)> = seen
+            .iter()
+            .map(|(k, kv)| (k.clone(), kv.as_ref().map_or(0, |kv| kv.version)))
+            .collect();
+        let body = gateway::put_if_unchanged(&revs, puts);
+        let resp = self.call("/v3/kv/txn", body, Effect::Write).await?;
+        Ok((!gateway::txn_succeeded(&resp))
+            .then(|| "a key changed since it was read (mod revision compare failed)".to_string()))
     }
 }
 
@@ -292,12 +214,12 @@ impl Client for EtcdClient {
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
         Box::pin(async move {
             match self.served {
-                Served::Unset if op.f == "txn" => self.txn(op).await,
+                Served::Unset if op.f == "txn" => versioned::txn(self, op).await,
                 Served::Unset | Served::Register => self.register(op).await,
-                Served::ListAppend | Served::RwRegister => self.txn(op).await,
+                Served::ListAppend | Served::RwRegister => versioned::txn(self, op).await,
                 Served::Set => self.set(op).await,
-                Served::Counter => self.counter(op).await,
-                Served::Bank => self.bank(op).await,
+                Served::Counter => versioned::counter(self, op).await,
+                Served::Bank => versioned::bank(self, op).await,
                 Served::UniqueIds => self.unique_id(op).await,
                 Served::Lock => self.lock(op).await,
                 Served::Queue => Err(unknown_f("etcd", self.served, op)),
@@ -333,6 +255,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use checkers::OpType;
+    use workloads::workload::INITIAL_BALANCE;
 
     fn b64(s: &str) -> String {
         STANDARD.encode(s)

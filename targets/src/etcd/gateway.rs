@@ -12,7 +12,7 @@
 //! that found nothing has no `kvs`). temblor stores every value as its JSON
 //! text, so any workload value round-trips.
 
-use crate::append::Kv;
+use crate::versioned::Kv;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::{json, Value};

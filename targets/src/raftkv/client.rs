@@ -40,18 +40,8 @@ pub struct RaftKvClient {
 }
 
 impl RaftKvClient {
-    /// The workloads this client serves.
-    pub const WORKLOADS: &'static [&'static str] = &[
-        "register",
-        "list-append",
-        "rw-register",
-        "set",
-        "counter",
-        "bank",
-        "unique-ids",
-        "lock",
-        "queue",
-    ];
+    /// The workloads this client serves: every one.
+    pub const WORKLOADS: &'static [&'static str] = workloads::workload::NAMES;
 
     /// A client template for nodes `addrs` (name -> address) on
     /// `client_port`, each request cut off after `timeout`.

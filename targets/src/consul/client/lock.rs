@@ -15,8 +15,6 @@
 use super::{status_error, ConsulClient};
 use crate::consul::api;
 use checkers::Op;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use workloads::{ClientError, Complete};
 
 /// Seconds a session, and the lock it holds, lasts without renewal.
@@ -27,33 +25,14 @@ const KEY: &str = "lock";
 
 /// What an owner holds.
 #[derive(Clone, Debug, PartialEq)]
-enum Holding {
+pub(super) enum Holding {
     /// A session, and whether it holds the lock (`Some(false)`: no;
     /// `None`: an acquire or release crashed, so perhaps).
     Session { id: String, held: Option<bool> },
 }
 
-/// Each owner's session.
-#[derive(Debug, Default)]
-pub(super) struct Owners(Mutex<HashMap<String, Holding>>);
-
-impl Owners {
-    fn get(&self, owner: &str) -> Option<Holding> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(owner)
-            .cloned()
-    }
-
-    fn set(&self, owner: &str, h: Option<Holding>) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match h {
-            Some(h) => m.insert(owner.to_string(), h),
-            None => m.remove(owner),
-        };
-    }
-}
+/// Each owner's holding.
+pub(super) type Owners = crate::client::Owners<Holding>;
 
 impl ConsulClient {
     pub(super) async fn lock(&self, op: &Op) -> Result<Op, ClientError> {

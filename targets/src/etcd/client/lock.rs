@@ -18,8 +18,6 @@
 use super::{Effect, EtcdClient};
 use crate::etcd::gateway;
 use checkers::Op;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use workloads::{ClientError, Complete};
 
 /// Seconds an acquired lock lasts without a release.
@@ -30,7 +28,7 @@ const NAME: &str = "temblor-lock";
 
 /// What an owner holds.
 #[derive(Clone, Debug, PartialEq)]
-enum Holding {
+pub(super) enum Holding {
     /// The lock, as `key`, under `lease`.
     Held { lease: i64, key: String },
     /// Perhaps the lock, under `lease` (an acquire or release crashed).
@@ -38,26 +36,7 @@ enum Holding {
 }
 
 /// Each owner's holding.
-#[derive(Debug, Default)]
-pub(super) struct Owners(Mutex<HashMap<String, Holding>>);
-
-impl Owners {
-    fn get(&self, owner: &str) -> Option<Holding> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(owner)
-            .cloned()
-    }
-
-    fn set(&self, owner: &str, h: Option<Holding>) {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match h {
-            Some(h) => m.insert(owner.to_string(), h),
-            None => m.remove(owner),
-        };
-    }
-}
+pub(super) type Owners = crate::client::Owners<Holding>;
 
 impl EtcdClient {
     pub(super) async fn lock(&self, op: &Op) -> Result<Op, ClientError> {

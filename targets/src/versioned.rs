@@ -1,17 +1,110 @@
-//! Transactions over a key-value store with per-key versions, the recipe
+//! Workloads over a key-value store with per-key versions, the recipe
 //! Jepsen's etcd test (`jepsen.etcd.append`) uses and that etcd (mod
-//! revisions) and Consul (ModifyIndex) share: read every key of the txn
-//! and its version at one point in time, compute the reads and the new
+//! revisions) and Consul (ModifyIndex) share: read every key an op needs
+//! and its version at one point in time, compute the results and the new
 //! values here, then write them back only if no key's version changed.
 //! A failed version check means nothing was written: a definite `fail`.
+//!
 //! Serves list-append (`append` micro-ops: the new value is the list read
-//! plus the element) and rw-register (`w` micro-ops: the new value is the
-//! one written).
+//! plus the element), rw-register (`w` micro-ops: the value written), the
+//! counter (read, add, write back) and the bank (read both accounts,
+//! refuse to overdraw, write both back), for any store that implements
+//! [`Versioned`].
 
+use crate::client::{accounts, bad, transfer};
+use checkers::bank::account_name;
 use checkers::Op;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use workloads::ClientError;
+use workloads::workload::INITIAL_BALANCE;
+use workloads::{ClientError, Complete};
+
+/// A store whose keys have versions.
+pub(crate) trait Versioned: Sync {
+    /// `keys` and their versions, read at one point in time.
+    async fn get_all(&self, keys: &[String]) -> Result<BTreeMap<String, Option<Kv>>, ClientError>;
+
+    /// Writes `puts` if no key of `seen` has changed since it was read;
+    /// `Some(why)` when one had, and nothing was written.
+    async fn put_if_unchanged(
+        &self,
+        seen: &BTreeMap<String, Option<Kv>>,
+        puts: &[(String, Value)],
+    ) -> Result<Option<String>, ClientError>;
+}
+
+/// A list-append or rw-register txn.
+pub(crate) async fn txn(store: &impl Versioned, op: &Op) -> Result<Op, ClientError> {
+    let micro = parse_micro_ops(op)?;
+    let seen = store.get_all(&keys(&micro)).await?;
+    let (done, puts) = apply(&micro, &seen);
+    if puts.is_empty() {
+        return Ok(op.ok(Value::Array(done)));
+    }
+    Ok(match store.put_if_unchanged(&seen, &puts).await? {
+        None => op.ok(Value::Array(done)),
+        Some(why) => op.fail(why),
+    })
+}
+
+/// The counter's key.
+const COUNTER: &str = "counter";
+
+/// A counter's `read` or `add` (read, add, write back if unchanged).
+pub(crate) async fn counter(store: &impl Versioned, op: &Op) -> Result<Op, ClientError> {
+    let keys = [COUNTER.to_string()];
+    let seen = store.get_all(&keys).await?;
+    let now = seen[COUNTER]
+        .as_ref()
+        .and_then(|kv| kv.value.as_i64())
+        .unwrap_or(0);
+    if op.f == "read" {
+        return Ok(op.ok(json!(now)));
+    }
+    let n = op.value.as_i64().ok_or_else(|| bad(op, "an integer"))?;
+    let puts = [(COUNTER.to_string(), json!(now + n))];
+    Ok(match store.put_if_unchanged(&seen, &puts).await? {
+        None => op.ok(op.value.clone()),
+        Some(why) => op.fail(why),
+    })
+}
+
+/// A bank's `read` of every account in one txn, or `transfer` between two
+/// (refused, nothing written, when `from` holds too little). An account
+/// never written holds [`INITIAL_BALANCE`].
+pub(crate) async fn bank(store: &impl Versioned, op: &Op) -> Result<Op, ClientError> {
+    let key = |a: &Value| format!("bank/{}", account_name(a));
+    let balance = |kv: &Option<Kv>| {
+        kv.as_ref()
+            .and_then(|kv| kv.value.as_i64())
+            .unwrap_or(INITIAL_BALANCE)
+    };
+    if op.f == "read" {
+        let accounts = accounts(op)?;
+        let keys: Vec<String> = accounts.iter().map(key).collect();
+        let seen = store.get_all(&keys).await?;
+        let balances: Map<String, Value> = accounts
+            .iter()
+            .map(|a| (account_name(a), json!(balance(&seen[&key(a)]))))
+            .collect();
+        return Ok(op.ok(Value::Object(balances)));
+    }
+    let (from, to, amount) = transfer(op)?;
+    let (kf, kt) = (key(from), key(to));
+    let seen = store.get_all(&[kf.clone(), kt.clone()]).await?;
+    let (a, b) = (balance(&seen[&kf]), balance(&seen[&kt]));
+    if a < amount {
+        return Ok(op.fail(format!(
+            "{} holds {a}, less than {amount}",
+            account_name(from)
+        )));
+    }
+    let puts = [(kf, json!(a - amount)), (kt, json!(b + amount))];
+    Ok(match store.put_if_unchanged(&seen, &puts).await? {
+        None => op.ok(op.value.clone()),
+        Some(why) => op.fail(why),
+    })
+}
 
 /// One key as the store returned it.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,10 +210,6 @@ pub fn apply(
         })
         .collect();
     (done, puts)
-}
-
-fn bad(op: &Op, want: &str) -> ClientError {
-    ClientError::Fail(format!("{}: value {} is not {want}", op.f, op.value))
 }
 
 #[cfg(test)]
