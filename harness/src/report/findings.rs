@@ -44,11 +44,80 @@ pub struct Findings {
     pub facts: Vec<(String, String)>,
     pub tables: Vec<Table>,
     pub plots: Vec<Plot>,
+    /// Moments for the timeline to jump to: (label, history index).
+    #[serde(skip)]
+    pub marks: Vec<(String, u64)>,
 }
 
 /// The findings of `result`; empty for the checkers drawn elsewhere
 /// (linearizability failures, Elle anomalies) and for stats.
 pub fn of(result: &CheckResult, ops: &Ops) -> Findings {
+    let mut f = findings(result, ops);
+    f.marks = marks(result);
+    f
+}
+
+/// The ops a finding points at, first few of each kind.
+fn marks(result: &CheckResult) -> Vec<(String, u64)> {
+    const EACH: usize = 8;
+    match result {
+        CheckResult::Set(r) => r
+            .lost
+            .items
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    format!("lost element {}", compact(&e.element)),
+                    e.last_absent_index?,
+                ))
+            })
+            .chain(
+                r.unexpected
+                    .items
+                    .iter()
+                    .chain(&r.duplicated.items)
+                    .map(|b| {
+                        (
+                            format!("read of {} ({})", compact(&b.element), b.detail),
+                            b.read_index,
+                        )
+                    }),
+            )
+            .take(EACH * 2)
+            .collect(),
+        CheckResult::Counter(r) => r
+            .errors
+            .items
+            .iter()
+            .take(EACH)
+            .map(|b| {
+                (
+                    format!(
+                        "counter read {} outside [{}, {}]",
+                        b.value, b.lower, b.upper
+                    ),
+                    b.index,
+                )
+            })
+            .collect(),
+        CheckResult::Bank(r) => r
+            .bad_reads
+            .items
+            .iter()
+            .take(EACH)
+            .map(|b| (format!("bank read: {}", b.problem.name()), b.index))
+            .collect(),
+        CheckResult::UniqueIds(r) => r
+            .duplicated
+            .iter()
+            .take(EACH)
+            .filter_map(|d| Some((format!("id {} again", compact(&d.id)), *d.indices.get(1)?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn findings(result: &CheckResult, ops: &Ops) -> Findings {
     match result {
         CheckResult::Set(r) => set_findings(r),
         CheckResult::Counter(r) => counter_findings(r),
@@ -154,6 +223,7 @@ fn set_findings(r: &SetResult) -> Findings {
             note: "Stable elements by the time from when the element was known (its add acknowledged, or a read saw it) to the last read that missed it: 0 ms means every read begun after it was known saw it.".into(),
             svg: histogram_svg(&r.stable_histogram, "elements"),
         }],
+        marks: Vec::new(),
     }
 }
 
@@ -190,6 +260,7 @@ fn counter_findings(r: &CounterResult) -> Findings {
             .into_iter()
             .collect(),
         plots: Vec::new(),
+        marks: Vec::new(),
     }
 }
 
@@ -227,6 +298,7 @@ fn bank_findings(r: &BankResult, ops: &Ops) -> Findings {
             note: "Each dot is one read's sum; the dashed line is the total every read must see. Faults are shaded.".into(),
             svg: totals_svg(r, ops),
         }],
+        marks: Vec::new(),
     }
 }
 
@@ -261,6 +333,7 @@ fn unique_findings(r: &UniqueIdsResult) -> Findings {
         .into_iter()
         .collect(),
         plots: Vec::new(),
+        marks: Vec::new(),
     }
 }
 
@@ -296,6 +369,7 @@ fn queue_findings(r: &QueueResult) -> Findings {
         ],
         tables: tables.into_iter().flatten().collect(),
         plots: Vec::new(),
+        marks: Vec::new(),
     }
 }
 
@@ -312,6 +386,7 @@ fn lock_findings(r: &LockResult, ops: &Ops) -> Findings {
             note: "One lane per owner: a solid bar from the acquire's completion to the release's invocation; the pale ends are the acquire and release in flight; an open bar was never released, a hatched one's acquire crashed (info). Bars that overlap in time break mutual exclusion. Faults are shaded.".into(),
             svg: holds_svg(r, ops),
         }],
+        marks: Vec::new(),
     }
 }
 

@@ -177,6 +177,9 @@ fn marks(checks: &[CheckView], ops: &Ops) -> Vec<Mark> {
         for f in &c.failures {
             mark(format!("not linearizable: {}", f.op), f.index);
         }
+        for (label, index) in &c.findings.marks {
+            mark(label.clone(), *index);
+        }
         for a in &c.anomalies {
             if let Some(t) = a.txns.first() {
                 mark(format!("{} at {}", a.kind, t[0]), txn_index(t));

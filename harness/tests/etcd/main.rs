@@ -112,6 +112,40 @@ fn etcd_register_under_partitions_kills_and_pauses_is_valid() {
 }
 
 #[test]
+fn etcd_bank_under_partitions_kills_and_pauses_keeps_its_total() {
+    let Some(_cluster) = etcd_or_skip("etcd bank valid run") else {
+        return;
+    };
+    // Transfers are etcd txns comparing both accounts' mod revisions: the
+    // recipe every versioned workload (counter, rw-register) shares.
+    let results = results_dir("etcd-bank");
+    let extra = [
+        "--nemesis",
+        "partition,kill,pause",
+        "--time-limit",
+        "15s",
+        "--nemesis-interval",
+        "3s",
+        "--seed",
+        "1",
+    ];
+    let out = run_test(&results, &etcd_args("bank", &extra));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "correct etcd must come out valid"
+    );
+    let run = latest(&results);
+    let v = verdicts(&run);
+    assert!(v.contains(&("bank".into(), "valid".into())), "{v:?}");
+    let r = results_json(&run);
+    let bank = &r["checks"][0]["result"];
+    assert!(bank["read_count"].as_u64().unwrap() > 50, "{bank}");
+    assert!(bank["transfers_ok"].as_u64().unwrap() > 20, "{bank}");
+    assert_cluster_gone();
+}
+
+#[test]
 fn etcd_list_append_under_partitions_kills_and_pauses_is_valid() {
     let Some(_cluster) = etcd_or_skip("etcd list-append valid run") else {
         return;
