@@ -34,7 +34,7 @@ fn every_workload_on_raftkv_under_partitions_kills_and_pauses_is_valid() {
         ("counter", "counter", "reads out of bounds"),
         ("bank", "bank", "Total of all accounts, read by read"),
         ("rw-register", "elle-rw-register", "elle-rw-register"),
-        ("unique-ids", "unique-ids", "ids attempted / returned"),
+        ("unique-ids", "unique-ids", "returned more than once"),
         ("lock", "lock", "Who held the lock when"),
         ("queue", "queue", "crashed dequeues"),
     ];
