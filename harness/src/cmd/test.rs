@@ -411,7 +411,7 @@ mod tests {
         };
         assert!(spec_from(none).unwrap().nemesis.is_empty());
         let bad = Args {
-            workload: Some("bank".into()),
+            workload: Some("ledger".into()),
             ..Args::default()
         };
         assert!(spec_from(bad)
