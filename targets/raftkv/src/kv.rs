@@ -110,6 +110,8 @@ pub enum BadOp {
     Function { index: usize, f: String },
     #[error("key must be a non-empty string or an integer, got {0}")]
     Key(String),
+    #[error("micro-op {index}: add needs an integer, got {got}")]
+    NotAnInteger { index: usize, got: String },
 }
 
 /// Keys may be strings or integers on the wire; both map to one string.
@@ -142,6 +144,12 @@ fn parse_micro_op(index: usize, op: &Value) -> Result<MicroOp, BadOp> {
         Some("append") => MicroF::Append,
         Some("w") => MicroF::W,
         Some("add") if value.is_i64() => MicroF::Add,
+        Some("add") => {
+            return Err(BadOp::NotAnInteger {
+                index,
+                got: value.to_string(),
+            })
+        }
         Some("pop") => MicroF::Pop,
         _ => {
             return Err(BadOp::Function {

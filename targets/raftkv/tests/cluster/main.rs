@@ -189,9 +189,21 @@ async fn bad_input_gets_clear_errors_and_never_a_crash() {
         ),
         (
             http.post(format!("{base}/txn"))
-                .body(r#"{"ops": [["w", 1, 2]]}"#),
+                .body(r#"{"ops": [["x", 1, 2]]}"#),
             400,
             "unknown function",
+        ),
+        (
+            http.post(format!("{base}/txn"))
+                .body(r#"{"ops": [["add", 1, "two"]]}"#),
+            400,
+            "add needs an integer",
+        ),
+        (
+            http.post(format!("{base}/transfer"))
+                .body(r#"{"from": 1, "to": 2, "amount": -3, "initial": 10}"#),
+            400,
+            "must not be negative",
         ),
         (
             http.post(format!("{base}/txn"))
