@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The run's phase 5 on `dir`, in this (child) process.
 fn conclude(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let checkers = workloads::by_name("register")?.checkers();
+    let checkers = workloads::by_name("register")?.checkers(&workloads::Options::default());
     let dir = harness::run::store::RunDir {
         path: dir.to_path_buf(),
     };
