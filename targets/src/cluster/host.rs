@@ -145,8 +145,8 @@ impl HostFiles {
         let log2 = log
             .try_clone()
             .map_err(|e| ClusterError::io("reopen", &self.log(), e))?;
-        std::process::Command::new("ip")
-            .args(["netns", "exec", &node.netns])
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &node.netns])
             .args([
                 "setpriv",
                 "--inh-caps=-sys_time",
@@ -166,9 +166,41 @@ impl HostFiles {
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log2)
-            .spawn()
+            .stderr(log2);
+        inherit_no_fds(&mut cmd);
+        cmd.spawn()
             .map_err(|e| ClusterError::io("start the init of", &self.dir, e))
+    }
+}
+
+/// Makes `cmd` inherit only its standard input, output and error: every
+/// other descriptor is marked close-on-exec in the child. A node's init
+/// lives as long as the cluster, so whatever it inherits stays open that
+/// long: the lock of `flock /tmp/lock temblor cluster up` (held by the
+/// cluster, so `flock /tmp/lock temblor cluster down` waited for ever) or
+/// a test harness's output pipe (whose reader then never saw its end).
+fn inherit_no_fds(cmd: &mut std::process::Command) {
+    // close_range(2)'s flag: mark close-on-exec instead of closing, so
+    // std's own pipe that reports a failed exec keeps working.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: between fork and exec the closure makes only
+    // async-signal-safe system calls and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let all = libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            );
+            if all != 0 {
+                // Kernels before 5.11: one descriptor at a time.
+                for fd in 3..4096 {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        });
     }
 }
 
@@ -224,6 +256,29 @@ mod tests {
                 netns: format!("tb-n{i}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_spawned_init_inherits_no_descriptor_but_stdio() {
+        // An inheritable descriptor, as flock(1) hands its lock to its
+        // command.
+        let file = fs::File::open("/dev/null").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        // SAFETY: clears FD_CLOEXEC on a descriptor this test owns.
+        assert_eq!(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }, 0);
+        let probe = format!("test -e /proc/self/fd/{fd}");
+        let plain = std::process::Command::new("sh")
+            .args(["-c", &probe])
+            .status()
+            .unwrap();
+        assert!(
+            plain.success(),
+            "the descriptor is inheritable to begin with"
+        );
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &probe]);
+        inherit_no_fds(&mut cmd);
+        assert!(!cmd.status().unwrap().success(), "fd {fd} was inherited");
     }
 
     #[test]
