@@ -162,10 +162,25 @@ impl Daemon {
 
     /// The shell command that launches it. Prep steps end with `;`: an `&&`
     /// before the `&` would keep the SSH channel open as long as the daemon.
+    /// Its environment is given by `env(1)` after the switch to its user,
+    /// so it reaches the daemon alone: with `LD_PRELOAD` exported to the
+    /// whole line, libfaketime also ran in `setsid`, `nohup` and `setpriv`
+    /// as root, and its semaphore (named after the PID, which `exec` keeps)
+    /// was root's, so a daemon running as another user could not open it
+    /// and died at start.
     pub fn command(&self) -> Command {
-        let argv: Vec<String> = std::iter::once(&self.program)
-            .chain(&self.args)
-            .map(|a| escape(a))
+        let env = self.env.iter().map(|(k, v)| escape(&format!("{k}={v}")));
+        let env: Vec<String> = match self.env.is_empty() {
+            true => Vec::new(),
+            false => std::iter::once("env".to_string()).chain(env).collect(),
+        };
+        let argv: Vec<String> = env
+            .into_iter()
+            .chain(
+                std::iter::once(&self.program)
+                    .chain(&self.args)
+                    .map(|a| escape(a)),
+            )
             .collect();
         let (pid, log) = (escape(&self.pidfile), escape(&self.logfile));
         let setpriv = self.user.as_deref().map_or(String::new(), |u| {
@@ -178,7 +193,6 @@ impl Daemon {
             argv.join(" ")
         );
         let cmd = Command::shell(&script).sudo();
-        let cmd = self.env.iter().fold(cmd, |c, (k, v)| c.env(k, v));
         match &self.dir {
             Some(dir) => cmd.cd(dir),
             None => cmd,
@@ -461,6 +475,39 @@ mod tests {
             stop(&local, &pidfile, Duration::from_secs(1)).unwrap(),
             Stopped::NotRunning
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_daemons_environment_reaches_it_alone_after_the_user_switch() {
+        let d = Daemon::new("java", "/r/zk.pid", "/l/zk.log")
+            .args(["-cp", "a b"])
+            .env("LD_PRELOAD", "/lib/f.so")
+            .env("X", "it's")
+            .user("zookeeper");
+        let line = d.command().to_string();
+        assert!(!line.contains("export"), "{line}");
+        let tail = line.split("--init-groups -- ").nth(1).unwrap();
+        assert!(
+            tail.starts_with(r#"env LD_PRELOAD=/lib/f.so 'X=it'\''s' java -cp 'a b' >>"#),
+            "{line}"
+        );
+        let dir = scratch("env");
+        let local = Local::new();
+        let pidfile = format!("{dir}/sh.pid");
+        let out = format!("{dir}/sh.log");
+        let d = Daemon::new("sh", &pidfile, &out)
+            .args(["-c", "echo \"$GREETING\"; exec sleep 30"])
+            .env("GREETING", "hello there");
+        start(&local, &d).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(&out).unwrap_or_default().is_empty()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello there\n");
+        stop(&local, &pidfile, Duration::from_secs(2)).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
