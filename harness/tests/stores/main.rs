@@ -11,3 +11,4 @@
 #[path = "../run/support.rs"]
 #[allow(dead_code)]
 mod support;
+mod zookeeper;
