@@ -86,22 +86,11 @@ fn etcd_register_under_partitions_kills_and_pauses_is_valid() {
         "correct etcd must come out valid"
     );
     let run = latest(&results);
-    for node in ["n1", "n2", "n3"] {
-        let log = run.join("nodes").join(node).join("etcd.log");
-        assert!(log.is_file(), "{node}'s etcd log missing");
-    }
-    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    for f in ["start-partition", "kill", "pause", "heal"] {
-        let needle = format!("\"f\":\"{f}\"");
-        assert!(history.contains(&needle), "no {f} in the history");
-    }
-    let oks = history
-        .lines()
-        .filter(|l| l.contains("\"type\":\"ok\""))
-        .count();
-    assert!(
-        oks > 100,
-        "only {oks} ok ops: the workload did not get through"
+    assert_run_exercised(
+        &run,
+        &["start-partition", "kill", "pause", "heal"],
+        100,
+        "etcd.log",
     );
     let v = verdicts(&run);
     assert!(

@@ -277,3 +277,29 @@ pub fn check_run(run: &Path) -> (Option<i32>, String) {
     );
     (out.status.code(), text)
 }
+
+/// Asserts that a run did what it was asked to: each fault in `faults`
+/// is in its history, more than `min_ok` client ops succeeded, and each
+/// of its nodes' `log` (a file name) was downloaded.
+pub fn assert_run_exercised(run: &Path, faults: &[&str], min_ok: usize, log: &str) {
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    for f in faults {
+        let needle = format!("\"f\":\"{f}\"");
+        assert!(history.contains(&needle), "no {f} in the history");
+    }
+    let oks = history
+        .lines()
+        .filter(|l| l.contains("\"type\":\"ok\""))
+        .count();
+    assert!(
+        oks > min_ok,
+        "only {oks} ok ops: the workload did not get through"
+    );
+    let spec: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("spec.json")).unwrap()).unwrap();
+    let nodes = spec["nodes"].as_u64().unwrap();
+    for n in 1..=nodes {
+        let file = run.join("nodes").join(format!("n{n}")).join(log);
+        assert!(file.is_file(), "{} missing", file.display());
+    }
+}
