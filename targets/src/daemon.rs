@@ -16,6 +16,9 @@ use crate::node::{self, Daemon};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How many times, 100 ms apart, a kill looks for its processes to be gone.
+const KILL_POLLS: u32 = 100;
+
 /// Which daemons a target runs on a node.
 pub trait DaemonSpecs: Send + Sync {
     /// The daemons on `node`, in start order. `restart` is true when they
@@ -92,7 +95,28 @@ impl Daemons {
 impl Kill for Daemons {
     fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         // A paused process dies of SIGKILL too; nothing else to undo.
-        self.signal_all(ctx, "KILL")
+        self.signal_all(ctx, "KILL")?;
+        // SIGKILL is delivered asynchronously: the kill is done when every
+        // process is gone (as Jepsen's stop-daemon! waits), so that a
+        // restart never finds the old one holding its ports or files.
+        for daemon in self.specs.daemons(ctx.node, false)? {
+            let mut polls = 0;
+            while node::is_running(ctx.remote, daemon.pidfile())? {
+                if polls == KILL_POLLS {
+                    return Err(DbError::Unhealthy {
+                        node: ctx.node.to_string(),
+                        what: format!(
+                            "the process of {} outlived SIGKILL by {} s",
+                            daemon.pidfile(),
+                            KILL_POLLS / 10
+                        ),
+                    });
+                }
+                polls += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(())
     }
 
     fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
