@@ -67,6 +67,13 @@ pub trait Db: Send + Sync {
     /// The target's name (`raftkv`, `etcd`, ...).
     fn name(&self) -> &str;
 
+    /// Whether temblor starts and stops this system's processes: false for
+    /// a cluster it attaches to, whose processes a run must never stop
+    /// (not even ones an earlier run left paused: those it only resumes).
+    fn owns_processes(&self) -> bool {
+        true
+    }
+
     /// Installs, configures and starts the system on `ctx.node`, returning
     /// when it is ready for clients. Called on every node, concurrently.
     fn setup(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;

@@ -221,8 +221,15 @@ pub struct Cleaned {
 /// Before a run: finds what an earlier run left on `node` and undoes it:
 /// flushes our rules and netem qdiscs, stops daemons left running (paused
 /// ones too; the run starts its own), puts clock offsets back to zero.
-pub async fn clean(node: &NodeHandle) -> Cleaned {
+/// When the run does not own the target's processes (`owned` false: an
+/// attached cluster), running ones are left alone and paused ones only
+/// resumed.
+pub async fn clean(node: &NodeHandle, owned: bool) -> Cleaned {
     let found = match probe(node).await {
+        Ok(found) if !owned => found
+            .into_iter()
+            .filter(|l| !matches!(l, Leftover::Running { .. }))
+            .collect(),
         Ok(found) => found,
         Err(e) => {
             return Cleaned {
@@ -243,7 +250,8 @@ pub async fn clean(node: &NodeHandle) -> Cleaned {
     let remote = node.remote.blocking();
     let name = node.name.clone();
     let undo = found.clone();
-    let joined = tokio::task::spawn_blocking(move || undo_on_node(remote.as_ref(), &name, &undo));
+    let joined =
+        tokio::task::spawn_blocking(move || undo_on_node(remote.as_ref(), &name, &undo, owned));
     match joined.await {
         Ok(problems) => cleaned.problems.extend(problems),
         Err(e) => cleaned
@@ -255,10 +263,13 @@ pub async fn clean(node: &NodeHandle) -> Cleaned {
 }
 
 /// Undoes, on the node, what the probe found besides the network.
-fn undo_on_node(remote: &dyn Remote, node: &str, found: &[Leftover]) -> Vec<String> {
+fn undo_on_node(remote: &dyn Remote, node: &str, found: &[Leftover], owned: bool) -> Vec<String> {
     let mut problems = Vec::new();
     for leftover in found {
         let done = match leftover {
+            Leftover::Stopped { pidfile, .. } if !owned => {
+                node::signal(remote, pidfile, "CONT").map_err(|e| e.to_string())
+            }
             Leftover::Stopped { pidfile, .. } => node::signal(remote, pidfile, "CONT")
                 .and_then(|()| node::stop(remote, pidfile, STOP_GRACE).map(drop))
                 .map_err(|e| e.to_string()),

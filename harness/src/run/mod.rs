@@ -291,7 +291,7 @@ async fn before_setup(
     );
     if network {
         shutdown.set_stage("cleaning what an earlier run left on the nodes");
-        clean_leftovers(nodes).await?;
+        clean_leftovers(nodes, db.owns_processes()).await?;
     }
     Ok(())
 }
@@ -306,8 +306,9 @@ fn task_failed(e: tokio::task::JoinError) -> anyhow::Error {
 
 /// Undoes what an earlier run left on the nodes, saying what; fails (and
 /// the run does not start) when something cannot be undone.
-async fn clean_leftovers(nodes: &[NodeHandle]) -> anyhow::Result<()> {
-    let cleaned = futures::future::join_all(nodes.iter().map(leftovers::clean)).await;
+/// `owned` as in [`targets::db::Db::owns_processes`].
+async fn clean_leftovers(nodes: &[NodeHandle], owned: bool) -> anyhow::Result<()> {
+    let cleaned = futures::future::join_all(nodes.iter().map(|n| leftovers::clean(n, owned))).await;
     let mut problems = Vec::new();
     for (node, c) in nodes.iter().zip(cleaned) {
         if !c.undone.is_empty() {

@@ -328,6 +328,10 @@ impl Db for FileTarget {
         &self.name
     }
 
+    fn owns_processes(&self) -> bool {
+        !self.attached
+    }
+
     fn setup(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         let p = self.plans.get(ctx.node)?;
         if self.attached {
