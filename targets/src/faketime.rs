@@ -1,6 +1,7 @@
 //! Clock faults through libfaketime, for targets whose programs read the
-//! wall clock through libc (raftkv, ZooKeeper's JVM, Redis, PostgreSQL):
-//! the daemon runs with the library preloaded and a per-node offset file
+//! wall clock through libc (raftkv, ZooKeeper's JVM, PostgreSQL; not
+//! Debian's Redis, whose jemalloc hangs under it at start-up, libfaketime
+//! issue #130): the daemon runs with the library preloaded and a per-node offset file
 //! that the nemesis rewrites while it runs. Nothing else on the node, and
 //! not the kernel's clock, moves, which is what makes clock faults possible
 //! on the local cluster, whose nodes share one kernel clock.
