@@ -4,8 +4,9 @@
 It finds the primary as Redis's Sentinel client spec says, with
 python3-redis: ask the Sentinels (this worker's node's first) for the
 primary of `mymaster`, connect to it, check with ROLE that it is a primary,
-and after any error drop the connection and ask again. Every op goes to
-that primary: GET, SET, and a Lua script for cas (Redis runs a script
+and after any error drop the connection and ask again (with the target
+option `discovery=every-op`, ask before every op). Every op goes to that
+primary: GET, SET, and a Lua script for cas (Redis runs a script
 atomically). With the target option `wait=N`, each write and cas is
 followed by WAIT N, and an op fewer than N replicas acknowledged in time is
 reported indefinite, since the primary has it but a failover may lose it.
@@ -50,13 +51,17 @@ class Client:
             [(n["address"], ports["sentinel"]) for n in nodes],
             sentinel_kwargs={"socket_timeout": self.timeout / 8},
         )
-        self.primary = None
+        self.every_op = init["options"].get("discovery") == "every-op"
+        self.primary, self.address = None, None
 
     def connect(self):
-        if self.primary is not None:
+        if self.primary is not None and not self.every_op:
             return self.primary
         try:
             host, port = self.sentinel.discover_master(SERVICE)
+            if (host, port) == self.address:
+                return self.primary
+            self.drop()
             r = redis.Redis(host, port, socket_timeout=self.timeout / 2,
                             single_connection_client=True)
             role = r.execute_command("ROLE")[0].decode()
@@ -65,14 +70,16 @@ class Client:
         if role != "master":
             r.close()
             raise Unavailable(f"Sentinel named {host}:{port}, which is a {role}")
-        log(f"primary: {host}:{port}")
-        self.primary = r
+        # redis-py moves the Sentinel that answered to the front.
+        named_by = self.sentinel.sentinels[0].connection_pool.connection_kwargs["host"]
+        log(f"primary: {host}:{port}, named by the Sentinel at {named_by}")
+        self.primary, self.address = r, (host, port)
         return r
 
     def drop(self):
         if self.primary is not None:
             self.primary.close()
-            self.primary = None
+            self.primary, self.address = None, None
 
     def handle(self, f, key, value):
         key = f"register:{key}"
