@@ -2,6 +2,7 @@
 //! besides the ops (client programs' stderr, a client restarted and why,
 //! steps of the target), one line each, stamped with the seconds since the
 //! run began, so that a failed or surprising run can be read afterwards.
+//! The line "the workload starts" gives the stamp of the history's time 0.
 
 use std::io::Write;
 use std::path::Path;

@@ -100,6 +100,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         opened,
         workload.as_ref(),
         (shutdown.clone(), injected),
+        &log,
     )
     .await;
     if nodes.owned_cluster.is_some() {
@@ -196,6 +197,7 @@ async fn with_db(
     opened: targets::Opened,
     workload: &dyn workloads::Workload,
     (shutdown, injected): (Shutdown, Option<inject::Panic>),
+    log: &log::RunLog,
 ) -> (anyhow::Result<crate::recorder::Summary>, Vec<String>) {
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let db = Arc::clone(&opened.db);
@@ -225,6 +227,7 @@ async fn with_db(
                             opened,
                             gens,
                             (shutdown.clone(), injected),
+                            log.clone(),
                         ));
                         match task.await {
                             Ok(r) => r,
@@ -400,6 +403,7 @@ async fn run_generator(
     opened: targets::Opened,
     gens: workloads::Generators,
     (shutdown, injected): (Shutdown, Option<inject::Panic>),
+    log: log::RunLog,
 ) -> anyhow::Result<crate::recorder::Summary> {
     let db = Arc::clone(&opened.db);
     let seed = spec.seed.unwrap_or_default();
@@ -433,6 +437,9 @@ async fn run_generator(
         &times,
     );
     let clock = Clock::start();
+    // The log counts from the run's start, the history from here: this
+    // line lines the two up (client stderr beside the ops it concerns).
+    log.line("the workload starts: history times count from here");
     let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
     let mut client = serving(Arc::clone(&opened.client), &spec)?;
     let mut nemesis: Box<dyn workloads::Nemesis> = Box::new(faults);
