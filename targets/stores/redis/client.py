@@ -53,6 +53,7 @@ class Client:
         )
         self.every_op = init["options"].get("discovery") == "every-op"
         self.primary, self.address = None, None
+        self.last = None  # the primary last logged
 
     def connect(self):
         if self.primary is not None and not self.every_op:
@@ -70,10 +71,11 @@ class Client:
         if role != "master":
             r.close()
             raise Unavailable(f"Sentinel named {host}:{port}, which is a {role}")
-        # redis-py moves the Sentinel that answered to the front.
-        named_by = self.sentinel.sentinels[0].connection_pool.connection_kwargs["host"]
-        log(f"primary: {host}:{port}, named by the Sentinel at {named_by}")
-        self.primary, self.address = r, (host, port)
+        if (host, port) != self.last:
+            # redis-py moves the Sentinel that answered to the front.
+            named_by = self.sentinel.sentinels[0].connection_pool.connection_kwargs["host"]
+            log(f"primary: {host}:{port}, named by the Sentinel at {named_by}")
+        self.primary, self.address, self.last = r, (host, port), (host, port)
         return r
 
     def drop(self):
