@@ -1,7 +1,7 @@
 //! A transaction's value as read from a file, before interning: micro-ops
 //! whose lists of integers are plain `Vec<i64>`s, not JSON trees. The
-//! readers build it straight from the text (see
-//! [`crate::format::TxnValues`]), which spares the allocations of a JSON
+//! readers build it straight from the text (`format::json_scan` and the
+//! EDN reader's `scan`), which spares the allocations of a JSON
 //! value per element; [`Txns::parse_read`] then interns it. Whatever does
 //! not fit this shape is kept as JSON and parsed as before, so both ways
 //! give the same micro-ops and the same errors.

@@ -6,7 +6,7 @@
 //! mid-line (`kill -9` of a run): it is skipped and reported in
 //! [`History::torn_line`], so a hard-killed run can still be checked.
 
-use super::{txn_value, ReadError};
+use super::{json_scan, ReadError};
 use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, HistoryErrorKind, Op, OpType, Process};
 use serde::Deserialize;
@@ -66,6 +66,8 @@ pub struct OpStream<R> {
     position: usize,
     done: bool,
     torn_line: Option<u32>,
+    /// The scanner's reused buffer.
+    scratch: Vec<i64>,
 }
 
 impl<R: BufRead> OpStream<R> {
@@ -79,6 +81,7 @@ impl<R: BufRead> OpStream<R> {
             position: 0,
             done: false,
             torn_line: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -137,6 +140,20 @@ impl<R: BufRead> OpStream<R> {
     }
 }
 
+impl<R: BufRead> OpStream<R> {
+    /// The next line scanned in place in the reader's buffer (see
+    /// [`json_scan::op_line`]); `None`, with nothing consumed, when the
+    /// scanner leaves it to serde or the line does not end in the buffer.
+    fn scan_txn_line(&mut self) -> Option<(Op, TxnValue, u32)> {
+        let buf = self.reader.fill_buf().ok()?;
+        let (op, value, used) = json_scan::op_line(buf, self.position, &mut self.scratch)?;
+        self.reader.consume(used);
+        self.line = self.line.saturating_add(1);
+        self.position += 1;
+        Some((op, value, self.line))
+    }
+}
+
 impl<R: BufRead> Iterator for OpStream<R> {
     type Item = Result<(Op, u32), ReadError>;
 
@@ -159,10 +176,18 @@ pub(super) fn read_txns_into<R: BufRead>(
     sink: &mut dyn FnMut(Op, TxnValue, u32),
 ) -> Result<Option<u32>, ReadError> {
     let mut ops = OpStream::new(reader, source);
-    while let Some(((op, value), line)) = ops.next_with(parse_txn_line)? {
-        sink(op, value, line);
+    loop {
+        // The scanner takes only lines that end in a newline: a last
+        // record cut short is left to `next_with`, which reports it.
+        if let Some((op, value, line)) = ops.scan_txn_line() {
+            sink(op, value, line);
+            continue;
+        }
+        match ops.next_with(parse_txn_line)? {
+            Some(((op, value), line)) => sink(op, value, line),
+            None => return Ok(ops.torn_line),
+        }
     }
-    Ok(ops.torn_line)
 }
 
 /// An op line with its value left as text.
@@ -185,7 +210,7 @@ struct RawLine<'a> {
 fn parse_txn_line(text: &[u8], position: usize) -> Result<(Op, TxnValue), BadLine> {
     let l: RawLine = serde_json::from_slice(text).map_err(kind_of)?;
     let value = l.value.map_or(TxnValue::Json(Value::Null), |raw| {
-        txn_value::from_json(raw.get())
+        json_scan::from_json(raw.get())
     });
     let op = Op {
         index: l.index.unwrap_or(position as u64),

@@ -12,10 +12,10 @@
 
 mod csv_export;
 mod edn;
+mod json_scan;
 mod jsonl;
 mod pipe;
 mod source;
-mod txn_value;
 
 pub use csv_export::{write_csv, CsvWriter, CSV_COLUMNS};
 pub use jsonl::{write_jsonl, JsonlWriter, OpStream};
@@ -230,6 +230,23 @@ pub fn read<R: BufRead>(reader: R, source: &str, format: Format) -> Result<Histo
         Format::Jsonl => jsonl::read(reader, source),
         Format::Edn => edn::read(reader, source, false),
         Format::PorcupineKv => edn::read(reader, source, true),
+    }
+}
+
+/// Reads a history like [`read`], but by the general parsers alone,
+/// never the fast paths that read the common shapes of op in one pass:
+/// the reference those are tested against (by the tests and the fuzzer).
+/// Slower; nothing else should need it.
+#[doc(hidden)]
+pub fn read_general<R: BufRead>(
+    reader: R,
+    source: &str,
+    format: Format,
+) -> Result<History, ReadError> {
+    match format {
+        Format::Jsonl => jsonl::read(reader, source),
+        Format::Edn => edn::read_general(reader, source, false),
+        Format::PorcupineKv => edn::read_general(reader, source, true),
     }
 }
 

@@ -68,12 +68,30 @@ impl<R: BufRead> Source<R> {
     #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         let end = (self.pos + n).min(self.buf.len());
-        let newlines = self.buf[self.pos..end]
+        // A sum, not a filtered count: the compiler vectorizes it.
+        let newlines: usize = self.buf[self.pos..end]
             .iter()
-            .filter(|&&c| c == b'\n')
-            .count();
+            .map(|&c| usize::from(c == b'\n'))
+            .sum();
         self.line = self.line.saturating_add(newlines as u32);
         self.pos = end;
+    }
+
+    /// Reads more input after the unread bytes of the buffer, so that
+    /// [`Source::chunk`] at least doubles, unless it already holds `max`
+    /// bytes; false when nothing more came (the end, an error, or `max`).
+    pub(crate) fn top_up(&mut self, max: usize) -> bool {
+        let unread = self.buf.len() - self.pos;
+        if self.done || unread >= max {
+            return false;
+        }
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+        let want = (2 * unread).clamp(unread + 1, max);
+        while !self.done && self.buf.len() < want {
+            self.read_more();
+        }
+        self.buf.len() > unread
     }
 
     /// The I/O error that ended the input early, if one did.
@@ -84,6 +102,11 @@ impl<R: BufRead> Source<R> {
     fn refill(&mut self) {
         self.buf.clear();
         self.pos = 0;
+        self.read_more();
+    }
+
+    /// Appends the reader's next chunk to the buffer.
+    fn read_more(&mut self) {
         if self.done {
             return;
         }

@@ -2,6 +2,7 @@
 //! (`checkers::format`): the reference histories of Knossos, Porcupine and
 //! Elle, round trips between formats, and malformed input.
 
+mod fast_paths;
 mod fuzz_corpus;
 mod malformed;
 mod reference;

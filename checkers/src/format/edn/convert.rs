@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 pub(crate) struct Converted {
     pub op: Op,
     pub has_process: bool,
+    /// The map had `:key`: its value is `[key, value]`.
+    pub keyed: bool,
 }
 
 /// The entries of an op map that an op is made of; others are ignored.
@@ -79,6 +81,7 @@ pub(super) fn op_from_fields(
         .transpose()?;
     let mut value = m.value.unwrap_or(Value::Null);
     let f = function(m.f, &value)?;
+    let keyed = m.key.is_some();
     if let Some(key) = m.key {
         value = Value::Array(vec![key, value]);
     } else if porcupine && process != Some(Process::Nemesis) {
@@ -98,6 +101,7 @@ pub(super) fn op_from_fields(
     Ok(Converted {
         op,
         has_process: process.is_some(),
+        keyed,
     })
 }
 

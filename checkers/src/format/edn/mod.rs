@@ -18,6 +18,7 @@
 
 mod convert;
 mod parse;
+mod scan;
 
 use super::ReadError;
 use crate::elle::mops::TxnValue;
@@ -25,6 +26,7 @@ use crate::history::{History, HistoryError, HistoryErrorKind, Op};
 pub(super) use convert::ProcessDefaults;
 use convert::{op_from_fields, op_from_value, Converted};
 use parse::{ParseError, Parser};
+use serde_json::Value;
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -40,6 +42,21 @@ pub(super) fn read<R: BufRead>(
     Ok(h)
 }
 
+/// [`read`] by the general parser alone, never the fast path: the
+/// reference the fast path is tested against.
+pub(super) fn read_general<R: BufRead>(
+    reader: R,
+    source: &str,
+    porcupine: bool,
+) -> Result<History, ReadError> {
+    let mut h = History::new(source);
+    let mut p = Parser::new(reader);
+    p.scan = false;
+    let defaults = read_ops(p, source, porcupine, &mut |op, _, line| h.push(op, line))?;
+    defaults.apply(&mut h);
+    Ok(h)
+}
+
 /// Reads an EDN history op by op into `sink`; the process ids of ops
 /// whose map had none are known only at the end: the caller applies the
 /// returned defaults to the history it built.
@@ -49,9 +66,12 @@ pub(super) fn read_into<R: BufRead>(
     porcupine: bool,
     sink: &mut dyn FnMut(Op, u32),
 ) -> Result<ProcessDefaults, ReadError> {
-    read_ops(reader, source, porcupine, false, &mut |op, _, line| {
-        sink(op, line)
-    })
+    read_ops(
+        Parser::new(reader),
+        source,
+        porcupine,
+        &mut |op, _, line| sink(op, line),
+    )
 }
 
 /// Reads an EDN history op by op into `sink`, each op's value as
@@ -63,28 +83,21 @@ pub(super) fn read_txns_into<R: BufRead>(
     porcupine: bool,
     sink: &mut dyn FnMut(Op, TxnValue, u32),
 ) -> Result<ProcessDefaults, ReadError> {
+    let mut p = Parser::new(reader);
     // Porcupine's `:key` wraps the value: read it as JSON, then.
-    read_ops(
-        reader,
-        source,
-        porcupine,
-        !porcupine,
-        &mut |mut op, value, line| {
-            let json = std::mem::take(&mut op.value);
-            sink(op, value.unwrap_or(TxnValue::Json(json)), line)
-        },
-    )
+    p.txn_values = !porcupine;
+    read_ops(p, source, porcupine, &mut |mut op, value, line| {
+        let json = std::mem::take(&mut op.value);
+        sink(op, value.unwrap_or(TxnValue::Json(json)), line)
+    })
 }
 
 fn read_ops<R: BufRead>(
-    reader: R,
+    p: Parser<R>,
     source: &str,
     porcupine: bool,
-    txn_values: bool,
     sink: &mut dyn FnMut(Op, Option<TxnValue>, u32),
 ) -> Result<ProcessDefaults, ReadError> {
-    let mut p = Parser::new(reader);
-    p.txn_values = txn_values;
     let mut r = OpReader {
         p,
         source,
@@ -183,8 +196,16 @@ impl<R: BufRead> OpReader<'_, R> {
         let c = c.map_err(|m| Fault::BadOp(line, m))?;
         self.defaults.note(position, &c);
         self.count += 1;
-        let value = self.p.txn_value.take();
-        (self.sink)(c.op, value, line);
+        let mut op = c.op;
+        let mut value = self.p.txn_value.take();
+        if c.keyed {
+            // `:key` made it an independent op, `[key, value]`: the
+            // micro-ops go back into the op, as whole reads have them.
+            if let (Some(v), Value::Array(kv)) = (value.take(), &mut op.value) {
+                kv[1] = v.to_value();
+            }
+        }
+        (self.sink)(op, value, line);
         Ok(())
     }
 

@@ -15,14 +15,18 @@
 
 use super::super::source::Source;
 use super::convert::Fields;
+use super::scan::{self, Scan};
 use crate::elle::mops::{Atom, ReadArg, ReadF, ReadMop, TxnValue};
 use serde_json::{Map, Number, Value};
 use std::io::BufRead;
 
 /// How deep collections may nest; op values in the field nest 4 or 5 deep.
 pub(crate) const MAX_DEPTH: u32 = 128;
+/// The most text the fast path is given to find an op map's end in;
+/// longer maps are read by the parser alone.
+const SCAN_WINDOW: usize = 4 << 20;
 /// The longest number, keyword or symbol accepted.
-const MAX_TOKEN: usize = 4096;
+pub(super) const MAX_TOKEN: usize = 4096;
 
 /// A syntax error at a 1-based line.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +51,10 @@ pub(crate) struct Parser<R> {
     pub txn_values: bool,
     /// The last op map's `:value` as micro-ops, when `txn_values` is on.
     pub txn_value: Option<TxnValue>,
+    /// Read op maps by the fast path ([`scan`]) where it can (the default).
+    pub scan: bool,
+    /// The fast path's buffers.
+    scan_scratch: scan::Scratch,
 }
 
 fn is_delimiter(c: u8) -> bool {
@@ -65,6 +73,8 @@ impl<R: BufRead> Parser<R> {
             scratch: Vec::with_capacity(64),
             txn_values: false,
             txn_value: None,
+            scan: true,
+            scan_scratch: scan::Scratch::default(),
         }
     }
 
@@ -177,6 +187,9 @@ impl<R: BufRead> Parser<R> {
     /// on a map, but keyword keys are matched in place and only the
     /// entries an op needs are kept.
     pub(crate) fn op_map(&mut self) -> Result<Fields> {
+        if let Some(fields) = self.scan_op_map() {
+            return Ok(fields);
+        }
         let line = self.src.line();
         self.nested(|p| {
             p.src.bump();
@@ -184,6 +197,8 @@ impl<R: BufRead> Parser<R> {
             p.txn_value = None;
             while let Some(key) = p.map_key(line)? {
                 if p.txn_values && key.text() == b"value" {
+                    // The last `:value` wins, as in a map.
+                    p.txn_value = None;
                     match p.txn_value()? {
                         Some(TxnValue::Mops(m)) => {
                             p.txn_value = Some(TxnValue::Mops(m));
@@ -191,7 +206,6 @@ impl<R: BufRead> Parser<R> {
                             continue;
                         }
                         Some(TxnValue::Json(v)) => {
-                            p.txn_value = None;
                             fields.set(b"value", v);
                             continue;
                         }
@@ -218,6 +232,36 @@ impl<R: BufRead> Parser<R> {
             }
             Ok(fields)
         })
+    }
+
+    /// The op map next, read by the fast path ([`scan`]) when it can: it
+    /// is given more text while the map does not end in the buffer, up to
+    /// [`SCAN_WINDOW`] bytes.
+    fn scan_op_map(&mut self) -> Option<Fields> {
+        if !self.scan {
+            return None;
+        }
+        loop {
+            let scanned = scan::op_map(
+                self.src.chunk(),
+                self.txn_values,
+                self.depth,
+                &mut self.scan_scratch,
+            );
+            match scanned {
+                Scan::Done(fields, value, used) => {
+                    self.src.advance(used);
+                    self.txn_value = value;
+                    return Some(fields);
+                }
+                Scan::Unsure => return None,
+                Scan::More => {
+                    if !self.src.top_up(SCAN_WINDOW) {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 
     /// The next key of a map opened at `line`; `None` at the closing brace.
@@ -254,11 +298,13 @@ impl<R: BufRead> Parser<R> {
     /// A txn op's `:value`, next, as micro-ops (see [`TxnValue`]): a
     /// vector of `[f key arg]` vectors whose lists are read as integers in
     /// place; any other shape as a JSON value, exactly as [`Parser::item`]
-    /// reads it (`None` for a discard).
+    /// reads it (`None` for a discard, or when no value follows: the
+    /// caller reads on, and reports that as for any key).
     pub(crate) fn txn_value(&mut self) -> Result<Option<TxnValue>> {
         let line = self.src.line();
         let open = match self.skip_blank() {
             Some(c @ (b'[' | b'(')) => c,
+            None | Some(b'}' | b')' | b']') => return Ok(None),
             _ => return Ok(self.item()?.map(TxnValue::Json)),
         };
         self.nested(|p| {
@@ -616,7 +662,7 @@ impl<R: BufRead> Parser<R> {
 }
 
 /// A scalar read as a JSON value, as an [`Atom`].
-fn atom_of(v: Value) -> Atom {
+pub(super) fn atom_of(v: Value) -> Atom {
     match v.as_i64() {
         Some(i) => Atom::Int(i),
         None => Atom::Other(v),
@@ -652,7 +698,7 @@ impl Key {
 
 /// A plain decimal integer that fits in an `i64` (the common case, parsed
 /// without allocating); anything else is left to [`number`].
-fn small_int(tok: &[u8]) -> Option<i64> {
+pub(super) fn small_int(tok: &[u8]) -> Option<i64> {
     let (neg, digits) = match tok {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -692,7 +738,7 @@ fn number(tok: &str) -> std::result::Result<Value, String> {
 }
 
 /// A map key as a JSON object key.
-fn key_string(k: Value) -> String {
+pub(super) fn key_string(k: Value) -> String {
     match k {
         Value::String(s) => s,
         Value::Null => "nil".to_string(),
