@@ -17,7 +17,7 @@ pub(crate) struct Converted {
 /// The entries of an op map that an op is made of; others are ignored.
 #[derive(Default)]
 pub(crate) struct Fields {
-    kind: Option<Value>,
+    kind: Option<Type>,
     process: Option<Value>,
     value: Option<Value>,
     f: Option<Value>,
@@ -29,12 +29,29 @@ pub(crate) struct Fields {
     is_final: Option<Value>,
 }
 
+/// An op map's `:type`.
+enum Type {
+    /// A keyword naming an op type, parsed as it was read (no string
+    /// built).
+    Parsed(OpType),
+    /// Anything else, as read.
+    Read(Value),
+}
+
 impl Fields {
+    /// Records `:type` as the op type `t`, read from a keyword.
+    pub(crate) fn set_type(&mut self, t: OpType) {
+        self.kind = Some(Type::Parsed(t));
+    }
+
     /// Records entry `key` (a keyword's name, or a key's text); the last
     /// of duplicate keys wins, as in a map.
     pub(crate) fn set(&mut self, key: &[u8], v: Value) {
         let slot = match key {
-            b"type" => &mut self.kind,
+            b"type" => {
+                self.kind = Some(Type::Read(v));
+                return;
+            }
             b"process" => &mut self.process,
             b"value" => &mut self.value,
             b"f" => &mut self.f,
@@ -63,40 +80,45 @@ pub(super) fn op_from_value(
     for (k, v) in m {
         fields.set(k.as_bytes(), v);
     }
-    op_from_fields(fields, position, porcupine)
+    op_from_fields(&mut fields, position, porcupine)
 }
 
-/// Converts one op map's entries. `position` is the op's place in the
-/// history (the default `:index`); `porcupine` demands `:key` on client ops.
+/// Converts one op map's entries, taking them out of `fields` (which is
+/// left empty, whatever the outcome, to be reused). `position` is the op's
+/// place in the history (the default `:index`); `porcupine` demands `:key`
+/// on client ops.
 pub(super) fn op_from_fields(
-    m: Fields,
+    fields: &mut Fields,
     position: usize,
     porcupine: bool,
 ) -> Result<Converted, String> {
-    let kind = op_type(m.kind)?;
+    let m = &mut std::mem::take(fields);
+    let kind = op_type(m.kind.take())?;
     let process = m
         .process
+        .take()
         .filter(|p| !p.is_null())
         .map(process)
         .transpose()?;
-    let mut value = m.value.unwrap_or(Value::Null);
-    let f = function(m.f, &value)?;
-    let keyed = m.key.is_some();
-    if let Some(key) = m.key {
+    let mut value = m.value.take().unwrap_or(Value::Null);
+    let f = function(m.f.take(), &value)?;
+    let key = m.key.take();
+    let keyed = key.is_some();
+    if let Some(key) = key {
         value = Value::Array(vec![key, value]);
     } else if porcupine && process != Some(Process::Nemesis) {
         return Err("porcupine kv op has no :key".to_string());
     }
     let op = Op {
-        index: opt_u64(m.index, "index")?.unwrap_or(position as u64),
-        time: opt_u64(m.time, "time")?,
+        index: opt_u64(m.index.take(), "index")?.unwrap_or(position as u64),
+        time: opt_u64(m.time.take(), "time")?,
         process: process.unwrap_or(Process::Client(0)),
         kind,
         f,
         value,
-        node: node(m.node)?,
-        error: m.error.filter(|e| !e.is_null()),
-        is_final: final_mark(m.is_final)?,
+        node: node(m.node.take())?,
+        error: m.error.take().filter(|e| !e.is_null()),
+        is_final: final_mark(m.is_final.take())?,
     };
     Ok(Converted {
         op,
@@ -113,7 +135,12 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn op_type(v: Option<Value>) -> Result<OpType, String> {
+fn op_type(v: Option<Type>) -> Result<OpType, String> {
+    let v = match v {
+        Some(Type::Parsed(t)) => return Ok(t),
+        Some(Type::Read(v)) => Some(v),
+        None => None,
+    };
     match v {
         Some(Value::String(s)) => OpType::parse(&s)
             .ok_or_else(|| format!("unknown op type {s:?} (expected invoke, ok, fail or info)")),

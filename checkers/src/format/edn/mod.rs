@@ -24,7 +24,7 @@ use super::ReadError;
 use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, HistoryErrorKind, Op};
 pub(super) use convert::ProcessDefaults;
-use convert::{op_from_fields, op_from_value, Converted};
+use convert::{op_from_fields, op_from_value, Converted, Fields};
 use parse::{ParseError, Parser};
 use serde_json::Value;
 use std::io::BufRead;
@@ -105,6 +105,7 @@ fn read_ops<R: BufRead>(
         sink,
         defaults: ProcessDefaults::default(),
         porcupine,
+        fields: Fields::default(),
     };
     match r.read_all() {
         Ok(()) => Ok(r.defaults),
@@ -138,6 +139,8 @@ struct OpReader<'a, R> {
     sink: &'a mut dyn FnMut(Op, Option<TxnValue>, u32),
     defaults: ProcessDefaults,
     porcupine: bool,
+    /// The op map being read, reused.
+    fields: Fields,
 }
 
 impl<R: BufRead> OpReader<'_, R> {
@@ -178,8 +181,9 @@ impl<R: BufRead> OpReader<'_, R> {
                     // The common case, an op map, is read straight into its
                     // fields, with no map or key strings built.
                     let line = self.p.src.line();
-                    let fields = self.p.op_map()?;
-                    self.push(op_from_fields(fields, self.count, self.porcupine), line)?;
+                    self.p.op_map(&mut self.fields)?;
+                    let c = op_from_fields(&mut self.fields, self.count, self.porcupine);
+                    self.push(c, line)?;
                 }
                 (Some(_), _) => {
                     let line = self.p.src.line();

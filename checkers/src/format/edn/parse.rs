@@ -183,17 +183,16 @@ impl<R: BufRead> Parser<R> {
         Ok(Value::Object(map))
     }
 
-    /// An op map, whose `{` is next, as its fields: like [`Parser::item`]
-    /// on a map, but keyword keys are matched in place and only the
-    /// entries an op needs are kept.
-    pub(crate) fn op_map(&mut self) -> Result<Fields> {
-        if let Some(fields) = self.scan_op_map() {
-            return Ok(fields);
+    /// An op map, whose `{` is next, into `fields` (empty): like
+    /// [`Parser::item`] on a map, but keyword keys are matched in place
+    /// and only the entries an op needs are kept.
+    pub(crate) fn op_map(&mut self, fields: &mut Fields) -> Result<()> {
+        if self.scan_op_map(fields) {
+            return Ok(());
         }
         let line = self.src.line();
         self.nested(|p| {
             p.src.bump();
-            let mut fields = Fields::default();
             p.txn_value = None;
             while let Some(key) = p.map_key(line)? {
                 if p.txn_values && key.text() == b"value" {
@@ -230,16 +229,16 @@ impl<R: BufRead> Parser<R> {
                 };
                 fields.set(key.text(), value);
             }
-            Ok(fields)
+            Ok(())
         })
     }
 
-    /// The op map next, read by the fast path ([`scan`]) when it can: it
-    /// is given more text while the map does not end in the buffer, up to
-    /// [`SCAN_WINDOW`] bytes.
-    fn scan_op_map(&mut self) -> Option<Fields> {
+    /// The op map next, read into `fields` by the fast path ([`scan`])
+    /// when it can (true): it is given more text while the map does not
+    /// end in the buffer, up to [`SCAN_WINDOW`] bytes.
+    fn scan_op_map(&mut self, fields: &mut Fields) -> bool {
         if !self.scan {
-            return None;
+            return false;
         }
         loop {
             let scanned = scan::op_map(
@@ -247,17 +246,18 @@ impl<R: BufRead> Parser<R> {
                 self.txn_values,
                 self.depth,
                 &mut self.scan_scratch,
+                fields,
             );
             match scanned {
-                Scan::Done(fields, value, used) => {
+                Scan::Done(value, used) => {
                     self.src.advance(used);
                     self.txn_value = value;
-                    return Some(fields);
+                    return true;
                 }
-                Scan::Unsure => return None,
+                Scan::Unsure => return false,
                 Scan::More => {
                     if !self.src.top_up(SCAN_WINDOW) {
-                        return None;
+                        return false;
                     }
                 }
             }

@@ -15,13 +15,14 @@
 use super::convert::Fields;
 use super::parse::{atom_of, key_string, small_int, MAX_DEPTH, MAX_TOKEN};
 use crate::elle::mops::{Atom, ReadArg, ReadF, ReadMop, TxnValue};
+use crate::history::OpType;
 use serde_json::{Map, Value};
 
 /// What the scanner made of the text at hand.
 pub(crate) enum Scan {
-    /// The op map's fields, its `:value` as micro-ops (when asked for and
-    /// it is micro-ops), and the bytes it took.
-    Done(Fields, Option<TxnValue>, usize),
+    /// The op map's `:value` as micro-ops (when asked for and it is
+    /// micro-ops), and the bytes the map took; its fields are read.
+    Done(Option<TxnValue>, usize),
     /// Not a shape it reads: the general parser must.
     Unsure,
     /// The text ended inside the map.
@@ -67,10 +68,17 @@ pub(crate) struct Scratch {
     ints: Vec<i64>,
 }
 
-/// Reads the op map at the start of `text` (its `{` first); `txn_values`:
-/// read its `:value` as micro-ops, as [`super::parse::Parser::op_map`]
-/// does. `depth` is the parser's nesting depth outside the map.
-pub(crate) fn op_map(text: &[u8], txn_values: bool, depth: u32, scratch: &mut Scratch) -> Scan {
+/// Reads the op map at the start of `text` (its `{` first) into `fields`
+/// (empty, and left empty unless `Done`); `txn_values`: read its `:value`
+/// as micro-ops, as [`super::parse::Parser::op_map`] does. `depth` is the
+/// parser's nesting depth outside the map.
+pub(crate) fn op_map(
+    text: &[u8],
+    txn_values: bool,
+    depth: u32,
+    scratch: &mut Scratch,
+    fields: &mut Fields,
+) -> Scan {
     if text.first() != Some(&b'{') {
         return Scan::Unsure;
     }
@@ -80,10 +88,13 @@ pub(crate) fn op_map(text: &[u8], txn_values: bool, depth: u32, scratch: &mut Sc
         depth,
         s: scratch,
     };
-    let r = c.op_map(txn_values);
+    let r = c.op_map(txn_values, fields);
     c.s.values.clear();
+    if r.is_err() {
+        *fields = Fields::default();
+    }
     match r {
-        Ok((fields, value)) => Scan::Done(fields, value, c.i),
+        Ok(value) => Scan::Done(value, c.i),
         Err(Stop::Unsure) => Scan::Unsure,
         Err(Stop::More) => Scan::More,
     }
@@ -153,17 +164,16 @@ impl<'a> Cursor<'a, '_> {
         r
     }
 
-    fn op_map(&mut self, txn_values: bool) -> Step<(Fields, Option<TxnValue>)> {
+    fn op_map(&mut self, txn_values: bool, fields: &mut Fields) -> Step<Option<TxnValue>> {
         self.nested(|c| {
             c.i += 1;
-            let mut fields = Fields::default();
             let mut txn_value = None;
             let mut values = 0;
             loop {
                 let key = match c.peek()? {
                     b'}' => {
                         c.i += 1;
-                        return Ok((fields, txn_value));
+                        return Ok(txn_value);
                     }
                     b':' => match c.token()? {
                         [_] => return Err(Stop::Unsure),
@@ -186,11 +196,25 @@ impl<'a> Cursor<'a, '_> {
                     }
                     continue;
                 }
-                if c.peek()? == b'}' {
-                    return Err(Stop::Unsure);
+                match c.peek()? {
+                    b'}' => return Err(Stop::Unsure),
+                    b':' if key == b"type" => {
+                        let start = c.i;
+                        let name = &c.token()?[1..];
+                        match std::str::from_utf8(name).ok().and_then(OpType::parse) {
+                            Some(t) => fields.set_type(t),
+                            None => {
+                                c.i = start;
+                                let v = c.value()?;
+                                fields.set(key, v);
+                            }
+                        }
+                    }
+                    _ => {
+                        let v = c.value()?;
+                        fields.set(key, v);
+                    }
                 }
-                let v = c.value()?;
-                fields.set(key, v);
             }
         })
     }
