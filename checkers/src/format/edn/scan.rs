@@ -226,6 +226,10 @@ impl<'a> Cursor<'a, '_> {
             b'{' => self.nested(|c| c.map()),
             b'"' => self.string().map(|s| Value::String(s.to_string())),
             b'#' | b'\\' | b')' | b']' | b'}' => Err(Stop::Unsure),
+            b'0'..=b'9' | b'-' => match self.int()? {
+                Some(i) => Ok(Value::from(i)),
+                None => self.token().and_then(atom_value),
+            },
             _ => self.token().and_then(atom_value),
         }
     }
@@ -325,18 +329,40 @@ impl<'a> Cursor<'a, '_> {
     fn scalar(&mut self) -> Step<Atom> {
         match self.peek()? {
             b']' | b')' | b'}' => Err(Stop::Unsure),
-            b'0'..=b'9' | b'-' => {
-                let start = self.i;
-                match small_int(self.token()?) {
-                    Some(i) => Ok(Atom::Int(i)),
-                    None => {
-                        self.i = start;
-                        self.value().map(atom_of)
-                    }
-                }
-            }
+            b'0'..=b'9' | b'-' => match self.int()? {
+                Some(i) => Ok(Atom::Int(i)),
+                None => self.token().and_then(atom_value).map(atom_of),
+            },
             _ => self.value().map(atom_of),
         }
+    }
+
+    /// The plain decimal integer next, as [`small_int`] reads the token,
+    /// in one pass over its digits (micro-op keys and list elements are
+    /// nearly all such); `None`, with nothing consumed, for any other
+    /// token.
+    #[inline]
+    fn int(&mut self) -> Step<Option<i64>> {
+        let neg = self.b.get(self.i) == Some(&b'-');
+        let digits = self.i + usize::from(neg);
+        let mut j = digits;
+        let mut n = 0i64;
+        loop {
+            let c = *self.b.get(j).ok_or(Stop::More)?;
+            if !c.is_ascii_digit() {
+                // Up to 18 digits always fit; longer ones (whose value
+                // may have wrapped) are left to the token reader.
+                let plain = j > digits && j - digits <= 18;
+                if !plain || CLASS[c as usize] & DELIMITER == 0 {
+                    return Ok(None);
+                }
+                break;
+            }
+            n = n.wrapping_mul(10).wrapping_add(i64::from(c - b'0'));
+            j += 1;
+        }
+        self.i = j;
+        Ok(Some(if neg { -n } else { n }))
     }
 
     /// A list argument, its opening bracket next: integers as such.
