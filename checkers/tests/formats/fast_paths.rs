@@ -70,7 +70,7 @@ fn edn_value(rng: &mut ChaCha8Rng, depth: u32) -> String {
 }
 
 fn blank(rng: &mut ChaCha8Rng) -> &'static str {
-    *[" ", " ", " ", ", ", "\n", "\t", " ; note\n", "\x0c"]
+    [" ", " ", " ", ", ", "\n", "\t", " ; note\n", "\x0c"]
         .choose(rng)
         .unwrap()
 }
@@ -156,7 +156,7 @@ fn edn_history(rng: &mut ChaCha8Rng, ops: usize) -> String {
     }
     if rng.gen_bool(0.1) {
         let cut = rng.gen_range(0..out.len());
-        while !out.is_char_boundary(cut) {
+        if !out.is_char_boundary(cut) {
             return out;
         }
         out.truncate(cut);
