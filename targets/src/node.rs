@@ -263,8 +263,9 @@ pub enum Stopped {
     Killed,
 }
 
-/// Stops the process in `pidfile`: TERM, up to `grace` to exit, then KILL;
-/// removes the pidfile.
+/// Stops the process in `pidfile`: TERM, up to `grace` to exit, then KILL
+/// for it and every process under it (see [`signal`]); removes the
+/// pidfile.
 pub fn stop(remote: &dyn Remote, pidfile: &str, grace: Duration) -> Result<Stopped, NodeError> {
     let tenths = (grace.as_millis() / 100).max(1);
     let pf = escape(pidfile);
@@ -273,7 +274,8 @@ pub fn stop(remote: &dyn Remote, pidfile: &str, grace: Duration) -> Result<Stopp
          alive() {{ kill -0 \"$p\" 2>/dev/null && ! grep -q '^State:.Z' /proc/\"$p\"/status 2>/dev/null; }}; \
          alive || {{ rm -f {pf}; echo none; exit 0; }}; kill -TERM \"$p\"; i=0; \
          while alive && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done; \
-         if alive; then kill -KILL \"$p\"; echo killed; else echo terminated; fi; rm -f {pf}"
+         if alive; then sig=STOP; {BELOW} kill -s STOP \"$p\"; tree \"$p\"; \
+         kill -s KILL \"$p\" $below 2>/dev/null; echo killed; else echo terminated; fi; rm -f {pf}"
     );
     let timeout = grace + Duration::from_secs(10);
     let out = remote.exec(&Command::shell(&script).sudo().timeout(timeout))?;
@@ -284,12 +286,34 @@ pub fn stop(remote: &dyn Remote, pidfile: &str, grace: Duration) -> Result<Stopp
     })
 }
 
-/// Sends `signal` (a name like `STOP` or a number) to the process in `pidfile`.
+/// A shell function that sends `$sig` to every descendant of the process
+/// `$1`, parents before children, found by parent PID (`pgrep -P`), and
+/// lists them in `$below`. With `sig=STOP` no process can fork a child
+/// unseen: each is stopped before its children are looked for.
+const BELOW: &str = "below=''; \
+    tree() { for c in $(pgrep -P \"$1\"); do kill -s \"$sig\" \"$c\" 2>/dev/null; below=\"$below $c\"; tree \"$c\"; done; };";
+
+/// Sends `signal` (a name like `STOP` or a number) to the process in
+/// `pidfile` and to every process under it, as a crash or a stall of the
+/// machine would: a store of many processes (PostgreSQL's postmaster and
+/// its backends, each in a session of its own) is not stopped by stopping
+/// its first one, and a restart fails while the old backends still hold
+/// its shared memory. A kill freezes the whole tree first, so nothing
+/// forks or restarts a child meanwhile.
 pub fn signal(remote: &dyn Remote, pidfile: &str, signal: &str) -> Result<(), NodeError> {
     if signal.is_empty() || !signal.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(NodeError::BadSignal(signal.to_string()));
     }
-    let script = format!("kill -s {signal} \"$(cat {})\"", escape(pidfile));
+    let kill = matches!(signal, "KILL" | "SIGKILL" | "9");
+    let first = if kill { "STOP" } else { signal };
+    let mut script = format!(
+        "p=$(cat {}); sig={first}; {BELOW} kill -s \"$sig\" \"$p\"; tree \"$p\"",
+        escape(pidfile)
+    );
+    if kill {
+        // Those that exited meanwhile are not an error.
+        script.push_str("; kill -s KILL \"$p\" $below 2>/dev/null; true");
+    }
     remote.exec(&Command::shell(&script).sudo())?;
     Ok(())
 }
@@ -525,6 +549,76 @@ mod tests {
             Stopped::Killed
         );
         assert!(!is_running(&local, &pidfile).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The state letter of `pid` (`S`, `T`, `Z`), `None` once it is gone.
+    fn proc_state(pid: u32) -> Option<char> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .and_then(|s| s.trim().chars().next())
+    }
+
+    /// Polls (at most 10 s) until `f` holds: signals arrive asynchronously.
+    fn eventually(mut f: impl FnMut() -> bool) -> bool {
+        (0..1000).any(|_| {
+            let done = f();
+            if !done {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done
+        })
+    }
+
+    /// A daemon with a child in a session of its own, as PostgreSQL's
+    /// postmaster has its backends; `script` runs before it waits.
+    fn parent_and_child(dir: &str, script: &str) -> (String, u32, u32) {
+        let pidfile = format!("{dir}/tree.pid");
+        let d = Daemon::new("sh", &pidfile, &format!("{dir}/tree.log"))
+            .args(["-c", &format!("{script}setsid sleep 30 & wait")]);
+        let Started::New(parent) = start(&Local::new(), &d).unwrap() else {
+            panic!("not started")
+        };
+        let mut child = None;
+        assert!(eventually(|| {
+            let out = std::process::Command::new("pgrep")
+                .args(["-P", &parent.to_string()])
+                .output()
+                .unwrap();
+            child = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+            child.is_some()
+        }));
+        (pidfile, parent, child.unwrap())
+    }
+
+    fn gone(pid: u32) -> bool {
+        matches!(proc_state(pid), None | Some('Z'))
+    }
+
+    #[test]
+    fn signals_reach_every_process_under_the_daemon() {
+        let dir = scratch("tree");
+        let local = Local::new();
+        let (pidfile, parent, child) = parent_and_child(&dir, "");
+        signal(&local, &pidfile, "STOP").unwrap();
+        assert!(eventually(
+            || proc_state(parent) == Some('T') && proc_state(child) == Some('T')
+        ));
+        signal(&local, &pidfile, "CONT").unwrap();
+        assert!(eventually(
+            || proc_state(parent) == Some('S') && proc_state(child) == Some('S')
+        ));
+        signal(&local, &pidfile, "KILL").unwrap();
+        assert!(eventually(|| gone(parent) && gone(child)), "left running");
+        // A stop that must kill takes the children too.
+        let (pidfile, parent, child) = parent_and_child(&dir, "trap '' TERM; ");
+        assert_eq!(
+            stop(&local, &pidfile, Duration::from_millis(300)).unwrap(),
+            Stopped::Killed
+        );
+        assert!(eventually(|| gone(parent) && gone(child)), "left running");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
