@@ -471,6 +471,9 @@ pub struct Opened {
     /// Whether temblor reaches the nodes over SSH (an attached hosted
     /// service says no: no network faults, no commands on the nodes).
     pub ssh: bool,
+    /// The consistency models the target promises, which transactional
+    /// checks test instead of their default (empty: it does not say).
+    pub consistency_models: Vec<checkers::elle::Model>,
 }
 
 /// Opens `spec` on the nodes of `ctx`.
@@ -538,6 +541,7 @@ pub fn open(spec: &TargetSpec, ctx: &OpenContext<'_>) -> Result<Opened, TargetEr
         db,
         client,
         ssh: true,
+        consistency_models: Vec::new(),
     })
 }
 
@@ -564,6 +568,7 @@ fn open_file(
         log: Arc::clone(&ctx.log),
     });
     Ok(Opened {
+        consistency_models: db.consistency_models(),
         db: Arc::new(db),
         client: Arc::new(client),
         ssh: file.has_ssh(),

@@ -93,6 +93,10 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         }
     };
     db::write_state(&dir, &spec, &nodes)?;
+    let checkers = analysis::promised(
+        workload.checkers(&spec.workload_options),
+        &opened.consistency_models,
+    );
     let (result, unhealed) = with_db(
         &spec,
         &dir,
@@ -117,7 +121,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         })?;
     closed??;
     shutdown.set_stage("checking the history");
-    let analysis = conclude(&dir, &workload.checkers(&spec.workload_options), seed)?;
+    let analysis = conclude(&dir, &checkers, seed)?;
     if let Err(e) = crate::report::write_index(&spec.results_dir) {
         eprintln!("temblor: cannot write the results index: {e:#}");
     }

@@ -5,6 +5,7 @@ use super::schema::{self, Tmpl};
 use super::template::{Dirs, FileError, NodeVars, TargetVars, Vars};
 use super::TargetFile;
 use crate::node::Daemon;
+use checkers::elle::{Model, UnknownModel};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub struct NodePlan {
     pub data: Vec<String>,
     /// Attach mode's kill, start, pause and resume scripts.
     pub attach: [Option<Script>; 4],
+    /// The consistency models the store promises (empty: it does not say).
+    pub consistency_models: Vec<Model>,
 }
 
 impl NodePlan {
@@ -133,6 +136,10 @@ impl NodePlan {
         }
         for l in &self.logs {
             push("logs", l.clone());
+        }
+        if !self.consistency_models.is_empty() {
+            let names: Vec<&str> = self.consistency_models.iter().map(|m| m.name()).collect();
+            push("check", format!("consistency models: {}", names.join(", ")));
         }
         for d in &self.data {
             push("data", d.clone());
@@ -224,6 +231,7 @@ pub(super) fn for_node(
         logs: Vec::new(),
         data: Vec::new(),
         attach: [None, None, None, None],
+        consistency_models: Vec::new(),
     };
     if node.index == 0 {
         plan.init = step("init", &s.init, STEP_TIMEOUT)?;
@@ -291,6 +299,9 @@ pub(super) fn for_node(
     for d in &s.data.files {
         plan.data.push(text("data.files", d, &vars)?);
     }
+    if let Some(t) = &s.check.consistency_models {
+        plan.consistency_models = consistency_models(&r, t, &vars)?;
+    }
     if let Some(a) = &s.attach {
         for (slot, (key, t)) in plan.attach.iter_mut().zip([
             ("kill", &a.kill),
@@ -345,6 +356,25 @@ fn daemon(
         daemon = daemon.user(user);
     }
     Ok(daemon)
+}
+
+/// `[check] consistency_models`, rendered and parsed: an unknown model is
+/// an error naming the line, found before any node is touched.
+fn consistency_models(
+    r: &super::template::Renderer<'_>,
+    t: &Tmpl,
+    vars: &Vars,
+) -> Result<Vec<Model>, FileError> {
+    let key = "check.consistency_models";
+    let text = r.render(key, t, vars)?;
+    text.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            name.parse()
+                .map_err(|e: UnknownModel| r.error_at(&t.span, key, &e.to_string()))
+        })
+        .collect()
 }
 
 fn readiness(

@@ -126,6 +126,9 @@ pub struct TargetFile {
     /// How the target's clock can be moved.
     #[serde(default)]
     pub clock: ClockSection,
+    /// What the store promises, for the checkers.
+    #[serde(default)]
+    pub check: CheckSection,
     /// Attach mode's fault commands.
     pub attach: Option<AttachSection>,
 }
@@ -331,6 +334,18 @@ pub enum ClockMode {
     /// No clock faults.
     #[default]
     None,
+}
+
+/// `[check]`: what the store promises, so that a run checks that and not
+/// more.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    /// The consistency models the store promises, comma-separated
+    /// (placeholders allowed: an isolation option may choose them): Elle
+    /// checks transactional workloads against these instead of strict
+    /// serializability.
+    pub consistency_models: Option<Tmpl>,
 }
 
 /// `[attach]`: what faults an attached target allows.

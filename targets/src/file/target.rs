@@ -13,6 +13,7 @@ use crate::node::{self, Daemon};
 use crate::remote::{escape, Command, Output, RemoteError};
 use crate::sysclock::SystemClock;
 use base64::Engine as _;
+use checkers::elle::Model;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,6 +107,13 @@ impl FileTarget {
     /// The node's plan.
     pub fn node_plan(&self, node: &str) -> Result<&NodePlan, DbError> {
         self.plans.get(node)
+    }
+
+    /// The consistency models the file says the store promises with the
+    /// run's options (empty: it does not say).
+    pub fn consistency_models(&self) -> Vec<Model> {
+        let any = self.plans.by_node.values().next();
+        any.map_or_else(Vec::new, |p| p.consistency_models.clone())
     }
 
     fn attach_script(&self, node: &str, which: usize) -> Result<&Script, DbError> {

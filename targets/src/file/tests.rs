@@ -202,6 +202,40 @@ fn options_are_checked_against_the_declarations() {
 }
 
 #[test]
+fn the_consistency_models_a_store_promises_follow_its_options() {
+    let with_check = format!(
+        "{GOOD}\n[check]\nconsistency_models = \"{{% if options.mode == 'fast' %}}read-committed{{% else %}}serializable, snapshot-isolation{{% endif %}}\"\n"
+    );
+    let file = parse(&with_check).unwrap();
+    let models = |mode: &str| {
+        let given = BTreeMap::from([("mode".to_string(), mode.to_string())]);
+        file.plan(&nodes(), &given).unwrap()[2]
+            .consistency_models
+            .clone()
+    };
+    use checkers::elle::Model;
+    assert_eq!(
+        models("safe"),
+        [Model::Serializable, Model::SnapshotIsolation]
+    );
+    assert_eq!(models("fast"), [Model::ReadCommitted]);
+    assert!(parse(GOOD)
+        .unwrap()
+        .plan(&nodes(), &BTreeMap::new())
+        .unwrap()[0]
+        .consistency_models
+        .is_empty());
+    let bad = parse(&with_check.replace("read-committed", "read-comitted")).unwrap();
+    let given = BTreeMap::from([("mode".to_string(), "fast".to_string())]);
+    let e = bad.check_with(&given).unwrap_err().to_string();
+    let want = format!(
+        "/stores/kv/target.toml:{}: check.consistency_models: unknown consistency model \"read-comitted\"",
+        line_of(&with_check, "consistency_models =")
+    );
+    assert!(e.starts_with(&want), "{e}");
+}
+
+#[test]
 fn attach_mode_refuses_lifecycle_steps_and_half_a_fault() {
     let attach = r#"
 name = "hosted"
