@@ -116,4 +116,42 @@ mod tests {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_daemon_run_as_another_user_reads_its_offset() {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        if !(root && std::path::Path::new(LIBFAKETIME).exists()) {
+            let why = "needs root and libfaketime";
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+            return eprintln!("skipping: {why}");
+        }
+        let dir =
+            std::env::temp_dir().join(format!("temblor-faketime-user-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |f: &str| dir.join(f).display().to_string();
+        std::fs::write(path("offset"), "+3600.000\n").unwrap();
+        let daemon = Daemon::new("date", &path("date.pid"), &path("date.log"))
+            .args(["+%s"])
+            .user("nobody");
+        node::start(&Local::new(), &wrap(daemon, &path("offset"))).unwrap();
+        let mut seen = String::new();
+        for _ in 0..500 {
+            seen = std::fs::read_to_string(path("date.log")).unwrap_or_default();
+            if seen.ends_with('\n') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let faked: i64 = seen.trim().parse().unwrap_or_else(|_| panic!("{seen:?}"));
+        assert!(
+            (faked - now - 3600).abs() < 60,
+            "{faked} is not an hour after {now}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
