@@ -8,6 +8,7 @@
 //! They need root and the local cluster: outside CI they skip, saying why;
 //! with `CI=true` they must run. Runs are serialized (one local cluster).
 
+mod postgres;
 mod redis;
 #[path = "../run/support.rs"]
 #[allow(dead_code)]

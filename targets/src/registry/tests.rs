@@ -193,3 +193,36 @@ fn an_opened_file_target_plans_commands_for_its_nodes() {
     assert!(opened.db.as_primary().is_none());
     std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
+
+#[test]
+fn the_shipped_postgres_store_promises_what_its_isolation_level_does() {
+    use checkers::elle::Model;
+    let nodes: Vec<(String, String)> = (1..=3)
+        .map(|i| (format!("n{i}"), format!("10.0.0.{i}")))
+        .collect();
+    let ctx = OpenContext {
+        nodes: &nodes,
+        real_hosts: false,
+        clock_faults: false,
+        run: "t/1",
+        workload: "list-append",
+        op_timeout: Duration::from_secs(1),
+        log: Arc::new(|_: &str| {}),
+    };
+    let promised = |isolation: Option<&str>| {
+        let mut spec = TargetSpec::named("postgres").unwrap();
+        if let Some(level) = isolation {
+            spec.set_option("isolation", level).unwrap();
+        }
+        spec.validate().unwrap();
+        open(&spec, &ctx).unwrap().consistency_models
+    };
+    assert_eq!(promised(None), [Model::Serializable]);
+    assert_eq!(
+        promised(Some("repeatable-read")),
+        [Model::SnapshotIsolation]
+    );
+    assert_eq!(promised(Some("read-committed")), [Model::ReadCommitted]);
+    let built_in = open(&TargetSpec::named("etcd").unwrap(), &ctx).unwrap();
+    assert!(built_in.consistency_models.is_empty());
+}
