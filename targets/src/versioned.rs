@@ -9,9 +9,9 @@
 //! plus the element), rw-register (`w` micro-ops: the value written), the
 //! counter (read, add, write back) and the bank (read both accounts,
 //! refuse to overdraw, write both back), for any store that implements
-//! [`Versioned`].
+//! [`Versioned`]; [`serve`] routes every workload's ops for a [`Store`].
 
-use crate::client::{accounts, bad, transfer};
+use crate::client::{accounts, bad, transfer, unknown_f, Served};
 use checkers::bank::account_name;
 use checkers::Op;
 use serde_json::{json, Map, Value};
@@ -31,6 +31,45 @@ pub(crate) trait Versioned: Sync {
         seen: &BTreeMap<String, Option<Kv>>,
         puts: &[(String, Value)],
     ) -> Result<Option<String>, ClientError>;
+}
+
+/// A versioned store's client for every workload but queue: the ops that
+/// need more than versions (registers, sets, ids, locks) are its own, and
+/// [`serve`] routes each op to them or to the recipes here.
+pub(crate) trait Store: Versioned {
+    /// The target's name, for errors.
+    const NAME: &'static str;
+
+    /// The workload the client was made for.
+    fn served(&self) -> Served;
+
+    /// A register's read, write or cas.
+    async fn register(&self, op: &Op) -> Result<Op, ClientError>;
+
+    /// A set's add or read.
+    async fn set(&self, op: &Op) -> Result<Op, ClientError>;
+
+    /// A unique id.
+    async fn unique_id(&self, op: &Op) -> Result<Op, ClientError>;
+
+    /// A lock's acquire or release.
+    async fn lock(&self, op: &Op) -> Result<Op, ClientError>;
+}
+
+/// Performs `op` of the workload `store` was made for; a client that was
+/// not told serves registers and txns.
+pub(crate) async fn serve<S: Store>(store: &S, op: &Op) -> Result<Op, ClientError> {
+    match store.served() {
+        Served::Unset if op.f == "txn" => txn(store, op).await,
+        Served::Unset | Served::Register => store.register(op).await,
+        Served::ListAppend | Served::RwRegister => txn(store, op).await,
+        Served::Set => store.set(op).await,
+        Served::Counter => counter(store, op).await,
+        Served::Bank => bank(store, op).await,
+        Served::UniqueIds => store.unique_id(op).await,
+        Served::Lock => store.lock(op).await,
+        served @ Served::Queue => Err(unknown_f(S::NAME, served, op)),
+    }
 }
 
 /// A list-append or rw-register txn.

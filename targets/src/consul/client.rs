@@ -126,6 +126,32 @@ impl ConsulClient {
         Ok(a.text.trim() == "true")
     }
 
+    async fn cas(&self, op: &Op, key: &str, arg: &Value) -> Result<Op, ClientError> {
+        let Some([old, new]) = arg.as_array().map(Vec::as_slice) else {
+            return Err(bad(op, "[key, [old, new]]"));
+        };
+        match self.get(key, Mode::Consistent).await? {
+            Some(kv) if kv.value == *old => Ok(if self.put(key, new, Some(kv.version)).await? {
+                op.ok(op.value.clone())
+            } else {
+                op.fail("cas mismatch (ModifyIndex changed)")
+            }),
+            _ => Ok(op.fail("cas mismatch")),
+        }
+    }
+}
+
+impl versioned::Store for ConsulClient {
+    const NAME: &'static str = "consul";
+
+    fn served(&self) -> Served {
+        self.served
+    }
+
+    async fn lock(&self, op: &Op) -> Result<Op, ClientError> {
+        self.lock_op(op).await
+    }
+
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, arg) = keyed(op)?;
         let key = versioned::key_of(k);
@@ -140,20 +166,6 @@ impl ConsulClient {
             }
             "cas" => self.cas(op, &key, arg).await,
             _ => Err(unknown_f("consul", self.served, op)),
-        }
-    }
-
-    async fn cas(&self, op: &Op, key: &str, arg: &Value) -> Result<Op, ClientError> {
-        let Some([old, new]) = arg.as_array().map(Vec::as_slice) else {
-            return Err(bad(op, "[key, [old, new]]"));
-        };
-        match self.get(key, Mode::Consistent).await? {
-            Some(kv) if kv.value == *old => Ok(if self.put(key, new, Some(kv.version)).await? {
-                op.ok(op.value.clone())
-            } else {
-                op.fail("cas mismatch (ModifyIndex changed)")
-            }),
-            _ => Ok(op.fail("cas mismatch")),
         }
     }
 
@@ -245,19 +257,7 @@ impl Client for ConsulClient {
     }
 
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
-        Box::pin(async move {
-            match self.served {
-                Served::Unset if op.f == "txn" => versioned::txn(self, op).await,
-                Served::Unset | Served::Register => self.register(op).await,
-                Served::ListAppend | Served::RwRegister => versioned::txn(self, op).await,
-                Served::Set => self.set(op).await,
-                Served::Counter => versioned::counter(self, op).await,
-                Served::Bank => versioned::bank(self, op).await,
-                Served::UniqueIds => self.unique_id(op).await,
-                Served::Lock => self.lock(op).await,
-                Served::Queue => Err(unknown_f("consul", self.served, op)),
-            }
-        })
+        Box::pin(async move { versioned::serve(self, op).await })
     }
 
     fn for_workload(

@@ -119,6 +119,18 @@ impl EtcdClient {
         let resp = self.call("/v3/kv/range", body, Effect::ReadOnly).await?;
         gateway::parse_range(&resp).map_err(ClientError::Fail)
     }
+}
+
+impl versioned::Store for EtcdClient {
+    const NAME: &'static str = "etcd";
+
+    fn served(&self) -> Served {
+        self.served
+    }
+
+    async fn lock(&self, op: &Op) -> Result<Op, ClientError> {
+        self.lock_op(op).await
+    }
 
     async fn register(&self, op: &Op) -> Result<Op, ClientError> {
         let (k, arg) = keyed(op)?;
@@ -212,19 +224,7 @@ impl Client for EtcdClient {
     }
 
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, ClientError>> {
-        Box::pin(async move {
-            match self.served {
-                Served::Unset if op.f == "txn" => versioned::txn(self, op).await,
-                Served::Unset | Served::Register => self.register(op).await,
-                Served::ListAppend | Served::RwRegister => versioned::txn(self, op).await,
-                Served::Set => self.set(op).await,
-                Served::Counter => versioned::counter(self, op).await,
-                Served::Bank => versioned::bank(self, op).await,
-                Served::UniqueIds => self.unique_id(op).await,
-                Served::Lock => self.lock(op).await,
-                Served::Queue => Err(unknown_f("etcd", self.served, op)),
-            }
-        })
+        Box::pin(async move { versioned::serve(self, op).await })
     }
 
     fn for_workload(

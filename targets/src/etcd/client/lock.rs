@@ -39,7 +39,7 @@ pub(super) enum Holding {
 pub(super) type Owners = crate::client::Owners<Holding>;
 
 impl EtcdClient {
-    pub(super) async fn lock(&self, op: &Op) -> Result<Op, ClientError> {
+    pub(super) async fn lock_op(&self, op: &Op) -> Result<Op, ClientError> {
         let owner = op.value.to_string();
         match op.f.as_str() {
             "acquire" => self.acquire(op, &owner).await,
