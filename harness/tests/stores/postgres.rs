@@ -5,6 +5,7 @@
 //! Isolation"): the target file has the checker test exactly that, and
 //! these tests assert it holds.
 
+use crate::store_or_skip;
 use crate::support::*;
 
 /// Runs PostgreSQL for 25 s with `opts` (target options) under `nemesis`,
@@ -84,7 +85,7 @@ fn run(test: &str, opts: &[&str], nemesis: &str, faults: &[&str], models: &str) 
 /// and reported one for 18.4): read the anomaly in the report.
 #[test]
 fn serializable_under_partitions_kills_and_pauses_is_serializable() {
-    let Some(_cluster) = cluster_or_skip("postgres serializable run") else {
+    let Some(_cluster) = store_or_skip("psycopg2", "postgres serializable run") else {
         return;
     };
     let faults = ["start-partition", "kill", "pause"];
@@ -102,7 +103,7 @@ fn serializable_under_partitions_kills_and_pauses_is_serializable() {
 /// snapshot isolation all the same, as documented.
 #[test]
 fn repeatable_read_under_kills_pauses_and_clock_faults_is_snapshot_isolation() {
-    let Some(_cluster) = cluster_or_skip("postgres repeatable-read run") else {
+    let Some(_cluster) = store_or_skip("psycopg2", "postgres repeatable-read run") else {
         return;
     };
     let opts = ["isolation=repeatable-read", "replication=async"];

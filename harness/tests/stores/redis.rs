@@ -11,24 +11,8 @@
 //! the store's README), not asserted.
 
 use crate::support::*;
+use crate::{assert_checked_and_explained, store_or_skip};
 use std::path::Path;
-use std::sync::MutexGuard;
-
-/// The cluster lock, when this machine can run the local cluster and the
-/// controller has python3-redis (the target installs Redis on the nodes).
-fn redis_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
-    let guard = cluster_or_skip(test)?;
-    if !Path::new("/usr/lib/python3/dist-packages/redis").is_dir() {
-        let why = format!("{test}: the client needs python3-redis (apt-get install python3-redis)");
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{why} (CI=true: this test must run)"
-        );
-        eprintln!("skipping {why}");
-        return None;
-    }
-    Some(guard)
-}
 
 /// `temblor test --target redis` for 25 s under `faults`, with `opts` as
 /// target options; returns the run's folder and its exit code.
@@ -49,59 +33,6 @@ fn run(test: &str, faults: &[&str], opts: &[&str]) -> (std::path::PathBuf, Optio
     }
     let out = run_test(&results, &args);
     (latest(&results), out.status.code())
-}
-
-/// The run completed (valid or invalid, never unknown or an error), its
-/// history was checked for linearizability, and its report states the
-/// verdict and, for each checker that did not pass, why.
-fn assert_checked_and_explained(code: Option<i32>, run: &Path) -> String {
-    assert!(
-        matches!(code, Some(0 | 1)),
-        "the run must complete with a verdict, not exit {code:?}"
-    );
-    let verdict = results_json(run)["verdict"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(
-        code,
-        Some(if verdict == "valid" { 0 } else { 1 }),
-        "the exit code says the verdict {verdict}"
-    );
-    let checks = verdicts(run);
-    assert!(
-        checks.iter().any(|(c, _)| c == "linearizable"),
-        "no linearizability check in {checks:?}"
-    );
-    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
-    let badge = format!(r#"id="verdict">{}</span>"#, verdict.to_uppercase());
-    assert!(
-        report.contains(&badge),
-        "report.html does not say {verdict}"
-    );
-    let why = report
-        .split_once(r#"<p id="why">"#)
-        .and_then(|(_, rest)| rest.split_once("</p>"))
-        .map(|(why, _)| why)
-        .expect("report.html has a why line");
-    let mut reasons: Vec<String> = checks
-        .iter()
-        .filter(|(_, v)| v != "valid")
-        .map(|(c, v)| format!("{c} is {v}"))
-        .collect();
-    if reasons.is_empty() {
-        reasons.push("every checker passed".into());
-    }
-    if checks.contains(&("linearizable".into(), "invalid".into())) {
-        reasons.push("could not be linearized".into());
-    }
-    for reason in reasons {
-        assert!(
-            why.contains(&reason),
-            "report.html's why line lacks {reason:?}: {why}"
-        );
-    }
-    verdict
 }
 
 /// The faults `fs` ran, clients got through, and every node's Redis and
@@ -146,7 +77,7 @@ fn failed_over(run: &Path) -> bool {
 
 #[test]
 fn redis_register_under_partitions_kills_and_pauses() {
-    let Some(_cluster) = redis_or_skip("redis register run") else {
+    let Some(_cluster) = store_or_skip("redis", "redis register run") else {
         return;
     };
     let faults = ["--nemesis", "partition,kill,pause"];
@@ -166,7 +97,7 @@ fn redis_register_under_partitions_kills_and_pauses() {
 /// refusals and unacknowledged WAITs included.
 #[test]
 fn redis_with_min_replicas_wait_and_discovery_every_op_under_partitions() {
-    let Some(_cluster) = redis_or_skip("redis register run with its options") else {
+    let Some(_cluster) = store_or_skip("redis", "redis register run with its options") else {
         return;
     };
     let faults = ["--nemesis", "partition", "--partition", "leader"];

@@ -10,64 +10,16 @@
 //! a finding (see the store's README), not asserted.
 
 use crate::support::*;
+use crate::{assert_checked_and_explained, store_or_skip};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
-
-/// The cluster lock, when this machine can run the local cluster and the
-/// controller has kazoo (the target installs ZooKeeper on the nodes itself).
-fn zookeeper_or_skip(test: &str) -> Option<MutexGuard<'static, ()>> {
-    let guard = cluster_or_skip(test)?;
-    if !Path::new("/usr/lib/python3/dist-packages/kazoo").is_dir() {
-        let why = format!("{test}: the client needs kazoo (apt-get install python3-kazoo)");
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{why} (CI=true: this test must run)"
-        );
-        eprintln!("skipping {why}");
-        return None;
-    }
-    Some(guard)
-}
 
 fn zookeeper_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["--target", "zookeeper", "--workload", "register"];
     args.extend_from_slice(extra);
     args
-}
-
-/// The run completed (valid or invalid, never unknown or an error), its
-/// history was checked for linearizability, and its report states the
-/// verdict and why.
-fn assert_checked_and_explained(code: Option<i32>, run: &Path) -> String {
-    assert!(
-        matches!(code, Some(0 | 1)),
-        "the run must complete with a verdict, not exit {code:?}"
-    );
-    let results = results_json(run);
-    let verdict = results["verdict"].as_str().unwrap_or_default().to_string();
-    assert_eq!(
-        code,
-        Some(if verdict == "valid" { 0 } else { 1 }),
-        "the exit code says the verdict {verdict}"
-    );
-    let checks = verdicts(run);
-    assert!(
-        checks.iter().any(|(c, _)| c == "linearizable"),
-        "no linearizability check in {checks:?}"
-    );
-    let report = std::fs::read_to_string(run.join("report.html")).unwrap();
-    let why = match verdict.as_str() {
-        "valid" => "every checker passed",
-        _ => "could not be linearized",
-    };
-    assert!(
-        report.contains(&verdict.to_uppercase()) && report.contains(why),
-        "report.html does not say {verdict} and why ({why:?})"
-    );
-    verdict
 }
 
 /// `temblor check` on the history without its reads: ZooKeeper's promise
@@ -101,7 +53,7 @@ fn assert_writes_linearizable(run: &Path) {
 
 #[test]
 fn zookeeper_register_under_partitions_kills_and_pauses() {
-    let Some(_cluster) = zookeeper_or_skip("zookeeper register run") else {
+    let Some(_cluster) = store_or_skip("kazoo", "zookeeper register run") else {
         return;
     };
     let results = results_dir("zookeeper-register");
@@ -192,7 +144,7 @@ fn offsets_in_force(history: &str) -> (Option<u64>, Vec<(String, i64)>) {
 /// answer is off by the offset the nemesis set.
 #[test]
 fn zookeeper_clock_faults_move_the_jvm_wall_clock() {
-    let Some(_cluster) = zookeeper_or_skip("zookeeper clock run") else {
+    let Some(_cluster) = store_or_skip("kazoo", "zookeeper clock run") else {
         return;
     };
     let results = results_dir("zookeeper-clock");
