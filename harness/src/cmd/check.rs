@@ -1,6 +1,9 @@
 //! `temblor check`: re-analyse a history file or a stored run, from the
 //! terminal, with a verdict as the exit code (0 valid, 1 invalid, 2
-//! unknown). Linearizability (Knossos/Porcupine style) by default; Elle's
+//! unknown). A run folder given with no flag that chooses the analysis is
+//! checked as the run was, with its workload's checkers and options from
+//! its spec.json (Jepsen's `analyze`). Otherwise linearizability
+//! (Knossos/Porcupine style) by default; Elle's
 //! transactional checker with `--workload list-append|rw-register`
 //! (reading the file straight into micro-ops); with any other `--workload
 //! NAME`, every checker that workload's runs use, through `checkers`'
@@ -24,25 +27,30 @@ use std::time::Duration;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A history file (temblor JSON Lines, Jepsen/Knossos/Elle EDN,
-    /// Porcupine kv), or a run directory holding history.jsonl.
+    /// Porcupine kv), or a run directory holding history.jsonl (e.g.
+    /// results/latest), checked as the run was unless --workload, --model,
+    /// --checker, --independent or --no-split say otherwise.
     pub path: PathBuf,
 
     /// The file's format; detected from its first bytes when absent.
     #[arg(long, value_name = "jsonl|edn|porcupine-kv")]
     pub format: Option<Format>,
 
-    /// The sequential model the history must be linearizable against.
-    #[arg(long, default_value = "cas-register", value_name = "MODEL")]
-    pub model: ModelKind,
+    /// The sequential model the history must be linearizable against
+    /// (default: cas-register).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<ModelKind>,
 
-    /// The registers' initial value, as JSON (e.g. 0, "x", null).
-    #[arg(long, default_value = "null", value_name = "JSON")]
-    pub initial: String,
+    /// The registers' initial value, as JSON (e.g. 0, "x", null; default:
+    /// null).
+    #[arg(long, value_name = "JSON")]
+    pub initial: Option<String>,
 
     /// How a read of nil is judged: `absent` (legal only while nothing has
-    /// been written) or `wildcard` (Knossos: always legal, an unknown read).
-    #[arg(long, default_value = "absent", value_name = "absent|wildcard")]
-    pub nil_reads: NilReads,
+    /// been written, the default) or `wildcard` (Knossos: always legal, an
+    /// unknown read).
+    #[arg(long, value_name = "absent|wildcard")]
+    pub nil_reads: Option<NilReads>,
 
     /// Values are Jepsen's independent `[key, value]` tuples: check every
     /// key on its own (the register workload writes these).
@@ -59,15 +67,16 @@ pub struct Args {
     /// Korach's zones in O(n log n), anything else by the search), `search`
     /// (Wing-Gong-Lowe only, any history) or `graph` (through Elle's
     /// dependency graph, registers with unique written values; says unknown
-    /// when its inference cannot decide).
-    #[arg(long, default_value = "auto", value_name = "auto|search|graph")]
-    pub checker: CheckerKind,
+    /// when its inference cannot decide). Default: auto.
+    #[arg(long, value_name = "auto|search|graph")]
+    pub checker: Option<CheckerKind>,
 
     /// Check with every checker of this workload instead of one
     /// linearizability model: register, list-append, rw-register, set,
     /// counter, bank, unique-ids, lock, queue. A run folder is checked
-    /// with the options it ran with; for a file, `--independent` says
-    /// whether values are `[key, value]` tuples (register, set).
+    /// with the options it ran with (and, without this flag, with the
+    /// workload it ran); for a file, `--independent` says whether values
+    /// are `[key, value]` tuples (register, set).
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
 
@@ -121,15 +130,43 @@ pub enum CheckerKind {
     Graph,
 }
 
+impl Args {
+    /// Whether a flag chooses what to check, rather than adjusting the
+    /// checkers a stored run chose.
+    fn chooses_analysis(&self) -> bool {
+        self.workload.is_some()
+            || self.model.is_some()
+            || self.checker.is_some()
+            || self.independent
+            || self.no_split
+    }
+
+    fn model(&self) -> ModelKind {
+        self.model.unwrap_or(ModelKind::CasRegister)
+    }
+}
+
 /// Runs the check; returns the verdict's exit code.
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub fn run(mut args: Args) -> anyhow::Result<u8> {
     let path = history_path(&args.path)?;
+    if !args.chooses_analysis() {
+        if let Some(workload) = stored_workload(&args.path)? {
+            eprintln!(
+                "temblor: checking as the run did: the {workload} workload's checkers and options \
+                 from {} (--workload or --model choose otherwise)",
+                args.path.join("spec.json").display()
+            );
+            args.workload = Some(workload);
+            return finish(check_history(&path, &args, None, CheckerKind::Auto)?, &args);
+        }
+    }
+    let checker_kind = args.checker.unwrap_or(CheckerKind::Auto);
     let elle_workload = match args.workload.as_deref() {
         Some("list-append") => Some(elle::Workload::ListAppend),
         Some("rw-register") => Some(elle::Workload::RwRegister),
         _ => None,
     };
-    let (verdict, text, json) = match (elle_workload, args.checker, &args.csv) {
+    let checked = match (elle_workload, checker_kind, &args.csv) {
         // Elle reads the file itself, keeping micro-ops, not JSON values.
         (Some(workload), _, None) => check_elle(Elle::File(&path), workload, &args)?,
         // A large history checked key by key is split on disk first.
@@ -138,32 +175,42 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 && matches!(args.format, None | Some(Format::Jsonl))
                 && large::is_large(&path) =>
         {
-            let decider = match args.checker {
+            let decider = match checker_kind {
                 CheckerKind::Auto => Decider::Auto,
                 _ => Decider::Search,
             };
             check_linear_split(&path, &args, decider)?
         }
-        (elle_workload, checker, csv) => {
-            let history =
-                format::read_path(&path, args.format).map_err(|e| UsageError(e.to_string()))?;
-            if let Some(line) = history.torn_line {
-                eprintln!("{}", torn_note(&path, line));
-            }
-            if let Some(out) = csv {
-                write_csv(&history, out)?;
-            }
-            match (elle_workload, &args.workload, checker) {
-                (Some(workload), _, _) => check_elle(Elle::History(&history), workload, &args)?,
-                (None, Some(name), _) => check_workload(&history, name, &args)?,
-                (None, None, CheckerKind::Graph) => check_graph(&history, &args)?,
-                (None, None, CheckerKind::Auto) => check_linear(&history, &args, Decider::Auto)?,
-                (None, None, CheckerKind::Search) => {
-                    check_linear(&history, &args, Decider::Search)?
-                }
-            }
-        }
+        (elle_workload, checker, _) => check_history(&path, &args, elle_workload, checker)?,
     };
+    finish(checked, &args)
+}
+
+/// Reads the history at `path` into memory and checks it as `args` say.
+fn check_history(
+    path: &Path,
+    args: &Args,
+    elle_workload: Option<elle::Workload>,
+    checker: CheckerKind,
+) -> anyhow::Result<(Verdict, String, Value)> {
+    let history = format::read_path(path, args.format).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(line) = history.torn_line {
+        eprintln!("{}", torn_note(path, line));
+    }
+    if let Some(out) = &args.csv {
+        write_csv(&history, out)?;
+    }
+    match (elle_workload, &args.workload, checker) {
+        (Some(workload), _, _) => check_elle(Elle::History(&history), workload, args),
+        (None, Some(name), _) => check_workload(&history, name, args),
+        (None, None, CheckerKind::Graph) => check_graph(&history, args),
+        (None, None, CheckerKind::Auto) => check_linear(&history, args, Decider::Auto),
+        (None, None, CheckerKind::Search) => check_linear(&history, args, Decider::Search),
+    }
+}
+
+/// Prints the result as text or JSON; returns the verdict's exit code.
+fn finish((verdict, text, json): (Verdict, String, Value), args: &Args) -> anyhow::Result<u8> {
     let mut out = if args.json {
         serde_json::to_string_pretty(&json)?
     } else {
@@ -245,11 +292,11 @@ fn check_linear(
     args: &Args,
     decider: Decider,
 ) -> anyhow::Result<(Verdict, String, Value)> {
-    let initial = parse_initial(&args.initial)?;
+    let initial = parse_initial(args.initial.as_deref().unwrap_or("null"))?;
     let spec = ModelSpec {
-        kind: args.model,
+        kind: args.model(),
         initial,
-        nil_reads: args.nil_reads,
+        nil_reads: args.nil_reads.unwrap_or_default(),
         independent: args.independent,
         split_keys: !args.no_split,
     };
@@ -269,16 +316,16 @@ fn check_linear(
 }
 
 fn check_graph(history: &History, args: &Args) -> anyhow::Result<(Verdict, String, Value)> {
-    if !matches!(args.model, ModelKind::CasRegister | ModelKind::Register) {
+    if !matches!(args.model(), ModelKind::CasRegister | ModelKind::Register) {
         return Err(UsageError(format!(
             "--checker graph checks registers; --model {} needs --checker search",
-            args.model
+            args.model()
         ))
         .into());
     }
     let opts = elle::GraphLinearOptions {
         independent: args.independent,
-        initial: parse_initial(&args.initial)?,
+        initial: parse_initial(args.initial.as_deref().unwrap_or("null"))?,
     };
     let result =
         elle::check_register_graph(history, &opts).map_err(|e| UsageError(e.to_string()))?;
@@ -367,9 +414,8 @@ fn check_workload(
     Ok((composed.verdict, text, serde_json::to_value(&composed)?))
 }
 
-/// The workload options a run folder at `path` ran `name` with, if it is
-/// one (its spec.json); a run of another workload is a usage error.
-fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Options>> {
+/// The spec.json of a run folder at `path`, if it is one.
+fn stored_spec(path: &Path) -> anyhow::Result<Option<(PathBuf, Value)>> {
     let spec_file = path.join("spec.json");
     if !path.is_dir() || !spec_file.is_file() {
         return Ok(None);
@@ -378,6 +424,26 @@ fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Opti
         .with_context(|| format!("cannot read {}", spec_file.display()))?;
     let spec: Value = serde_json::from_str(&text)
         .map_err(|e| UsageError(format!("{}: not JSON: {e}", spec_file.display())))?;
+    Ok(Some((spec_file, spec)))
+}
+
+/// The workload a run folder at `path` ran, if it is one.
+fn stored_workload(path: &Path) -> anyhow::Result<Option<String>> {
+    let Some((spec_file, spec)) = stored_spec(path)? else {
+        return Ok(None);
+    };
+    match spec["workload"].as_str() {
+        Some(name) => Ok(Some(name.to_string())),
+        None => Err(UsageError(format!("{}: no workload", spec_file.display())).into()),
+    }
+}
+
+/// The workload options a run folder at `path` ran `name` with, if it is
+/// one (its spec.json); a run of another workload is a usage error.
+fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Options>> {
+    let Some((spec_file, spec)) = stored_spec(path)? else {
+        return Ok(None);
+    };
     let ran = spec["workload"].as_str().unwrap_or_default();
     if ran != name {
         return Err(UsageError(format!(
@@ -396,8 +462,10 @@ fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Opti
 fn adjust(spec: CheckerSpec, args: &Args, from_run: bool) -> anyhow::Result<CheckerSpec> {
     Ok(match spec {
         CheckerSpec::Linearizable(mut m) => {
-            m.initial = parse_initial(&args.initial)?;
-            m.nil_reads = args.nil_reads;
+            if let Some(initial) = &args.initial {
+                m.initial = parse_initial(initial)?;
+            }
+            m.nil_reads = args.nil_reads.unwrap_or(m.nil_reads);
             m.independent = if from_run {
                 m.independent
             } else {

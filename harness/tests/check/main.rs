@@ -247,3 +247,80 @@ fn histories_the_workload_cannot_read_are_usage_errors() {
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload \"ledger\""));
 }
+
+/// A run folder as `temblor test` leaves it, from `ops` (the history) and
+/// the default spec with `workload`: spec.json, history.jsonl, and the
+/// run's own analysis (results.json). Returns the results folder and the
+/// run's verdict as an exit code.
+fn stored_run(name: &str, workload: &str, ops: &str) -> (PathBuf, i32) {
+    use harness::run::{store::RunDir, TestSpec};
+    let results = dir().join(name);
+    let run = RunDir::create(&results, name).unwrap();
+    let spec = TestSpec {
+        workload: workload.into(),
+        seed: Some(7),
+        ..TestSpec::default()
+    };
+    run.write_json("spec.json", &spec).unwrap();
+    std::fs::write(run.file("history.jsonl"), ops).unwrap();
+    let checkers = workloads::by_name(workload)
+        .unwrap()
+        .checkers(&spec.workload_options);
+    let analysis = harness::run::conclude(&run, &checkers, 7).unwrap();
+    (results, analysis.verdict.exit_code())
+}
+
+fn check_folder(folder: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_temblor"))
+        .arg("check")
+        .arg(folder)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    eprintln!("{}{stderr}", String::from_utf8_lossy(&out.stdout));
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_run_folder_with_no_flags_is_checked_as_the_run_was() {
+    // Two keys: valid key by key, not as one register (the read of 3
+    // follows the write of 4).
+    let keyed = jsonl(&[
+        ("invoke", 0, "write", "[1, 3]"),
+        ("ok", 0, "write", "[1, 3]"),
+        ("invoke", 1, "write", "[2, 4]"),
+        ("ok", 1, "write", "[2, 4]"),
+        ("invoke", 0, "read", "[1, null]"),
+        ("ok", 0, "read", "[1, 3]"),
+    ]);
+    let (results, ran) = stored_run("register-ok", "register", &keyed);
+    assert_eq!(ran, 0);
+    let (code, err) = check_folder(&results.join("latest"), &[]);
+    assert_eq!(code, ran, "{err}");
+    assert!(err.contains("the register workload's checkers"), "{err}");
+    // A flag that chooses the analysis still wins.
+    let (code, _) = check_folder(&results.join("latest"), &["--model", "cas-register"]);
+    assert_eq!(code, 1);
+
+    // A read of a value never written to its key.
+    let stale = jsonl(&[
+        ("invoke", 0, "write", "[1, 3]"),
+        ("ok", 0, "write", "[1, 3]"),
+        ("invoke", 0, "read", "[1, null]"),
+        ("ok", 0, "read", "[1, 4]"),
+    ]);
+    let (results, ran) = stored_run("register-bad", "register", &stale);
+    assert_eq!(ran, 1, "{stale}");
+    assert_eq!(check_folder(&results.join("latest"), &[]).0, ran);
+
+    let appends = jsonl(&[
+        ("invoke", 0, "txn", r#"[["append", 1, 1]]"#),
+        ("ok", 0, "txn", r#"[["append", 1, 1]]"#),
+        ("invoke", 1, "txn", r#"[["r", 1, null]]"#),
+        ("ok", 1, "txn", r#"[["r", 1, [2]]]"#),
+    ]);
+    let (results, ran) = stored_run("append-bad", "list-append", &appends);
+    assert_eq!(ran, 1);
+    assert_eq!(check_folder(&results.join("latest"), &[]).0, ran);
+}
