@@ -465,8 +465,7 @@ async fn run_generator(
     .shutdown(shutdown.clone());
     let progress = progress::spawn(&recorder, active, spec.time_limit);
     let outcome = interpreter.run(gen).await;
-    progress.abort();
-    eprintln!();
+    progress.stop();
     if !matches!(&outcome, Ok(o) if !o.interrupted) {
         // Stopped early (Ctrl-C, deadline, error): the generator's own heal
         // never ran. Heal now and record it, so the history shows every

@@ -1,26 +1,91 @@
 //! The progress line: elapsed / limit, ops/s, ok/fail/info counts and the
-//! faults in force, rewritten in place on stderr once a second.
+//! faults in force. On a terminal it is redrawn in place on stderr once a
+//! second; anywhere else (a CI log, a file) it is a plain line every few
+//! seconds, with no carriage returns or escape codes to litter the log.
 
 use crate::nemesis::Active;
 use crate::recorder::{Progress, Recorder};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
-/// Prints the progress line every second until aborted.
-pub fn spawn(recorder: &Recorder, active: Arc<Mutex<Active>>, limit_secs: f64) -> JoinHandle<()> {
+/// How often a plain (not a terminal) progress line is printed.
+const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// How the progress line is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    /// Redrawn in place (`\r`, erase to the end of the line).
+    Terminal,
+    /// A line of its own each time.
+    Plain,
+}
+
+impl Style {
+    fn of_stderr() -> Style {
+        match std::io::stderr().is_terminal() {
+            true => Style::Terminal,
+            false => Style::Plain,
+        }
+    }
+
+    fn every(self) -> Duration {
+        match self {
+            Style::Terminal => Duration::from_secs(1),
+            Style::Plain => PLAIN_EVERY,
+        }
+    }
+
+    /// What to write to show `line`.
+    fn frame(self, line: &str) -> String {
+        match self {
+            Style::Terminal => format!("\r\x1b[K{line}"),
+            Style::Plain => format!("temblor: {line}\n"),
+        }
+    }
+
+    /// What ends the progress output: the line drawn in place is left
+    /// without its newline.
+    fn end(self) -> &'static str {
+        match self {
+            Style::Terminal => "\n",
+            Style::Plain => "",
+        }
+    }
+}
+
+/// The progress line, printed until [`ProgressLine::stop`].
+pub struct ProgressLine {
+    task: JoinHandle<()>,
+    style: Style,
+}
+
+impl ProgressLine {
+    /// Stops printing and ends the line.
+    pub fn stop(self) {
+        self.task.abort();
+        eprint!("{}", self.style.end());
+    }
+}
+
+/// Starts printing the progress line on stderr.
+pub fn spawn(recorder: &Recorder, active: Arc<Mutex<Active>>, limit_secs: f64) -> ProgressLine {
     let counts = recorder.progress_handle();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let style = Style::of_stderr();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(style.every());
+        // The first tick is at once: nothing has happened yet.
+        tick.tick().await;
         loop {
             tick.tick().await;
-            let line = line(&counts, &active, limit_secs);
+            let text = style.frame(&line(&counts, &active, limit_secs));
             let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[K{line}");
+            let _ = err.write_all(text.as_bytes());
             let _ = err.flush();
         }
-    })
+    });
+    ProgressLine { task, style }
 }
 
 fn line(counts: &Mutex<Progress>, active: &Mutex<Active>, limit_secs: f64) -> String {
@@ -35,4 +100,21 @@ fn line(counts: &Mutex<Progress>, active: &Mutex<Active>, limit_secs: f64) -> St
         p.info,
         if faults.is_empty() { "none" } else { &faults }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_terminal_gets_carriage_returns_and_escape_codes() {
+        let line = "  12.0/30s      40 ops/s  ok 400  fail 0  info 2  faults: none";
+        let plain = Style::Plain.frame(line);
+        assert_eq!(plain, format!("temblor: {line}\n"));
+        assert!(!plain.contains(['\r', '\x1b']) && Style::Plain.end().is_empty());
+        assert!(Style::Plain.every() >= Duration::from_secs(2));
+        let drawn = Style::Terminal.frame(line);
+        assert!(drawn.starts_with("\r\x1b[K") && drawn.ends_with(line), "{drawn:?}");
+        assert_eq!(Style::Terminal.end(), "\n");
+    }
 }
