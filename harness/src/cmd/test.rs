@@ -17,8 +17,13 @@ use targets::TargetSpec;
 pub struct Args {
     /// A TOML test file (keys as in spec.json: target, workload, nemesis,
     /// time_limit, concurrency, nodes, bugs, ...). Flags override it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
     pub test_file: Option<PathBuf>,
+    /// Run again the test a run ran: a run folder (e.g. results/latest) or
+    /// its spec.json. Every setting and the seed come from it, so the op
+    /// stream and the fault choices are the same; flags override it.
+    #[arg(long, value_name = "RUN")]
+    pub replay: Option<PathBuf>,
     /// The test's name, the results folder (default: <target>-<workload>).
     #[arg(long)]
     pub name: Option<String>,
@@ -91,9 +96,15 @@ pub struct Args {
     /// SSH user for real machines (sudo is used when not root).
     #[arg(long)]
     pub username: Option<String>,
+    /// The known_hosts file for real machines (default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
     /// Accept and remember SSH host keys not yet in known_hosts.
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// The SSH port of real machines.
+    #[arg(long, value_name = "PORT")]
+    pub ssh_port: Option<u16>,
     /// raftkv: turn on one of its bugs (repeatable): follower-reads,
     /// lease-reads, early-ack, volatile-vote (= --target-opt bug=NAME).
     #[arg(long = "bug", value_name = "NAME")]
@@ -105,6 +116,11 @@ pub struct Args {
     /// Ops per second over all clients (default: as fast as they answer).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// A workload option (repeatable), as in a test file's
+    /// `[workload_options]`: key-count=10, read-fraction=0.2, accounts=5,
+    /// decrements=true, ...
+    #[arg(long = "workload-opt", value_name = "KEY=VALUE")]
+    pub workload_opts: Vec<String>,
     /// A client op taking longer than this is recorded as `info`.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub op_timeout: Option<Duration>,
@@ -174,11 +190,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     result
 }
 
-/// Defaults, then the test file, then the flags.
+/// Defaults, then the test file (or the replayed run's spec), then the
+/// flags.
 pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
-    let mut s = match &args.test_file {
-        Some(file) => TestSpec::from_toml_file(file).map_err(|e| UsageError(e.to_string()))?,
-        None => TestSpec::default(),
+    let usage = |e: run::spec::SpecError| UsageError(e.to_string());
+    let mut s = match (&args.test_file, &args.replay) {
+        (Some(file), _) => TestSpec::from_toml_file(file).map_err(usage)?,
+        (None, Some(run)) => run::replay::read(run).map_err(usage)?,
+        (None, None) => TestSpec::default(),
     };
     if let Some(t) = &args.target {
         s.target = TargetSpec::named(t).map_err(|e| UsageError(e.to_string()))?;
@@ -210,9 +229,19 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     set(&mut s.cluster, args.cluster);
     s.nodes_file = args.nodes_file.or(s.nodes_file);
     s.ssh.key = args.ssh_key.or(s.ssh.key);
+    s.ssh.known_hosts = args.known_hosts.or(s.ssh.known_hosts);
     set(&mut s.ssh.username, args.username);
+    set(&mut s.ssh.port, args.ssh_port);
     s.ssh.accept_new_host_keys |= args.accept_new_host_keys;
     s.seed = args.seed.or(s.seed);
+    for kv in &args.workload_opts {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--workload-opt {kv:?}: expected KEY=VALUE")))?;
+        s.workload_options
+            .set(k.trim(), v.trim())
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
     s.workload_options.rate = args.rate.or(s.workload_options.rate);
     set(&mut s.results_dir, args.results_dir);
     s.teardown &= !args.no_teardown;
@@ -420,14 +449,153 @@ mod tests {
             .contains("unknown workload"));
     }
 
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    /// `temblor test WORDS...` parsed into a spec.
+    fn parsed(words: &[String]) -> TestSpec {
+        let cli = Cli::try_parse_from(std::iter::once("test".to_string()).chain(words.to_vec()))
+            .unwrap_or_else(|e| panic!("{words:?}: {e}"));
+        spec_from(cli.args).unwrap_or_else(|e| panic!("{words:?}: {e:#}"))
+    }
+
+    /// A spec with every setting away from its default (the destructuring
+    /// has no `..`: a new field must be added here, and so to the
+    /// command line, or this does not compile).
+    fn every_field_set() -> TestSpec {
+        let mut workload_options = workloads::Options {
+            rate: Some(12.5),
+            read_fraction: Some(0.3),
+            decrements: true,
+            ..workloads::Options::default()
+        };
+        workload_options.set("key-count", "7").unwrap();
+        let spec = TestSpec {
+            name: "nightly-1".into(),
+            target: TargetSpec::Raftkv(targets::registry::RaftKvSpec {
+                bugs: vec!["lease-reads".into(), "early-ack".into()],
+                binary: Some("/opt/raft kv".into()),
+            }),
+            workload: "set".into(),
+            nemesis: vec![FaultKind::Pause, FaultKind::Partition, FaultKind::Packet],
+            partition_shapes: vec![Shape::Leader, Shape::Bridge],
+            fault_targets: vec![Targets::Primaries, Targets::One],
+            packet_delay: 0.125,
+            nemesis_interval: 7.5,
+            time_limit: 12.0,
+            recovery_time: 3.25,
+            concurrency: 6,
+            nodes: 3,
+            cluster: 31,
+            nodes_file: Some("my nodes.txt".into()),
+            ssh: harness::run::spec::SshSpec {
+                username: "admin".into(),
+                key: Some("keys/id".into()),
+                known_hosts: Some("keys/known".into()),
+                accept_new_host_keys: true,
+                port: 2222,
+            },
+            seed: Some(u64::MAX - 3),
+            op_timeout: 0.75,
+            workload_options,
+            results_dir: "/tmp/out".into(),
+            teardown: false,
+        };
+        let d = TestSpec::default();
+        let TestSpec {
+            name,
+            target,
+            workload,
+            nemesis,
+            partition_shapes,
+            fault_targets,
+            packet_delay,
+            nemesis_interval,
+            time_limit,
+            recovery_time,
+            concurrency,
+            nodes,
+            cluster,
+            nodes_file,
+            ssh,
+            seed,
+            op_timeout,
+            workload_options,
+            results_dir,
+            teardown,
+        } = &spec;
+        assert!(name != &d.name && target != &d.target && workload != &d.workload);
+        assert!(nemesis != &d.nemesis && partition_shapes != &d.partition_shapes);
+        assert!(fault_targets != &d.fault_targets && packet_delay != &d.packet_delay);
+        assert!(nemesis_interval != &d.nemesis_interval && time_limit != &d.time_limit);
+        assert!(recovery_time != &d.recovery_time && concurrency != &d.concurrency);
+        assert!(nodes != &d.nodes && cluster != &d.cluster && nodes_file != &d.nodes_file);
+        assert!(seed != &d.seed && op_timeout != &d.op_timeout && teardown != &d.teardown);
+        assert!(results_dir != &d.results_dir && workload_options != &d.workload_options);
+        let harness::run::spec::SshSpec {
+            username,
+            key,
+            known_hosts,
+            accept_new_host_keys,
+            port,
+        } = ssh;
+        assert!(username != &d.ssh.username && key != &d.ssh.key);
+        assert!(known_hosts != &d.ssh.known_hosts && port != &d.ssh.port);
+        assert!(accept_new_host_keys != &d.ssh.accept_new_host_keys);
+        spec
+    }
+
+    #[test]
+    fn a_spec_survives_its_command_line() {
+        let spec = every_field_set();
+        let words = harness::run::replay::test_args(&spec);
+        assert_eq!(parsed(&words), spec, "{words:?}");
+        let mut etcd = TestSpec {
+            target: TargetSpec::named("etcd").unwrap(),
+            nemesis: Vec::new(),
+            seed: Some(3),
+            ..TestSpec::default()
+        };
+        etcd.target
+            .set_option("serializable-reads", "true")
+            .unwrap();
+        etcd.target.set_option("install", "/opt/etcd").unwrap();
+        assert_eq!(parsed(&harness::run::replay::test_args(&etcd)), etcd);
+    }
+
+    #[test]
+    fn a_replay_takes_every_setting_from_the_run_and_flags_still_win() {
+        let spec = every_field_set();
+        let dir = std::env::temp_dir().join(format!("temblor-replay-cmd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+        let run = dir.to_str().unwrap().to_string();
+        assert_eq!(parsed(&["--replay".into(), run.clone()]), spec);
+        let shorter = parsed(&[
+            "--replay".into(),
+            run.clone(),
+            "--time-limit".into(),
+            "5s".into(),
+        ]);
+        assert_eq!((shorter.time_limit, shorter.seed), (5.0, spec.seed));
+        let both = Cli::try_parse_from(["test", "--replay", &run, "--test-file", "t.toml"]);
+        assert!(both.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = spec_from(Args {
+            replay: Some(dir.clone()),
+            ..Args::default()
+        })
+        .unwrap_err();
+        assert!(e.chain().any(|c| c.is::<UsageError>()), "{e:#}");
+        assert!(e.to_string().contains(&run), "{e:#}");
+    }
+
     #[test]
     fn fault_targets_come_from_the_flag_and_must_not_be_empty() {
-        use clap::Parser as _;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            args: Args,
-        }
         let cli = Cli::try_parse_from(["t", "--fault-targets", "primaries,one"]).unwrap();
         let s = spec_from(cli.args).unwrap();
         assert_eq!(s.fault_targets, vec![Targets::Primaries, Targets::One]);

@@ -3,6 +3,7 @@
 //! we print the whole `temblor test` line).
 
 use super::results::ResultsFile;
+use crate::run::{replay, TestSpec};
 use checkers::Verdict;
 use serde::Serialize;
 use serde_json::Value;
@@ -167,70 +168,16 @@ fn target_row(spec: &Value) -> String {
     row
 }
 
-/// `temblor test ...` with every setting that shapes the op stream.
+/// `temblor test ...` with every setting of the run, generated from the
+/// spec's type (`run::replay`), so none is left out; `seed` is the one
+/// the run used.
 pub fn command(spec: &Value, seed: Option<u64>) -> String {
-    let mut args: Vec<String> = vec!["temblor".into(), "test".into()];
-    let mut flag = |name: &str, v: String| {
-        if !v.is_empty() {
-            args.push(format!("--{name}"));
-            args.push(v);
+    match serde_json::from_value::<TestSpec>(spec.clone()) {
+        Ok(mut spec) => {
+            spec.seed = seed.or(spec.seed);
+            replay::command_line(&spec)
         }
-    };
-    flag("name", field(spec, "name"));
-    if let Some(t) = target(spec) {
-        args.extend(t.cli_args());
-    }
-    let mut flag = |name: &str, v: String| {
-        if !v.is_empty() {
-            args.push(format!("--{name}"));
-            args.push(v);
-        }
-    };
-    flag("workload", field(spec, "workload"));
-    let faults = spec["nemesis"].as_array().map(|a| {
-        a.iter()
-            .map(super::ops::compact)
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    flag(
-        "nemesis",
-        faults
-            .map(|f| if f.is_empty() { "none".into() } else { f })
-            .unwrap_or_default(),
-    );
-    for (f, k) in [
-        ("nemesis-interval", "nemesis_interval"),
-        ("time-limit", "time_limit"),
-    ] {
-        flag(
-            f,
-            spec[k]
-                .as_f64()
-                .map(|s| format!("{s}s"))
-                .unwrap_or_default(),
-        );
-    }
-    flag("concurrency", field(spec, "concurrency"));
-    match field(spec, "nodes_file") {
-        f if !f.is_empty() => flag("nodes-file", f),
-        _ => flag("nodes", field(spec, "nodes")),
-    }
-    flag("rate", field(&spec["workload_options"], "rate"));
-    flag("seed", seed.map(|s| s.to_string()).unwrap_or_default());
-    args.iter()
-        .map(|a| shell_quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `s` as one shell word.
-fn shell_quote(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:=@%+".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+        Err(e) => format!("(none: spec.json is not a test this temblor reads: {e})"),
     }
 }
 
@@ -240,19 +187,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn the_command_repeats_the_run_and_quotes_odd_words() {
+    fn the_command_repeats_the_run_with_every_setting() {
         let spec = json!({"name": "it's", "target": {"kind": "raftkv", "bugs": ["lease-reads"]},
-            "workload": "register", "nemesis": ["partition", "kill"], "nemesis_interval": 5.0,
-            "time_limit": 30.0, "concurrency": 10, "nodes": 5, "workload_options": {"rate": null}});
+            "workload": "register", "nemesis": ["partition", "kill"], "partition_shapes": ["leader"],
+            "fault_targets": ["primaries"], "op_timeout": 0.5, "recovery_time": 2.0,
+            "packet_delay": 0.1, "nemesis_interval": 5.0, "time_limit": 30.0, "concurrency": 10,
+            "nodes": 3, "workload_options": {"rate": 20.0}});
         assert_eq!(
             command(&spec, Some(42)),
-            "temblor test --name 'it'\\''s' --target raftkv --target-opt bug=lease-reads --workload register \
-             --nemesis partition,kill --nemesis-interval 5s --time-limit 30s --concurrency 10 --nodes 5 --seed 42"
+            "temblor test --name 'it'\\''s' --target raftkv --target-opt bug=lease-reads \
+             --nemesis partition,kill --partition leader --fault-targets primaries \
+             --packet-delay 0.1s --recovery-time 2s --op-timeout 0.5s --nodes 3 --rate 20 --seed 42"
         );
         assert_eq!(target_row(&spec), "raftkv, bug=lease-reads");
         // An older run's spec.json names its target with a bare string.
         let old = json!({"target": "etcd"});
         assert_eq!(target_row(&old), "etcd");
+        let odd = command(&json!({"sede": 1}), None);
+        assert!(odd.starts_with("(none: spec.json is not a test"), "{odd}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod log;
 pub mod nodes;
 pub mod phases;
 mod progress;
+pub mod replay;
 pub mod spec;
 pub mod store;
 
@@ -433,13 +434,7 @@ async fn run_generator(
         .await
         .context("cannot prepare the nodes for clock faults")?;
     let active = faults.active();
-    let interval = Duration::from_secs_f64(spec.nemesis_interval);
-    let gen = phases::test_generator(
-        gens.clients,
-        phases::fault_schedules(&spec.nemesis, interval),
-        gens.final_reads,
-        &times,
-    );
+    let gen = phases::for_spec(&spec, gens);
     let clock = Clock::start();
     // The log counts from the run's start, the history from here: this
     // line lines the two up (client stderr beside the ops it concerns).

@@ -6,6 +6,7 @@
 //! completed. A run stopped early (Ctrl-C, SIGTERM, the deadline) never
 //! reaches the final reads: it heals and stops.
 
+use super::TestSpec;
 use crate::nemesis::FaultKind;
 use std::time::Duration;
 use workloads::generator::{
@@ -75,6 +76,23 @@ pub fn test_generator(
         boxed(sleep(t.recovery)),
         boxed(time_limit(t.final_reads, final_reads)),
     ]))
+}
+
+/// The whole test `spec` describes, with the workload's generators
+/// `gens`: what a run drives, and what a replay repeats.
+pub fn for_spec(spec: &TestSpec, gens: workloads::Generators) -> BoxGen {
+    let times = Durations::new(
+        Duration::from_secs_f64(spec.time_limit),
+        Duration::from_secs_f64(spec.recovery_time),
+        Duration::from_secs_f64(spec.op_timeout),
+    );
+    let interval = Duration::from_secs_f64(spec.nemesis_interval);
+    test_generator(
+        gens.clients,
+        fault_schedules(&spec.nemesis, interval),
+        gens.final_reads,
+        &times,
+    )
 }
 
 /// One schedule per fault family, each cycling quiet/faulty on its own and

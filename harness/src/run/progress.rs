@@ -114,7 +114,10 @@ mod tests {
         assert!(!plain.contains(['\r', '\x1b']) && Style::Plain.end().is_empty());
         assert!(Style::Plain.every() >= Duration::from_secs(2));
         let drawn = Style::Terminal.frame(line);
-        assert!(drawn.starts_with("\r\x1b[K") && drawn.ends_with(line), "{drawn:?}");
+        assert!(
+            drawn.starts_with("\r\x1b[K") && drawn.ends_with(line),
+            "{drawn:?}"
+        );
         assert_eq!(Style::Terminal.end(), "\n");
     }
 }

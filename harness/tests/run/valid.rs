@@ -30,7 +30,10 @@ fn valid_run(test: &str, workload: &str, checker: &str) -> PathBuf {
     // plain lines, never redrawn with carriage returns and escape codes.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains(['\r', '\x1b']), "{stderr:?}");
-    assert!(stderr.contains("ops/s  ok "), "no progress line in {stderr}");
+    assert!(
+        stderr.contains("ops/s  ok "),
+        "no progress line in {stderr}"
+    );
     let run = latest(&results);
     let v = verdicts(&run);
     assert!(v.contains(&(checker.into(), "valid".into())), "{v:?}");
@@ -65,9 +68,7 @@ fn raftkv_register_under_partitions_kills_and_pauses_is_valid() {
     let faults = ["start-partition", "kill", "pause", "heal"];
     assert_run_exercised(&run, &faults, 100, "raftkv.log");
     // temblor check, with no flags, agrees with the run's own analysis.
-    let check = temblor(&["check", run.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let check = temblor(&["check", run.to_str().unwrap()]).output().unwrap();
     assert_eq!(
         check.status.code(),
         Some(0),

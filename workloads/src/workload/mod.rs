@@ -34,6 +34,7 @@ pub use checkers::checker::CheckerSpec;
 
 use crate::generator::{boxed, stagger, BoxGen, Generator};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
 
 /// The workload options of a test spec; each workload reads those it needs.
@@ -114,6 +115,15 @@ pub enum WorkloadError {
         /// What is wrong with it.
         reason: String,
     },
+    /// `--workload-opt KEY=VALUE` names no option or gives a value of the
+    /// wrong type.
+    #[error("--workload-opt {key}: {reason}")]
+    Setting {
+        /// The key given.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Options {
@@ -163,6 +173,51 @@ impl Options {
             } => bad("max_transfer", "must be at least 1"),
             _ => Ok(()),
         }
+    }
+
+    /// Sets the option `key` (its name as in a test file's
+    /// `[workload_options]`, `-` or `_` alike) from the text after
+    /// `--workload-opt key=`: JSON (a number, `true`, `null`).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), WorkloadError> {
+        let setting = |reason: String| WorkloadError::Setting {
+            key: key.to_string(),
+            reason,
+        };
+        let field = key.replace('-', "_");
+        let mut map = match serde_json::to_value(&*self) {
+            Ok(Value::Object(map)) => map,
+            other => return Err(setting(format!("options are not a table: {other:?}"))),
+        };
+        if !map.contains_key(&field) {
+            let known: Vec<String> = map.keys().map(|k| k.replace('_', "-")).collect();
+            return Err(setting(format!(
+                "no such option (known: {})",
+                known.join(", ")
+            )));
+        }
+        let parsed = serde_json::from_str(value).map_err(|e| setting(format!("{value:?}: {e}")))?;
+        map.insert(field, parsed);
+        *self = serde_json::from_value(Value::Object(map))
+            .map_err(|e| setting(format!("{value:?}: {e}")))?;
+        Ok(())
+    }
+
+    /// The options that differ from the defaults, as `key=value` for
+    /// [`Options::set`] (what `--workload-opt` takes), in name order.
+    pub fn changed(&self) -> Vec<String> {
+        let (Ok(Value::Object(mine)), Ok(Value::Object(defaults))) = (
+            serde_json::to_value(self),
+            serde_json::to_value(Options::default()),
+        ) else {
+            return Vec::new();
+        };
+        let mut changed: Vec<String> = mine
+            .iter()
+            .filter(|(k, v)| defaults.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{}={v}", k.replace('_', "-")))
+            .collect();
+        changed.sort();
+        changed
     }
 
     /// The share of reads, or `default` when none was given.
@@ -265,6 +320,35 @@ pub(crate) fn simulate_with_final_reads(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_are_set_by_name_and_the_changed_ones_listed() {
+        let mut o = Options::default();
+        assert!(o.changed().is_empty());
+        o.set("key-count", "7").unwrap();
+        o.set("read_fraction", "0.25").unwrap();
+        o.set("decrements", "true").unwrap();
+        assert_eq!(
+            o.changed(),
+            ["decrements=true", "key-count=7", "read-fraction=0.25"]
+        );
+        let mut again = Options::default();
+        for kv in o.changed() {
+            let (k, v) = kv.split_once('=').unwrap();
+            again.set(k, v).unwrap();
+        }
+        assert_eq!(again, o);
+        let e = o.set("keys", "7").unwrap_err().to_string();
+        assert!(
+            e.starts_with("--workload-opt keys: no such option (known: "),
+            "{e}"
+        );
+        assert!(e.contains("key-count"), "{e}");
+        let e = o.set("key-count", "many").unwrap_err().to_string();
+        assert!(e.starts_with("--workload-opt key-count: \"many\""), "{e}");
+        assert!(o.set("key-count", "-1").is_err());
+        assert_eq!(o.key_count, 7, "a refused value changes nothing");
+    }
 
     #[test]
     fn workloads_are_found_by_name_and_typos_are_named() {
