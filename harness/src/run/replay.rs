@@ -115,19 +115,9 @@ pub fn command_line(spec: &TestSpec) -> String {
     ["temblor".to_string(), "test".to_string()]
         .into_iter()
         .chain(test_args(spec))
-        .map(|a| shell_quote(&a))
+        .map(|a| targets::remote::escape(&a))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `s` as one shell word.
-pub fn shell_quote(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./,:=@%+".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 fn joined<T: std::fmt::Display>(items: &[T]) -> String {
@@ -265,6 +255,5 @@ mod tests {
             command_line(&spec),
             "temblor test --target raftkv --results-dir 'my results' --seed 42"
         );
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }
