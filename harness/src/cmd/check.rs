@@ -381,8 +381,11 @@ fn check_workload(
     let run_opts = run_options(&args.path, name)?;
     let from_run = run_opts.is_some();
     let opts = run_opts.unwrap_or_default();
-    let specs: Vec<CheckerSpec> = workload
-        .checkers(&opts)
+    let mut specs = workload.checkers(&opts);
+    if from_run {
+        specs = harness::run::analysis::promised(specs, &recorded_models(&args.path)?);
+    }
+    let specs: Vec<CheckerSpec> = specs
         .into_iter()
         .map(|spec| adjust(spec, args, from_run))
         .collect::<anyhow::Result<_>>()?;
@@ -455,6 +458,26 @@ fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Opti
     let opts = serde_json::from_value(spec["workload_options"].clone())
         .map_err(|e| UsageError(format!("{}: workload_options: {e}", spec_file.display())))?;
     Ok(Some(opts))
+}
+
+/// The consistency models a run folder's Elle checkers tested (those its
+/// target promises, which may be fewer than the workload's default), as
+/// its results.json records them; none for a run that wrote no results.
+fn recorded_models(path: &Path) -> anyhow::Result<Vec<elle::Model>> {
+    let file = path.join("results.json");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(Vec::new());
+    };
+    let results: harness::report::results::ResultsFile =
+        serde_json::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    Ok(results
+        .checks
+        .into_iter()
+        .find_map(|c| match c.result {
+            CheckResult::Elle(r) => Some(r.models),
+            _ => None,
+        })
+        .unwrap_or_default())
 }
 
 /// A workload's checker with the command line's say: models and limits,

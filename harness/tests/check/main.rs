@@ -250,9 +250,10 @@ fn histories_the_workload_cannot_read_are_usage_errors() {
 
 /// A run folder as `temblor test` leaves it, from `ops` (the history) and
 /// the default spec with `workload`: spec.json, history.jsonl, and the
-/// run's own analysis (results.json). Returns the results folder and the
-/// run's verdict as an exit code.
-fn stored_run(name: &str, workload: &str, ops: &str) -> (PathBuf, i32) {
+/// run's own analysis (results.json), its Elle checkers testing the
+/// consistency `models` its target promises (none: the default). Returns
+/// the results folder and the run's verdict as an exit code.
+fn stored_run(name: &str, workload: &str, ops: &str, models: &[&str]) -> (PathBuf, i32) {
     use harness::run::{store::RunDir, TestSpec};
     let results = dir().join(name);
     let run = RunDir::create(&results, name).unwrap();
@@ -263,9 +264,13 @@ fn stored_run(name: &str, workload: &str, ops: &str) -> (PathBuf, i32) {
     };
     run.write_json("spec.json", &spec).unwrap();
     std::fs::write(run.file("history.jsonl"), ops).unwrap();
-    let checkers = workloads::by_name(workload)
-        .unwrap()
-        .checkers(&spec.workload_options);
+    let models: Vec<checkers::elle::Model> = models.iter().map(|m| m.parse().unwrap()).collect();
+    let checkers = harness::run::analysis::promised(
+        workloads::by_name(workload)
+            .unwrap()
+            .checkers(&spec.workload_options),
+        &models,
+    );
     let analysis = harness::run::conclude(&run, &checkers, 7).unwrap();
     (results, analysis.verdict.exit_code())
 }
@@ -294,7 +299,7 @@ fn a_run_folder_with_no_flags_is_checked_as_the_run_was() {
         ("invoke", 0, "read", "[1, null]"),
         ("ok", 0, "read", "[1, 3]"),
     ]);
-    let (results, ran) = stored_run("register-ok", "register", &keyed);
+    let (results, ran) = stored_run("register-ok", "register", &keyed, &[]);
     assert_eq!(ran, 0);
     let (code, err) = check_folder(&results.join("latest"), &[]);
     assert_eq!(code, ran, "{err}");
@@ -310,7 +315,7 @@ fn a_run_folder_with_no_flags_is_checked_as_the_run_was() {
         ("invoke", 0, "read", "[1, null]"),
         ("ok", 0, "read", "[1, 4]"),
     ]);
-    let (results, ran) = stored_run("register-bad", "register", &stale);
+    let (results, ran) = stored_run("register-bad", "register", &stale, &[]);
     assert_eq!(ran, 1, "{stale}");
     assert_eq!(check_folder(&results.join("latest"), &[]).0, ran);
 
@@ -320,7 +325,53 @@ fn a_run_folder_with_no_flags_is_checked_as_the_run_was() {
         ("invoke", 1, "txn", r#"[["r", 1, null]]"#),
         ("ok", 1, "txn", r#"[["r", 1, [2]]]"#),
     ]);
-    let (results, ran) = stored_run("append-bad", "list-append", &appends);
+    let (results, ran) = stored_run("append-bad", "list-append", &appends, &[]);
     assert_eq!(ran, 1);
     assert_eq!(check_folder(&results.join("latest"), &[]).0, ran);
+}
+
+#[test]
+fn a_run_folder_is_checked_against_the_models_its_target_promised() {
+    // Write skew (G2-item): not serializable, allowed by snapshot isolation.
+    let skew = jsonl(&[
+        (
+            "invoke",
+            0,
+            "txn",
+            r#"[["r", 1, null], ["r", 2, null], ["append", 1, 1]]"#,
+        ),
+        (
+            "invoke",
+            1,
+            "txn",
+            r#"[["r", 1, null], ["r", 2, null], ["append", 2, 1]]"#,
+        ),
+        (
+            "ok",
+            0,
+            "txn",
+            r#"[["r", 1, null], ["r", 2, null], ["append", 1, 1]]"#,
+        ),
+        (
+            "ok",
+            1,
+            "txn",
+            r#"[["r", 1, null], ["r", 2, null], ["append", 2, 1]]"#,
+        ),
+        ("invoke", 2, "txn", r#"[["r", 1, null], ["r", 2, null]]"#),
+        ("ok", 2, "txn", r#"[["r", 1, [1]], ["r", 2, [1]]]"#),
+    ]);
+    let (strict, ran) = stored_run("skew-strict", "list-append", &skew, &[]);
+    assert_eq!(ran, 1);
+    assert_eq!(check_folder(&strict.join("latest"), &[]).0, ran);
+    let (si, ran) = stored_run("skew-si", "list-append", &skew, &["snapshot-isolation"]);
+    assert_eq!(ran, 0);
+    assert_eq!(check_folder(&si.join("latest"), &[]).0, ran);
+    // Models given on the command line win.
+    let code = check_folder(
+        &si.join("latest"),
+        &["--consistency-models", "serializable"],
+    )
+    .0;
+    assert_eq!(code, 1);
 }
