@@ -156,8 +156,14 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
                  from {} (--workload or --model choose otherwise)",
                 args.path.join("spec.json").display()
             );
-            args.workload = Some(workload);
-            return finish(check_history(&path, &args, None, CheckerKind::Auto)?, &args);
+            let checked = match args.csv.is_none() && large::is_large(&path) {
+                true => check_workload_split(&path, &workload, &args)?,
+                false => {
+                    args.workload = Some(workload);
+                    check_history(&path, &args, None, CheckerKind::Auto)?
+                }
+            };
+            return finish(checked, &args);
         }
     }
     let checker_kind = args.checker.unwrap_or(CheckerKind::Auto);
@@ -377,6 +383,31 @@ fn check_workload(
     name: &str,
     args: &Args,
 ) -> anyhow::Result<(Verdict, String, Value)> {
+    let specs = workload_checkers(name, args)?;
+    let limits = Limits {
+        time_limit: args.time_limit,
+        memory_budget: args.memory_limit,
+    };
+    render_composed(registry::compose(history, &specs, &limits), name)
+}
+
+/// A stored run's history too large to hold, checked as the run checked
+/// it: in groups of keys split on disk, within `--time-limit` (the run's
+/// 300 s when absent).
+fn check_workload_split(
+    path: &Path,
+    name: &str,
+    args: &Args,
+) -> anyhow::Result<(Verdict, String, Value)> {
+    let specs = workload_checkers(name, args)?;
+    let limit = args.time_limit.unwrap_or(large::RUN_TIME_LIMIT);
+    render_composed(large::analyze_path(path, &specs, limit)?, name)
+}
+
+/// Every checker of workload `name`, as a run folder's run used them
+/// (its options and promised models) or, for a file, with defaults,
+/// adjusted by the flags.
+fn workload_checkers(name: &str, args: &Args) -> anyhow::Result<Vec<CheckerSpec>> {
     let workload = workloads::by_name(name).map_err(|e| UsageError(e.to_string()))?;
     let run_opts = run_options(&args.path, name)?;
     let from_run = run_opts.is_some();
@@ -385,15 +416,18 @@ fn check_workload(
     if from_run {
         specs = harness::run::analysis::promised(specs, &recorded_models(&args.path)?);
     }
-    let specs: Vec<CheckerSpec> = specs
+    specs
         .into_iter()
         .map(|spec| adjust(spec, args, from_run))
-        .collect::<anyhow::Result<_>>()?;
-    let limits = Limits {
-        time_limit: args.time_limit,
-        memory_budget: args.memory_limit,
-    };
-    let composed = registry::compose(history, &specs, &limits);
+        .collect()
+}
+
+/// The composed answer as text and JSON; a checker that could not read the
+/// history is a usage error.
+fn render_composed(
+    composed: registry::Composed,
+    name: &str,
+) -> anyhow::Result<(Verdict, String, Value)> {
     // A history this workload's checkers cannot read is bad input here,
     // not an unknown verdict: the user named the file and the workload.
     if let Some(e) = composed.checks.iter().find_map(|c| match &c.result {
@@ -455,8 +489,12 @@ fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Opti
         ))
         .into());
     }
-    let opts = serde_json::from_value(spec["workload_options"].clone())
-        .map_err(|e| UsageError(format!("{}: workload_options: {e}", spec_file.display())))?;
+    // A spec.json written by hand may leave the options out: defaults.
+    let opts = match &spec["workload_options"] {
+        Value::Null => Ok(workloads::Options::default()),
+        given => serde_json::from_value(given.clone()),
+    }
+    .map_err(|e| UsageError(format!("{}: workload_options: {e}", spec_file.display())))?;
     Ok(Some(opts))
 }
 

@@ -51,6 +51,9 @@ const LIMITS: Limits = Limits {
     budget: MEMORY_BUDGET as u64,
 };
 
+/// How long a run's analysis may take before a checker says unknown.
+pub const RUN_TIME_LIMIT: Duration = Duration::from_secs(300);
+
 /// Checks the history in `path` with `specs`, within `time_limit`.
 pub fn analyze_path(
     path: &Path,

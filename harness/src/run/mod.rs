@@ -144,7 +144,7 @@ pub fn conclude(
 ) -> anyhow::Result<Analysis> {
     let history = dir.file("history.jsonl");
     let records = write_csv(&history, &dir.file("history.csv"))?;
-    let analysis = large::analyze_path(&history, checkers, Duration::from_secs(300))?;
+    let analysis = large::analyze_path(&history, checkers, large::RUN_TIME_LIMIT)?;
     let bytes = std::fs::metadata(&history).map_or(0, |m| m.len());
     dir.write_json(
         "results.json",
