@@ -9,7 +9,7 @@
 //! blocking pool, one node at a time per call.
 
 use crate::node::NodeError;
-use crate::remote::{Remote, RemoteError};
+use crate::remote::{Command, Remote, RemoteError};
 use crate::sysclock::ClockError;
 
 /// Everything a `Db` call needs to know about the node it works on.
@@ -172,4 +172,49 @@ pub trait Clock: Send + Sync {
     fn prepare(&self, _ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         Ok(())
     }
+
+    /// How far, in milliseconds, the node's clock as the target's
+    /// processes see it is off the controller's clock, measured (Jepsen's
+    /// `current-offset`). By default the node's system clock, read with
+    /// `date`; a clock that moves only what the target sees (libfaketime)
+    /// reads it the way the target does.
+    fn measure_offset_ms(&self, ctx: &NodeCtx<'_>) -> Result<f64, DbError> {
+        measure_offset_ms(ctx, &Command::new("date").arg(CLOCK_FORMAT))
+    }
+}
+
+/// `date`'s format for the time in seconds with nanoseconds.
+pub const CLOCK_FORMAT: &str = "+%s.%N";
+
+/// Runs `read` on the node, which prints its clock as seconds since the
+/// epoch (`date +%s.%N`), and returns how far that is off the controller's
+/// clock in milliseconds. The reading is compared with the midpoint of the
+/// controller's clock before and after the command, as NTP does, so the
+/// error is at most half the round trip, not the whole of it.
+pub fn measure_offset_ms(ctx: &NodeCtx<'_>, read: &Command) -> Result<f64, DbError> {
+    let before = unix_seconds();
+    let out = ctx.remote.exec(read)?;
+    let after = unix_seconds();
+    let node_s: f64 = out
+        .stdout
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite())
+        .ok_or_else(|| DbError::Unhealthy {
+            node: ctx.node.to_string(),
+            what: format!(
+                "reading the clock with `{}` printed {:?}, not seconds since the epoch",
+                read.render(true),
+                out.stdout.trim_end()
+            ),
+        })?;
+    Ok((node_s - (before + after) / 2.0) * 1000.0)
+}
+
+/// The controller's clock, in seconds since the epoch.
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

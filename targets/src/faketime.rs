@@ -21,21 +21,42 @@
 //! do not wait on pthread condition variables with a timeout (raftkv's
 //! Rust runtime waits on futexes) are not affected either way.
 
-use crate::db::{Clock, DbError, NodeCtx};
+use crate::db::{self, Clock, DbError, NodeCtx, CLOCK_FORMAT};
 use crate::node::{self, Daemon};
 use crate::remote::{escape, Command};
 
 /// Where Debian's libfaketime puts the preload library.
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
+/// The environment that preloads libfaketime reading its offset from
+/// `file`: the daemon's, and the clock reader's, so both see one clock.
+fn environment(file: &str) -> [(&'static str, &str); 5] {
+    [
+        ("LD_PRELOAD", LIBFAKETIME),
+        ("FAKETIME_TIMESTAMP_FILE", file),
+        ("FAKETIME_CACHE_DURATION", "1"),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+        ("FAKETIME_FORCE_MONOTONIC_FIX", "0"),
+    ]
+}
+
 /// `daemon` with libfaketime preloaded, reading its offset from `file`.
 pub fn wrap(daemon: Daemon, file: &str) -> Daemon {
-    daemon
-        .env("LD_PRELOAD", LIBFAKETIME)
-        .env("FAKETIME_TIMESTAMP_FILE", file)
-        .env("FAKETIME_CACHE_DURATION", "1")
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .env("FAKETIME_FORCE_MONOTONIC_FIX", "0")
+    environment(file)
+        .into_iter()
+        .fold(daemon, |d, (name, value)| d.env(name, value))
+}
+
+/// The offset, in ms, of the clock a program preloaded with libfaketime
+/// and reading `file` sees on the node: `date` run under the daemon's
+/// environment (a fresh process reads the file at once, where the daemon
+/// may keep its last offset for up to `FAKETIME_CACHE_DURATION`).
+pub fn measure_offset_ms(ctx: &NodeCtx<'_>, file: &str) -> Result<f64, DbError> {
+    let read = environment(file).into_iter().fold(
+        Command::new("date").arg(CLOCK_FORMAT),
+        |c, (name, value)| c.env(name, value),
+    );
+    db::measure_offset_ms(ctx, &read)
 }
 
 /// Installs libfaketime on the node when the library is missing, and
@@ -81,6 +102,10 @@ impl<F: Fn(&str) -> String + Send + Sync> Clock for FakeClock<F> {
     fn set_offset_ms(&self, ctx: &NodeCtx<'_>, offset_ms: i64) -> Result<(), DbError> {
         write_offset(ctx, &(self.file)(ctx.node), offset_ms)
     }
+
+    fn measure_offset_ms(&self, ctx: &NodeCtx<'_>) -> Result<f64, DbError> {
+        measure_offset_ms(ctx, &(self.file)(ctx.node))
+    }
 }
 
 #[cfg(test)]
@@ -114,6 +139,15 @@ mod tests {
             d.contains("(\"FAKETIME_FORCE_MONOTONIC_FIX\", \"0\")"),
             "a JVM's timed waits would spin: {d}"
         );
+        // CI installs libfaketime: there its absence is a failure.
+        if std::path::Path::new(LIBFAKETIME).exists()
+            || std::env::var("CI").as_deref() == Ok("true")
+        {
+            clock.set_offset_ms(&ctx, 60_000).unwrap();
+            let seen = clock.measure_offset_ms(&ctx).unwrap();
+            // A minute ahead, give or take what a slow machine adds.
+            assert!((50_000.0..70_000.0).contains(&seen), "{seen}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

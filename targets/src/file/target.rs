@@ -505,6 +505,16 @@ impl Clock for FileTarget {
         }
     }
 
+    fn measure_offset_ms(&self, ctx: &NodeCtx<'_>) -> Result<f64, DbError> {
+        match &self.clock {
+            Ok(TargetClock::Fake) => {
+                faketime::measure_offset_ms(ctx, &faketime_file(self.plans.get(ctx.node)?))
+            }
+            Ok(TargetClock::System(c)) => c.measure_offset_ms(ctx),
+            Err(why) => Err(DbError::Unsupported(why.clone())),
+        }
+    }
+
     fn prepare(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
         match &self.clock {
             Ok(TargetClock::System(c)) => c.prepare(ctx),
