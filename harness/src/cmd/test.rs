@@ -69,6 +69,23 @@ pub struct Args {
     /// lacks netem). Default: loss only.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub packet_delay: Option<Duration>,
+    /// With `--nemesis clock`: the smallest clock bump (each bump's size is
+    /// drawn between this and --clock-bump-max, either sign). Default 10ms.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub clock_bump_min: Option<Duration>,
+    /// The largest clock bump. Default 30s.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub clock_bump_max: Option<Duration>,
+    /// How far a clock strobe moves a clock at each flip. Default 5s.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub strobe_delta: Option<Duration>,
+    /// Time between a strobe's flips (libfaketime targets see an offset
+    /// change at most once a second). Default 500ms.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub strobe_period: Option<Duration>,
+    /// How long a strobe lasts. Default 3s.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub strobe_duration: Option<Duration>,
     /// How long the workload runs (e.g. 60, 60s, 2m).
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub time_limit: Option<Duration>,
@@ -218,6 +235,12 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
         &mut s.nemesis_interval,
         args.nemesis_interval.map(|d| d.as_secs_f64()),
     );
+    let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+    set(&mut s.clock_bump_min, secs(args.clock_bump_min));
+    set(&mut s.clock_bump_max, secs(args.clock_bump_max));
+    set(&mut s.strobe_delta, secs(args.strobe_delta));
+    set(&mut s.strobe_period, secs(args.strobe_period));
+    set(&mut s.strobe_duration, secs(args.strobe_duration));
     set(&mut s.time_limit, args.time_limit.map(|d| d.as_secs_f64()));
     set(
         &mut s.recovery_time,
@@ -619,6 +642,16 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("--packet-delay must be between 0 s and 60 s"),
+            "{e:#}"
+        );
+        let slow = Args {
+            strobe_period: Some(Duration::from_secs(120)),
+            ..Args::default()
+        };
+        let e = spec_from(slow).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--strobe-period must be between 1 ms and 60 s"),
             "{e:#}"
         );
     }

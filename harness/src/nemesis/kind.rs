@@ -31,19 +31,27 @@ kebab_choices!(FaultKind, "nemesis", [
 ]);
 
 impl FaultKind {
-    /// The start/stop op pair this family adds to the schedule.
-    pub fn fault(self) -> Fault {
-        let (start, stop) = match self {
-            FaultKind::Partition => ("start-partition", "stop-partition"),
-            FaultKind::Kill => ("kill", "start"),
-            FaultKind::Pause => ("pause", "resume"),
-            FaultKind::Clock => ("bump-clock", "reset-clock"),
-            FaultKind::Packet => ("start-loss", "stop-loss"),
+    /// The start/stop op pairs this family adds to the schedule, one
+    /// chosen at random for each fault: a clock fault is a bump or a
+    /// strobe (Jepsen's clock package), and ends with a reset.
+    pub fn faults(self) -> Vec<Fault> {
+        let pairs: &[(&str, &str)] = match self {
+            FaultKind::Partition => &[("start-partition", "stop-partition")],
+            FaultKind::Kill => &[("kill", "start")],
+            FaultKind::Pause => &[("pause", "resume")],
+            FaultKind::Clock => &[
+                ("bump-clock", "reset-clock"),
+                ("strobe-clock", "reset-clock"),
+            ],
+            FaultKind::Packet => &[("start-loss", "stop-loss")],
         };
-        Fault {
-            start: Template::new(start, json!(null)),
-            stop: Template::new(stop, json!(null)),
-        }
+        pairs
+            .iter()
+            .map(|(start, stop)| Fault {
+                start: Template::new(*start, json!(null)),
+                stop: Template::new(*stop, json!(null)),
+            })
+            .collect()
     }
 }
 

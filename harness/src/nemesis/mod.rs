@@ -58,6 +58,7 @@ pub mod leftovers;
 pub mod net;
 mod process;
 
+pub use clock::{ClockOptions, Strobe};
 pub use grudge::Shape;
 pub use kind::{FaultKind, Targets};
 
@@ -97,8 +98,8 @@ pub struct NemesisOptions {
     /// Delay a packet fault adds to every packet between nodes, in
     /// milliseconds (0: none; needs netem).
     pub delay_ms: u64,
-    /// Largest clock jump, in milliseconds.
-    pub max_clock_skew_ms: i64,
+    /// How clock faults bump and strobe clocks.
+    pub clock: ClockOptions,
     /// Whether temblor reaches the nodes over SSH: without it (a hosted
     /// service attached with `ssh = false`) there are no network or clock
     /// faults, and nothing to heal on the nodes.
@@ -113,7 +114,7 @@ impl Default for NemesisOptions {
             targets: Targets::ALL.to_vec(),
             loss: 0.3,
             delay_ms: 0,
-            max_clock_skew_ms: 30_000,
+            clock: ClockOptions::default(),
             network: true,
         }
     }
@@ -249,7 +250,8 @@ impl Faults {
             "kill" | "pause" => self.process_fault(f).await,
             "start" => self.restart_killed().await,
             "resume" => self.resume_paused().await,
-            "bump-clock" | "strobe-clock" => self.skew_clocks(f).await,
+            "bump-clock" => self.bump_clocks().await,
+            "strobe-clock" => self.strobe_clocks().await,
             "reset-clock" => self.reset_clocks().await,
             "heal" => {
                 let problems = self.heal_all().await;

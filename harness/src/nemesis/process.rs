@@ -150,7 +150,11 @@ impl Faults {
 
     /// Runs `action` on each named node on the blocking pool, returning
     /// every answer in order.
-    async fn map_nodes<T, F>(&self, nodes: &[String], action: F) -> Vec<Result<T, DbError>>
+    pub(super) async fn map_nodes<T, F>(
+        &self,
+        nodes: &[String],
+        action: F,
+    ) -> Vec<Result<T, DbError>>
     where
         T: Send + 'static,
         F: Fn(&dyn Db, &NodeCtx<'_>) -> Result<T, DbError> + Send + Sync + Clone + 'static,

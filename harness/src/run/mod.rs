@@ -376,6 +376,7 @@ pub(crate) fn nemesis_options(
         shapes: spec.partition_shapes.clone(),
         targets: spec.fault_targets.clone(),
         delay_ms: (spec.packet_delay * 1000.0).round() as u64,
+        clock: spec.clock_options(),
         network,
         ..NemesisOptions::default()
     };

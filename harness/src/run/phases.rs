@@ -108,7 +108,7 @@ pub fn fault_schedules(kinds: &[FaultKind], interval: Duration) -> BoxGen {
             let offset = interval * i as u32 / n;
             boxed(cat(vec![
                 boxed(sleep(offset)),
-                boxed(schedule(interval, vec![kind.fault()])),
+                boxed(schedule(interval, kind.faults())),
             ]))
         })
         .collect();
@@ -147,7 +147,7 @@ mod tests {
     fn final_reads_come_after_the_heal_and_the_recovery_window() {
         let faults = boxed(schedule(
             Duration::from_millis(30),
-            vec![FaultKind::Partition.fault()],
+            FaultKind::Partition.faults(),
         ));
         let g = test_generator(reads(), faults, final_read(), &times());
         let trace = sim::Sim::new(3, 1).run(g, |_| OpType::Ok);
@@ -191,5 +191,39 @@ mod tests {
             absurd.worst_case(Duration::MAX, Duration::MAX),
             Duration::MAX
         );
+    }
+
+    #[test]
+    fn clock_faults_are_bumps_and_strobes_each_ended_by_a_reset() {
+        let g = time_limit(
+            Duration::from_secs(2),
+            nemesis(fault_schedules(
+                &[FaultKind::Clock],
+                Duration::from_millis(10),
+            )),
+        );
+        let ops = sim::invocations(g, 1, 7);
+        let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
+        for pair in fs.chunks(2) {
+            assert!(["bump-clock", "strobe-clock"].contains(&pair[0]), "{fs:?}");
+            if let Some(stop) = pair.get(1) {
+                assert_eq!(*stop, "reset-clock", "{fs:?}");
+            }
+        }
+        for f in ["bump-clock", "strobe-clock", "reset-clock"] {
+            assert!(fs.contains(&f), "{f} never scheduled: {fs:?}");
+        }
+        let again: Vec<Op> = sim::invocations(
+            time_limit(
+                Duration::from_secs(2),
+                nemesis(fault_schedules(
+                    &[FaultKind::Clock],
+                    Duration::from_millis(10),
+                )),
+            ),
+            1,
+            7,
+        );
+        assert_eq!(ops, again, "the same seed, the same schedule");
     }
 }

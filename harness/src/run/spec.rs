@@ -4,7 +4,7 @@
 //! (Jepsen's test map; STYLE.md "A test is a value"). Live handles
 //! (sessions, clients) never live here.
 
-use crate::nemesis::{FaultKind, Shape, Targets};
+use crate::nemesis::{ClockOptions, FaultKind, Shape, Strobe, Targets};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use targets::TargetSpec;
@@ -34,6 +34,17 @@ pub struct TestSpec {
     pub packet_delay: f64,
     /// Seconds between fault starts and stops.
     pub nemesis_interval: f64,
+    /// Seconds of the smallest clock bump (each bump's size is drawn
+    /// between this and `clock_bump_max`, either sign).
+    pub clock_bump_min: f64,
+    /// Seconds of the largest clock bump.
+    pub clock_bump_max: f64,
+    /// Seconds a strobe moves a clock by at each flip.
+    pub strobe_delta: f64,
+    /// Seconds between a strobe's flips.
+    pub strobe_period: f64,
+    /// Seconds a strobe lasts.
+    pub strobe_duration: f64,
     /// Seconds of workload.
     pub time_limit: f64,
     /// Seconds given to the cluster to recover after healing, before the
@@ -103,6 +114,11 @@ impl Default for TestSpec {
             fault_targets: Targets::ALL.to_vec(),
             packet_delay: 0.0,
             nemesis_interval: 5.0,
+            clock_bump_min: 0.01,
+            clock_bump_max: 30.0,
+            strobe_delta: 5.0,
+            strobe_period: 0.5,
+            strobe_duration: 3.0,
             time_limit: 30.0,
             recovery_time: 5.0,
             concurrency: 10,
@@ -244,7 +260,37 @@ impl TestSpec {
         check_seconds("nemesis-interval", self.nemesis_interval, 0.001, DAY)?;
         check_seconds("op-timeout", self.op_timeout, 0.001, HOUR)?;
         check_seconds("recovery-time", self.recovery_time, 0.0, DAY)?;
-        check_seconds("packet-delay", self.packet_delay, 0.0, MINUTE)
+        check_seconds("packet-delay", self.packet_delay, 0.0, MINUTE)?;
+        self.validate_clock()
+    }
+
+    /// The clock nemesis's settings within ranges it can use.
+    fn validate_clock(&self) -> Result<(), String> {
+        check_seconds("clock-bump-min", self.clock_bump_min, 0.001, DAY)?;
+        check_seconds("clock-bump-max", self.clock_bump_max, 0.001, DAY)?;
+        if self.clock_bump_max < self.clock_bump_min {
+            return Err(format!(
+                "--clock-bump-max ({} s) must not be less than --clock-bump-min ({} s)",
+                self.clock_bump_max, self.clock_bump_min
+            ));
+        }
+        check_seconds("strobe-delta", self.strobe_delta, 0.001, DAY)?;
+        check_seconds("strobe-period", self.strobe_period, 0.001, MINUTE)?;
+        check_seconds("strobe-duration", self.strobe_duration, 0.0, HOUR)
+    }
+
+    /// The clock nemesis's settings, in milliseconds.
+    pub fn clock_options(&self) -> ClockOptions {
+        let ms = |s: f64| (s * 1000.0).round() as i64;
+        ClockOptions {
+            bump_min_ms: ms(self.clock_bump_min),
+            bump_max_ms: ms(self.clock_bump_max),
+            strobe: Strobe {
+                delta_ms: ms(self.strobe_delta),
+                period_ms: ms(self.strobe_period).unsigned_abs(),
+                duration_ms: ms(self.strobe_duration).unsigned_abs(),
+            },
+        }
     }
 
     /// Checks ranges and names that would otherwise fail mid-run.
@@ -453,6 +499,49 @@ mod tests {
             ..TestSpec::default()
         };
         assert!(refused(port).starts_with("ssh.port"));
+    }
+
+    #[test]
+    fn clock_settings_out_of_range_are_refused_and_the_rest_become_milliseconds() {
+        let spec = |f: fn(&mut TestSpec)| {
+            let mut s = TestSpec::default();
+            f(&mut s);
+            s
+        };
+        assert!(refused(spec(|s| s.clock_bump_min = 0.0))
+            .starts_with("--clock-bump-min must be between 1 ms and 1 days"));
+        assert_eq!(
+            refused(spec(|s| {
+                s.clock_bump_min = 2.0;
+                s.clock_bump_max = 1.0
+            })),
+            "--clock-bump-max (1 s) must not be less than --clock-bump-min (2 s)"
+        );
+        assert!(refused(spec(|s| s.strobe_delta = f64::NAN)).starts_with("--strobe-delta"));
+        assert!(refused(spec(|s| s.strobe_period = 0.0))
+            .starts_with("--strobe-period must be between 1 ms and 60 s"));
+        assert!(refused(spec(|s| s.strobe_duration = -1.0))
+            .starts_with("--strobe-duration must be between 0 s and 1 h"));
+        let ok = spec(|s| {
+            s.clock_bump_min = 0.25;
+            s.clock_bump_max = 2.0;
+            s.strobe_delta = 0.2;
+            s.strobe_period = 0.05;
+            s.strobe_duration = 1.5;
+        });
+        assert!(ok.validate().is_ok());
+        assert_eq!(
+            ok.clock_options(),
+            ClockOptions {
+                bump_min_ms: 250,
+                bump_max_ms: 2000,
+                strobe: Strobe {
+                    delta_ms: 200,
+                    period_ms: 50,
+                    duration_ms: 1500
+                }
+            }
+        );
     }
 
     #[test]
