@@ -77,7 +77,11 @@ impl Strobe {
     /// The offsets of flip number `flip` (0, 1, ...): even flips move
     /// every clock `delta_ms` off its `base`, odd ones put it back.
     pub fn offsets(&self, base: &BTreeMap<String, i64>, flip: u32) -> BTreeMap<String, i64> {
-        let delta = if flip.is_multiple_of(2) { self.delta_ms } else { 0 };
+        let delta = if flip.is_multiple_of(2) {
+            self.delta_ms
+        } else {
+            0
+        };
         base.iter()
             .map(|(n, o)| (n.clone(), o.saturating_add(delta)))
             .collect()

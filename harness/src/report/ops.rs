@@ -88,12 +88,25 @@ pub struct Interval {
     pub end: u64,
 }
 
+/// A node's clock offset as the clock nemesis measured it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockReading {
+    /// When, ns (the completion of the clock op that measured it).
+    pub time: u64,
+    /// The node.
+    pub node: String,
+    /// How far its clock was off the controller's, ms.
+    pub offset_ms: f64,
+}
+
 /// The history's spans and intervals.
 pub struct Ops {
     /// Client operations in invocation order.
     pub spans: Vec<Span>,
     /// Faults in effect, in start order.
     pub intervals: Vec<Interval>,
+    /// Clock offsets measured after clock ops, in time order.
+    pub clocks: Vec<ClockReading>,
     /// Time of the last record, ns.
     pub end: u64,
     /// False when the history has no `time` fields.
@@ -212,6 +225,7 @@ impl OpsBuilder {
         };
         Ops {
             intervals: intervals(&self.nemesis, end, at),
+            clocks: clock_readings(&self.nemesis, at),
             spans: self.spans,
             end,
             timed: self.any_time && !untimed,
@@ -280,14 +294,53 @@ fn intervals(nemesis: &[Nem], end: u64, at: impl Fn(&Nem) -> u64) -> Vec<Interva
     out
 }
 
+/// The offsets measured after clock ops (`measured_offsets_ms` in a
+/// nemesis completion's value), each at the time of its record.
+fn clock_readings(nemesis: &[Nem], at: impl Fn(&Nem) -> u64) -> Vec<ClockReading> {
+    let mut out: Vec<ClockReading> = nemesis
+        .iter()
+        .filter_map(|n| Some((n, n.value.get("measured_offsets_ms")?.as_object()?)))
+        .flat_map(|(n, measured)| {
+            let time = at(n);
+            measured.iter().filter_map(move |(node, v)| {
+                let offset_ms = v.as_f64().filter(|o| o.is_finite())?;
+                Some(ClockReading {
+                    time,
+                    node: node.clone(),
+                    offset_ms,
+                })
+            })
+        })
+        .collect();
+    out.sort_by_key(|r| r.time);
+    out
+}
+
 /// A short label for what a fault op did.
 fn describe(kind: &str, value: &Value) -> String {
     let text = match value {
         Value::Object(m) if m.contains_key("shape") => format!("{kind} {}", compact(&m["shape"])),
+        Value::Object(m) if m.contains_key("strobe") => {
+            let delta = m["strobe"]["delta_ms"].as_i64().unwrap_or(0);
+            format!(
+                "{kind} strobe ±{delta} ms on {}",
+                nodes_of(&m["offsets_ms"])
+            )
+        }
+        Value::Object(m) if kind == "clock" && m.contains_key("offsets_ms") => {
+            format!("{kind} bump {}", compact(&m["offsets_ms"]))
+        }
         Value::Null => kind.to_string(),
         v => format!("{kind} {}", compact(v)),
     };
     shorten(&text, 48)
+}
+
+/// The keys of a JSON object, space-separated.
+fn nodes_of(v: &Value) -> String {
+    v.as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// `v` as compact JSON, strings without quotes.
@@ -309,15 +362,57 @@ pub fn shorten(s: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn nemesis(f: &str, value: Value, t: u64) -> Op {
+    /// A nemesis record of `f` at `t` ns (the report's plots use it too).
+    pub(in crate::report) fn nemesis(f: &str, value: Value, t: u64) -> Op {
         Op {
             process: Process::Nemesis,
             ..Op::new(0, OpType::Info, f, value).at(t)
         }
+    }
+
+    #[test]
+    fn clock_ops_give_bands_labelled_by_what_they_did_and_measured_offsets() {
+        let strobe = json!({
+            "strobe": {"delta_ms": 200, "period_ms": 10, "duration_ms": 100},
+            "flips": 10,
+            "offsets_ms": {"n1": 0, "n2": 0},
+            "measured_offsets_ms": {"n1": 1.5, "n2": -0.5}
+        });
+        let ops = vec![
+            nemesis("bump-clock", Value::Null, 10),
+            nemesis(
+                "bump-clock",
+                json!({"offsets_ms": {"n1": 900}, "measured_offsets_ms": {"n1": 901.25}}),
+                12,
+            ),
+            nemesis("reset-clock", Value::Null, 20),
+            nemesis(
+                "reset-clock",
+                json!({"offsets_ms": {"n1": 0}, "measured_offsets_ms": {"n1": "?"}}),
+                21,
+            ),
+            nemesis("strobe-clock", Value::Null, 30),
+            nemesis("strobe-clock", strobe, 35),
+        ];
+        let got = Ops::new(&History::from_ops("t", ops));
+        let labels: Vec<&str> = got.intervals.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["clock bump {\"n1\":900}", "clock strobe ±200 ms on n1 n2"]
+        );
+        let readings: Vec<(u64, &str, f64)> = got
+            .clocks
+            .iter()
+            .map(|r| (r.time, r.node.as_str(), r.offset_ms))
+            .collect();
+        assert_eq!(
+            readings,
+            [(12, "n1", 901.25), (35, "n1", 1.5), (35, "n2", -0.5)]
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct ReportPage {
     pub stats: Vec<StatRow>,
     pub latency_svg: String,
     pub throughput_svg: String,
+    /// Each node's measured clock offset; `None` without clock faults.
+    pub clock_svg: Option<String>,
     pub faults: Vec<[String; 4]>,
     pub checks: Vec<CheckView>,
     pub timeline_json: String,
@@ -87,6 +89,7 @@ pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Res
         stats: stats(ops, ops.timed.then_some(duration_s)),
         latency_svg: super::plot::latency_svg(ops),
         throughput_svg: super::plot::throughput_svg(ops),
+        clock_svg: super::plot::clock_svg(ops),
         faults: ops
             .intervals
             .iter()

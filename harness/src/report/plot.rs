@@ -1,10 +1,11 @@
-//! Latency and throughput over time as inline SVG (Jepsen's
+//! Latency, throughput and clock offsets over time as inline SVG (Jepsen's
 //! `checker/perf`: latency points per f and outcome with quantile lines,
-//! rate per f, nemesis intervals shaded and labelled). Points are
+//! rate per f, nemesis intervals shaded and labelled; and Jepsen's
+//! `checker/clock-plot`: each node's measured clock offset). Points are
 //! thinned to a fixed budget per series so that a 1,000,000-op run still
 //! draws a light plot; the quantile lines use every op.
 
-use super::ops::{Interval, Ops, Span};
+use super::ops::{ClockReading, Interval, Ops, Span};
 use super::svg::{colour, esc, fault_colour, num, text, Scale};
 use checkers::history::Outcome;
 use std::collections::BTreeMap;
@@ -333,4 +334,88 @@ pub fn throughput_svg(ops: &Ops) -> String {
         fr.legend(row, c, dash, label);
     }
     fr.finish()
+}
+
+/// Each node's measured clock offset over time (Jepsen's `clock-plot`):
+/// a dot per measurement, held as a step line until the next; `None` when
+/// the history measured no clocks.
+pub fn clock_svg(ops: &Ops) -> Option<String> {
+    if ops.clocks.is_empty() {
+        return None;
+    }
+    let mut nodes: BTreeMap<&str, Vec<&ClockReading>> = BTreeMap::new();
+    for r in &ops.clocks {
+        nodes.entry(&r.node).or_default().push(r);
+    }
+    let (lo, hi) = ops.clocks.iter().fold((0.0f64, 0.0f64), |(lo, hi), r| {
+        (lo.min(r.offset_ms), hi.max(r.offset_ms))
+    });
+    let pad = ((hi - lo) * 0.05).max(1.0);
+    let y = Scale::new(lo - pad, hi + pad, H - BOTTOM, TOP);
+    let mut fr = Frame::new(secs(ops.end), y, "clock offsets over time");
+    fr.faults(&ops.intervals);
+    let ticks: Vec<(f64, String)> = y.ticks(6).into_iter().map(|t| (t, num(t))).collect();
+    fr.axes(&ticks, "clock offset (ms)");
+    for (i, (node, readings)) in nodes.iter().enumerate() {
+        let mut steps = Vec::with_capacity(readings.len() * 2);
+        for (k, r) in readings.iter().enumerate() {
+            let until = readings.get(k + 1).map_or(ops.end, |next| next.time);
+            steps.push((secs(r.time), r.offset_ms));
+            steps.push((secs(until), r.offset_ms));
+        }
+        let dots: Vec<(f64, f64)> = readings
+            .iter()
+            .map(|r| (secs(r.time), r.offset_ms))
+            .collect();
+        fr.polyline(&steps, colour(i), "", 1.5);
+        fr.dots(&dots, colour(i), 2.5);
+        fr.legend(i, colour(i), "", node);
+    }
+    Some(fr.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::ops::tests::nemesis;
+    use checkers::History;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn the_clock_plot_draws_each_node_over_the_fault_bands_or_is_absent() {
+        let none = Ops::new(&History::from_ops(
+            "t",
+            vec![nemesis("kill", Value::Null, 1)],
+        ));
+        assert_eq!(clock_svg(&none), None);
+        let ops = vec![
+            nemesis("bump-clock", Value::Null, 1_000_000_000),
+            nemesis(
+                "bump-clock",
+                json!({"offsets_ms": {"n1": -4000}, "measured_offsets_ms": {"n1": -3999.5, "n2": 0.1}}),
+                1_100_000_000,
+            ),
+            nemesis("reset-clock", Value::Null, 3_000_000_000),
+            nemesis(
+                "reset-clock",
+                json!({"offsets_ms": {"n1": 0}, "measured_offsets_ms": {"n1": 0.2}}),
+                3_100_000_000,
+            ),
+        ];
+        let svg = clock_svg(&Ops::new(&History::from_ops("t", ops))).unwrap();
+        assert!(svg.contains("clock offset (ms)"), "{svg}");
+        assert!(
+            svg.contains(">n1</text>") && svg.contains(">n2</text>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"<g class="fault">"#),
+            "the bump's band: {svg}"
+        );
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+        assert!(
+            svg.contains(">-4000</text>") || svg.contains(">-4500</text>"),
+            "{svg}"
+        );
+    }
 }
