@@ -5,7 +5,7 @@
 use super::check::parse_duration;
 use super::UsageError;
 use harness::interpreter::Shutdown;
-use harness::nemesis::{FaultKind, Shape, Targets};
+use harness::nemesis::{ClockFault, FaultKind, Shape, Targets};
 use harness::run::{self, TestSpec};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,6 +69,11 @@ pub struct Args {
     /// lacks netem). Default: loss only.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
     pub packet_delay: Option<Duration>,
+    /// With `--nemesis clock`: what each clock fault does before its
+    /// reset, chosen at random among: bump (jump clocks by a random
+    /// offset), strobe (flip them back and forth) (default: both).
+    #[arg(long, value_delimiter = ',', value_name = "CLOCK_FAULTS")]
+    pub clock_faults: Option<Vec<ClockFault>>,
     /// With `--nemesis clock`: the smallest clock bump (each bump's size is
     /// drawn between this and --clock-bump-max, either sign). Default 10ms.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -236,6 +241,7 @@ pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
         args.nemesis_interval.map(|d| d.as_secs_f64()),
     );
     let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+    set(&mut s.clock_faults, args.clock_faults);
     set(&mut s.clock_bump_min, secs(args.clock_bump_min));
     set(&mut s.clock_bump_max, secs(args.clock_bump_max));
     set(&mut s.strobe_delta, secs(args.strobe_delta));

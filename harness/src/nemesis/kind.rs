@@ -32,26 +32,45 @@ kebab_choices!(FaultKind, "nemesis", [
 
 impl FaultKind {
     /// The start/stop op pairs this family adds to the schedule, one
-    /// chosen at random for each fault: a clock fault is a bump or a
-    /// strobe (Jepsen's clock package), and ends with a reset.
-    pub fn faults(self) -> Vec<Fault> {
-        let pairs: &[(&str, &str)] = match self {
-            FaultKind::Partition => &[("start-partition", "stop-partition")],
-            FaultKind::Kill => &[("kill", "start")],
-            FaultKind::Pause => &[("pause", "resume")],
-            FaultKind::Clock => &[
-                ("bump-clock", "reset-clock"),
-                ("strobe-clock", "reset-clock"),
-            ],
-            FaultKind::Packet => &[("start-loss", "stop-loss")],
+    /// chosen at random for each fault; a clock fault is one of `clock`
+    /// (Jepsen's clock package mixes bumps and strobes).
+    pub fn faults(self, clock: &[ClockFault]) -> Vec<Fault> {
+        let pair = |start: &str, stop: &str| Fault {
+            start: Template::new(start, json!(null)),
+            stop: Template::new(stop, json!(null)),
         };
-        pairs
-            .iter()
-            .map(|(start, stop)| Fault {
-                start: Template::new(*start, json!(null)),
-                stop: Template::new(*stop, json!(null)),
-            })
-            .collect()
+        match self {
+            FaultKind::Partition => vec![pair("start-partition", "stop-partition")],
+            FaultKind::Kill => vec![pair("kill", "start")],
+            FaultKind::Pause => vec![pair("pause", "resume")],
+            FaultKind::Clock => clock.iter().map(|c| pair(c.op(), "reset-clock")).collect(),
+            FaultKind::Packet => vec![pair("start-loss", "stop-loss")],
+        }
+    }
+}
+
+/// What a clock fault does before its reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockFault {
+    /// Jump clocks by a random offset, which holds until the reset.
+    Bump,
+    /// Flip clocks back and forth by a delta for a while.
+    Strobe,
+}
+
+kebab_choices!(ClockFault, "clock fault", [
+    Bump => "bump",
+    Strobe => "strobe",
+]);
+
+impl ClockFault {
+    /// The op that starts it.
+    pub fn op(self) -> &'static str {
+        match self {
+            ClockFault::Bump => "bump-clock",
+            ClockFault::Strobe => "strobe-clock",
+        }
     }
 }
 
@@ -93,6 +112,11 @@ mod tests {
         for t in Targets::ALL {
             assert_eq!(t.name().parse::<Targets>(), Ok(t));
         }
+        let e = "jump".parse::<ClockFault>().unwrap_err();
+        assert!(
+            e.contains("unknown clock fault \"jump\" (one of bump, strobe)"),
+            "{e}"
+        );
         let e = "leader".parse::<Targets>().unwrap_err();
         assert!(e.contains("one, minority, majority, all, primaries"), "{e}");
     }

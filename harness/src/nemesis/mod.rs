@@ -60,7 +60,7 @@ mod process;
 
 pub use clock::{ClockOptions, Strobe};
 pub use grudge::Shape;
-pub use kind::{FaultKind, Targets};
+pub use kind::{ClockFault, FaultKind, Targets};
 
 use checkers::{Op, OpType};
 use rand::SeedableRng;

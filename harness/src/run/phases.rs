@@ -7,7 +7,7 @@
 //! reaches the final reads: it heals and stops.
 
 use super::TestSpec;
-use crate::nemesis::FaultKind;
+use crate::nemesis::{ClockFault, FaultKind};
 use std::time::Duration;
 use workloads::generator::{
     any, boxed, cat, clients, nemesis, once, phases, sleep, time_limit, BoxGen, Template,
@@ -89,7 +89,7 @@ pub fn for_spec(spec: &TestSpec, gens: workloads::Generators) -> BoxGen {
     let interval = Duration::from_secs_f64(spec.nemesis_interval);
     test_generator(
         gens.clients,
-        fault_schedules(&spec.nemesis, interval),
+        fault_schedules(&spec.nemesis, &spec.clock_faults, interval),
         gens.final_reads,
         &times,
     )
@@ -99,7 +99,7 @@ pub fn for_spec(spec: &TestSpec, gens: workloads::Generators) -> BoxGen {
 /// started a fraction of an interval after the previous, so that faults
 /// overlap in every combination (a partition while a clock is skewed, a
 /// pause during a partition) as Jepsen's combined nemesis does.
-pub fn fault_schedules(kinds: &[FaultKind], interval: Duration) -> BoxGen {
+pub fn fault_schedules(kinds: &[FaultKind], clock: &[ClockFault], interval: Duration) -> BoxGen {
     let n = kinds.len().max(1) as u32;
     let gens = kinds
         .iter()
@@ -108,7 +108,7 @@ pub fn fault_schedules(kinds: &[FaultKind], interval: Duration) -> BoxGen {
             let offset = interval * i as u32 / n;
             boxed(cat(vec![
                 boxed(sleep(offset)),
-                boxed(schedule(interval, kind.faults())),
+                boxed(schedule(interval, kind.faults(clock))),
             ]))
         })
         .collect();
@@ -147,7 +147,7 @@ mod tests {
     fn final_reads_come_after_the_heal_and_the_recovery_window() {
         let faults = boxed(schedule(
             Duration::from_millis(30),
-            FaultKind::Partition.faults(),
+            FaultKind::Partition.faults(&[]),
         ));
         let g = test_generator(reads(), faults, final_read(), &times());
         let trace = sim::Sim::new(3, 1).run(g, |_| OpType::Ok);
@@ -199,6 +199,7 @@ mod tests {
             Duration::from_secs(2),
             nemesis(fault_schedules(
                 &[FaultKind::Clock],
+                &ClockFault::ALL,
                 Duration::from_millis(10),
             )),
         );
@@ -218,6 +219,7 @@ mod tests {
                 Duration::from_secs(2),
                 nemesis(fault_schedules(
                     &[FaultKind::Clock],
+                    &ClockFault::ALL,
                     Duration::from_millis(10),
                 )),
             ),
@@ -225,5 +227,18 @@ mod tests {
             7,
         );
         assert_eq!(ops, again, "the same seed, the same schedule");
+        let bumps = sim::invocations(
+            time_limit(
+                Duration::from_secs(1),
+                nemesis(fault_schedules(
+                    &[FaultKind::Clock],
+                    &[ClockFault::Bump],
+                    Duration::from_millis(10),
+                )),
+            ),
+            1,
+            7,
+        );
+        assert!(bumps.iter().all(|o| o.f != "strobe-clock") && bumps.len() > 10);
     }
 }

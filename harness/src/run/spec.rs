@@ -4,7 +4,7 @@
 //! (Jepsen's test map; STYLE.md "A test is a value"). Live handles
 //! (sessions, clients) never live here.
 
-use crate::nemesis::{ClockOptions, FaultKind, Shape, Strobe, Targets};
+use crate::nemesis::{ClockFault, ClockOptions, FaultKind, Shape, Strobe, Targets};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use targets::TargetSpec;
@@ -34,6 +34,8 @@ pub struct TestSpec {
     pub packet_delay: f64,
     /// Seconds between fault starts and stops.
     pub nemesis_interval: f64,
+    /// What clock faults choose among: bump, strobe.
+    pub clock_faults: Vec<ClockFault>,
     /// Seconds of the smallest clock bump (each bump's size is drawn
     /// between this and `clock_bump_max`, either sign).
     pub clock_bump_min: f64,
@@ -114,6 +116,7 @@ impl Default for TestSpec {
             fault_targets: Targets::ALL.to_vec(),
             packet_delay: 0.0,
             nemesis_interval: 5.0,
+            clock_faults: ClockFault::ALL.to_vec(),
             clock_bump_min: 0.01,
             clock_bump_max: 30.0,
             strobe_delta: 5.0,
@@ -332,6 +335,9 @@ impl TestSpec {
         if self.nemesis.contains(&FaultKind::Partition) && self.partition_shapes.is_empty() {
             return bad("the partition nemesis needs at least one shape".into());
         }
+        if self.nemesis.contains(&FaultKind::Clock) && self.clock_faults.is_empty() {
+            return bad("the clock nemesis needs at least one --clock-faults choice".into());
+        }
         let targeted = [FaultKind::Kill, FaultKind::Pause, FaultKind::Clock];
         if self.nemesis.iter().any(|k| targeted.contains(k)) && self.fault_targets.is_empty() {
             return bad(
@@ -522,6 +528,13 @@ mod tests {
             .starts_with("--strobe-period must be between 1 ms and 60 s"));
         assert!(refused(spec(|s| s.strobe_duration = -1.0))
             .starts_with("--strobe-duration must be between 0 s and 1 h"));
+        assert_eq!(
+            refused(spec(|s| {
+                s.nemesis = vec![FaultKind::Clock];
+                s.clock_faults.clear()
+            })),
+            "the clock nemesis needs at least one --clock-faults choice"
+        );
         let ok = spec(|s| {
             s.clock_bump_min = 0.25;
             s.clock_bump_max = 2.0;

@@ -159,14 +159,19 @@ fn lease_reads_under_clock_jumps_are_stale_and_found() {
     let Some(_cluster) = cluster_or_skip("lease-reads") else {
         return;
     };
-    // The leader's clock jumps (back, half the time), then it is cut off:
-    // its lease ticks stand still while the others elect a new leader.
-    // Short op timeouts free workers stuck on writes to read again.
+    // The leader's clock jumps by seconds (back, half the time), then it
+    // is cut off: its lease ticks stand still while the others elect a
+    // new leader. Short op timeouts free workers stuck on writes to read
+    // again.
     let args = [
         "--bug",
         "lease-reads",
         "--nemesis",
         "clock,partition",
+        "--clock-faults",
+        "bump",
+        "--clock-bump-min",
+        "3s",
         "--partition",
         "leader",
         "--fault-targets",

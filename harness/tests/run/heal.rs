@@ -136,6 +136,8 @@ fn a_run_killed_hard_is_healed_from_another_folder_and_still_checked() {
         "3",
         "--nemesis",
         "partition,pause,kill,clock",
+        "--clock-faults",
+        "bump",
         "--nemesis-interval",
         "2s",
         "--fault-targets",
