@@ -7,7 +7,7 @@
 use crate::client::BoxFuture;
 use crate::generator::{Context, Generator, Next, Template};
 use checkers::Op;
-use rand::Rng;
+use rand::seq::SliceRandom;
 use std::time::Duration;
 
 /// A fault injection that could not be carried out.
@@ -49,10 +49,14 @@ pub struct Schedule {
     step: Step,
     until: Option<u64>,
     current: usize,
+    /// Faults not yet dealt this round, in a seeded random order.
+    deck: Vec<usize>,
 }
 
 /// Cycles `interval` quiet, start a fault (chosen at random among
-/// `faults`), `interval` faulty, stop it. Each wait is counted from when
+/// `faults`, dealt like cards: each one once per round, in a seeded random
+/// order, so a short run still has every kind), `interval` faulty, stop
+/// it. Each wait is counted from when
 /// the nemesis is idle, so a slow fault op does not shorten the next
 /// interval. Endless: bound it with `time_limit` and route it with
 /// `generator::nemesis`.
@@ -63,6 +67,7 @@ pub fn schedule(interval: Duration, faults: Vec<Fault>) -> Schedule {
         step: Step::Quiet,
         until: None,
         current: 0,
+        deck: Vec::new(),
     }
 }
 
@@ -98,7 +103,11 @@ impl Generator for Schedule {
                     if ctx.free_threads().is_empty() {
                         return Next::Pending(None);
                     }
-                    self.current = ctx.rng().gen_range(0..self.faults.len());
+                    if self.deck.is_empty() {
+                        self.deck = (0..self.faults.len()).collect();
+                        self.deck.shuffle(ctx.rng());
+                    }
+                    self.current = self.deck.pop().unwrap_or(0);
                     let next = ctx.invoke(&self.faults[self.current].start);
                     self.step = Step::Faulty;
                     return next;
@@ -150,5 +159,14 @@ mod tests {
         let times: Vec<u64> = ops.iter().map(|o| o.time.unwrap() / 1_000_000).collect();
         assert_eq!(times, vec![10, 21, 32, 43, 54, 65, 76, 87, 98]);
         assert!(ops.iter().any(|o| o.f == "start-a") && ops.iter().any(|o| o.f == "start-b"));
+        // Dealt like cards: each round of two starts has both.
+        let starts: Vec<&str> = ops
+            .iter()
+            .filter(|o| o.f.starts_with("start-"))
+            .map(|o| o.f.as_str())
+            .collect();
+        for round in starts.chunks_exact(2) {
+            assert_ne!(round[0], round[1], "{starts:?}");
+        }
     }
 }

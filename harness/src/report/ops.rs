@@ -328,7 +328,11 @@ fn describe(kind: &str, value: &Value) -> String {
             )
         }
         Value::Object(m) if kind == "clock" && m.contains_key("offsets_ms") => {
-            format!("{kind} bump {}", compact(&m["offsets_ms"]))
+            let moved = m["offsets_ms"].as_object().into_iter().flatten();
+            let moved: Vec<String> = moved
+                .map(|(n, o)| format!("{n} {:+} ms", o.as_i64().unwrap_or(0)))
+                .collect();
+            format!("{kind} bump {}", moved.join(", "))
         }
         Value::Null => kind.to_string(),
         v => format!("{kind} {}", compact(v)),
@@ -402,7 +406,7 @@ pub(super) mod tests {
         let labels: Vec<&str> = got.intervals.iter().map(|i| i.label.as_str()).collect();
         assert_eq!(
             labels,
-            ["clock bump {\"n1\":900}", "clock strobe ±200 ms on n1 n2"]
+            ["clock bump n1 +900 ms", "clock strobe ±200 ms on n1 n2"]
         );
         let readings: Vec<(u64, &str, f64)> = got
             .clocks

@@ -7,6 +7,7 @@
 //! use the default local cluster.
 
 mod bugs;
+mod clock;
 mod heal;
 mod interrupt;
 mod sudo_user;
