@@ -533,6 +533,12 @@ mod tests {
             workload_options,
             results_dir: "/tmp/out".into(),
             teardown: false,
+            clock_faults: vec![harness::nemesis::ClockFault::Strobe],
+            clock_bump_min: 0.25,
+            clock_bump_max: 12.5,
+            strobe_delta: 2.0,
+            strobe_period: 0.125,
+            strobe_duration: 1.5,
         };
         let d = TestSpec::default();
         let TestSpec {
@@ -556,6 +562,12 @@ mod tests {
             workload_options,
             results_dir,
             teardown,
+            clock_faults,
+            clock_bump_min,
+            clock_bump_max,
+            strobe_delta,
+            strobe_period,
+            strobe_duration,
         } = &spec;
         assert!(name != &d.name && target != &d.target && workload != &d.workload);
         assert!(nemesis != &d.nemesis && partition_shapes != &d.partition_shapes);
@@ -565,6 +577,9 @@ mod tests {
         assert!(nodes != &d.nodes && cluster != &d.cluster && nodes_file != &d.nodes_file);
         assert!(seed != &d.seed && op_timeout != &d.op_timeout && teardown != &d.teardown);
         assert!(results_dir != &d.results_dir && workload_options != &d.workload_options);
+        assert!(clock_faults != &d.clock_faults && clock_bump_min != &d.clock_bump_min);
+        assert!(clock_bump_max != &d.clock_bump_max && strobe_delta != &d.strobe_delta);
+        assert!(strobe_period != &d.strobe_period && strobe_duration != &d.strobe_duration);
         let harness::run::spec::SshSpec {
             username,
             key,

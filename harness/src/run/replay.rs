@@ -62,6 +62,12 @@ pub fn test_args(spec: &TestSpec) -> Vec<String> {
         workload_options,
         results_dir,
         teardown,
+        clock_faults,
+        clock_bump_min,
+        clock_bump_max,
+        strobe_delta,
+        strobe_period,
+        strobe_duration,
     } = spec;
     let d = TestSpec::default();
     let mut args = Args::default();
@@ -80,6 +86,14 @@ pub fn test_args(spec: &TestSpec) -> Vec<String> {
     if fault_targets != &d.fault_targets {
         args.flag_with("fault-targets", joined(fault_targets));
     }
+    if clock_faults != &d.clock_faults {
+        args.flag_with("clock-faults", joined(clock_faults));
+    }
+    args.seconds("clock-bump-min", *clock_bump_min, d.clock_bump_min);
+    args.seconds("clock-bump-max", *clock_bump_max, d.clock_bump_max);
+    args.seconds("strobe-delta", *strobe_delta, d.strobe_delta);
+    args.seconds("strobe-period", *strobe_period, d.strobe_period);
+    args.seconds("strobe-duration", *strobe_duration, d.strobe_duration);
     args.seconds("packet-delay", *packet_delay, d.packet_delay);
     args.seconds("nemesis-interval", *nemesis_interval, d.nemesis_interval);
     args.seconds("time-limit", *time_limit, d.time_limit);
