@@ -153,6 +153,12 @@ fn zookeeper_clock_faults_move_the_jvm_wall_clock() {
     let extra = [
         "--nemesis",
         "clock",
+        // Bumps of at least 5 s, which the probe below can tell from the
+        // round trip (strobes and small bumps it cannot).
+        "--clock-faults",
+        "bump",
+        "--clock-bump-min",
+        "5s",
         "--time-limit",
         "30s",
         "--nemesis-interval",
