@@ -9,10 +9,7 @@ mod cmd;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Exit code for a usage error (bad flags, unreadable input the user named).
-pub const EXIT_USAGE: u8 = 254;
-/// Exit code for a failure of the harness itself.
-pub const EXIT_ERROR: u8 = 255;
+pub use harness::error::{EXIT_ERROR, EXIT_USAGE};
 
 #[derive(Parser)]
 #[command(
@@ -70,7 +67,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("temblor: {e:#}");
-            ExitCode::from(cmd::exit_code_for(&e))
+            ExitCode::from(harness::error::exit_code_for(&e))
         }
     }
 }

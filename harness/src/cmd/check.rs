@@ -17,7 +17,7 @@ use checkers::elle::{self, ElleOptions};
 use checkers::format::{self, Format};
 use checkers::linear::{self, CheckOptions, Decider, ModelKind, ModelSpec, NilReads};
 use checkers::{History, Verdict};
-use harness::run::large;
+use harness::run::{large, store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -154,7 +154,7 @@ pub fn run(mut args: Args) -> anyhow::Result<u8> {
             eprintln!(
                 "temblor: checking as the run did: the {workload} workload's checkers and options \
                  from {} (--workload or --model choose otherwise)",
-                args.path.join("spec.json").display()
+                args.path.join(store::SPEC).display()
             );
             let checked = match args.csv.is_none() && large::is_large(&path) {
                 true => check_workload_split(&path, &workload, &args)?,
@@ -256,11 +256,12 @@ fn torn_note(path: &Path, line: u32) -> String {
 /// A history file as given, or `history.jsonl` inside a run directory.
 fn history_path(path: &Path) -> anyhow::Result<PathBuf> {
     if path.is_dir() {
-        let file = path.join("history.jsonl");
+        let file = path.join(store::HISTORY);
         if !file.is_file() {
             return Err(UsageError(format!(
-                "{}: a directory without history.jsonl",
-                path.display()
+                "{}: a directory without {}",
+                path.display(),
+                store::HISTORY
             ))
             .into());
         }
@@ -453,7 +454,7 @@ fn render_composed(
 
 /// The spec.json of a run folder at `path`, if it is one.
 fn stored_spec(path: &Path) -> anyhow::Result<Option<(PathBuf, Value)>> {
-    let spec_file = path.join("spec.json");
+    let spec_file = path.join(store::SPEC);
     if !path.is_dir() || !spec_file.is_file() {
         return Ok(None);
     }
@@ -502,12 +503,15 @@ fn run_options(path: &Path, name: &str) -> anyhow::Result<Option<workloads::Opti
 /// target promises, which may be fewer than the workload's default), as
 /// its results.json records them; none for a run that wrote no results.
 fn recorded_models(path: &Path) -> anyhow::Result<Vec<elle::Model>> {
-    let file = path.join("results.json");
-    let Ok(text) = std::fs::read_to_string(&file) else {
+    let Ok(dir) = store::RunDir::open(path) else {
         return Ok(Vec::new());
     };
-    let results: harness::report::results::ResultsFile =
-        serde_json::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    let Some(results) = dir
+        .read_results()
+        .map_err(|e| UsageError(format!("{e:#}")))?
+    else {
+        return Ok(Vec::new());
+    };
     Ok(results
         .checks
         .into_iter()

@@ -28,7 +28,7 @@ pub struct Args {
 
 /// Heals; exits 0 when every node is reached and clean.
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let file = args.run.join("state.json");
+    let file = args.run.join(harness::run::store::STATE);
     let text = std::fs::read_to_string(&file).map_err(|e| {
         UsageError(format!(
             "cannot read {}: {e} (is it a run folder?)",

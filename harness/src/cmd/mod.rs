@@ -9,13 +9,3 @@ pub mod serve;
 pub mod test;
 
 pub use harness::error::UsageError;
-
-/// The exit code for an error: 254 when any cause is a [`UsageError`],
-/// 255 otherwise.
-pub fn exit_code_for(e: &anyhow::Error) -> u8 {
-    if e.chain().any(|c| c.is::<UsageError>()) {
-        crate::EXIT_USAGE
-    } else {
-        crate::EXIT_ERROR
-    }
-}

@@ -3,6 +3,7 @@
 //! controller was killed before it wrote its report.
 
 use super::UsageError;
+use harness::run::store::{ResultsDir, RunDir};
 use std::path::{Path, PathBuf};
 
 /// Render report.html and junit.xml of runs, then the results index.
@@ -24,11 +25,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let dir = std::fs::canonicalize(dir)
             .map_err(|e| UsageError(format!("cannot open run folder {}: {e}", dir.display())))?;
         harness::report::write_run(&dir)?;
-        println!("{}", dir.join("report.html").display());
+        println!("{}", RunDir::open(&dir)?.report().display());
         results = results.or_else(|| dir.parent().and_then(Path::parent).map(Path::to_path_buf));
     }
     let results = results.unwrap_or_else(|| PathBuf::from("results"));
     harness::report::write_index(&results)?;
-    println!("{}", results.join("index.html").display());
+    println!("{}", ResultsDir::new(results).index().display());
     Ok(0)
 }

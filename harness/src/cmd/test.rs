@@ -183,11 +183,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         print!("{}", harness::run::dry_run::dry_run(&spec)?);
         return Ok(0);
     }
+    let results_dir = spec.results_dir.clone();
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(async move {
         let shutdown = Shutdown::new();
         on_signals(&shutdown)?;
         let report = run::run(spec, shutdown).await?;
+        // The report is for people; a failure to render it never costs the
+        // verdict or the results already written.
+        if let Err(e) = harness::report::write_run(&report.dir.path) {
+            eprintln!("temblor: cannot write the report: {e:#}");
+        }
         for check in &report.analysis.checks {
             println!("== {}: {}", check.checker, check.verdict);
             println!("{}", check.text.trim_end());
@@ -209,6 +215,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     // A command stuck on a node (an SSH call that never returns) must not
     // keep temblor from exiting once the run has said what it had to.
     runtime.shutdown_timeout(Duration::from_secs(5));
+    // The index lists this run whatever its outcome.
+    if let Err(e) = harness::report::write_index(&results_dir) {
+        eprintln!("temblor: cannot write the results index: {e:#}");
+    }
     result
 }
 
@@ -616,7 +626,11 @@ mod tests {
         let spec = every_field_set();
         let dir = std::env::temp_dir().join(format!("temblor-replay-cmd-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("spec.json"), serde_json::to_vec(&spec).unwrap()).unwrap();
+        std::fs::write(
+            dir.join(harness::run::store::SPEC),
+            serde_json::to_vec(&spec).unwrap(),
+        )
+        .unwrap();
         let run = dir.to_str().unwrap().to_string();
         assert_eq!(parsed(&["--replay".into(), run.clone()]), spec);
         let shorter = parsed(&[

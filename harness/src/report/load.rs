@@ -4,7 +4,7 @@
 //! report then shows what is there and says what is not.
 
 use super::ops::{Ops, OpsBuilder};
-use super::results::ResultsFile;
+use crate::run::store::{ResultsFile, RunDir};
 use anyhow::Context as _;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -28,25 +28,16 @@ pub struct RunFiles {
 
 /// Reads `dir`. Unreadable or malformed files are errors naming the file;
 /// missing ones are not.
-pub fn read(dir: &Path) -> anyhow::Result<RunFiles> {
-    anyhow::ensure!(dir.is_dir(), "{} is not a run folder", dir.display());
-    let spec = read_json(&dir.join("spec.json"))?.unwrap_or(Value::Null);
-    let results = match read_json(&dir.join("results.json"))? {
-        Some(v) => Some(serde_json::from_value(v).with_context(|| {
-            format!(
-                "{} does not follow the results schema",
-                dir.join("results.json").display()
-            )
-        })?),
-        None => None,
-    };
-    let path = dir.join("history.jsonl");
+pub fn read(dir: &RunDir) -> anyhow::Result<RunFiles> {
+    let spec = dir.read_spec()?.unwrap_or(Value::Null);
+    let results = dir.read_results()?;
+    let path = dir.history();
     let (ops, torn_line) = match path.exists() {
         true => read_ops(&path).with_context(|| format!("cannot read {}", path.display()))?,
         false => (OpsBuilder::default().finish(), None),
     };
     Ok(RunFiles {
-        dir: dir.to_path_buf(),
+        dir: dir.path.clone(),
         spec,
         results,
         ops,
@@ -74,21 +65,10 @@ fn read_ops(path: &Path) -> Result<(Ops, Option<u32>), checkers::format::ReadErr
     }
 }
 
-/// Reads a JSON file; `None` when it does not exist.
-pub fn read_json(path: &Path) -> anyhow::Result<Option<Value>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .with_context(|| format!("{} is not JSON", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
-
 /// `nodes/<node>/<file>` paths, sorted.
-fn logs(dir: &Path) -> Vec<(String, u64)> {
+fn logs(dir: &RunDir) -> Vec<(String, u64)> {
     let mut out = Vec::new();
-    let Ok(nodes) = std::fs::read_dir(dir.join("nodes")) else {
+    let Ok(nodes) = std::fs::read_dir(dir.nodes()) else {
         return out;
     };
     for node in nodes.flatten() {
@@ -97,7 +77,7 @@ fn logs(dir: &Path) -> Vec<(String, u64)> {
         };
         for f in files.flatten() {
             let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-            if let Ok(rel) = f.path().strip_prefix(dir) {
+            if let Ok(rel) = f.path().strip_prefix(&dir.path) {
                 out.push((rel.to_string_lossy().into_owned(), size));
             }
         }

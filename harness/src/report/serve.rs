@@ -12,6 +12,7 @@
 //! idle client cannot hold the server.
 
 use super::svg::esc;
+use crate::run::store;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -226,7 +227,7 @@ async fn directory(
     url: &str,
     body: bool,
 ) -> std::io::Result<()> {
-    for name in ["index.html", "report.html"] {
+    for name in [store::INDEX, store::REPORT] {
         if dir.join(name).is_file() {
             return send_file(stream, &dir.join(name), body).await;
         }

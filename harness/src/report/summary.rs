@@ -2,7 +2,7 @@
 //! configured, with the command that repeats it (Jepsen prints the seed;
 //! we print the whole `temblor test` line).
 
-use super::results::ResultsFile;
+use crate::run::store::ResultsFile;
 use crate::run::{replay, TestSpec};
 use checkers::Verdict;
 use serde::Serialize;
@@ -11,7 +11,8 @@ use serde_json::Value;
 /// The verdict and why.
 #[derive(Debug, Serialize)]
 pub struct VerdictLine {
-    /// valid, invalid, unknown, or incomplete (no results.json).
+    /// valid, invalid, unknown, harness-error, usage-error, or
+    /// incomplete (no results.json).
     pub verdict: String,
     /// Why, in one sentence.
     pub why: String,
@@ -25,12 +26,13 @@ pub fn verdict_line(results: Option<&ResultsFile>, client_ops: usize) -> Verdict
             why: "the run left no results.json: it was stopped before its history was checked (run `temblor check` on this folder)".into(),
         };
     };
-    let reasons: Vec<String> = r
-        .checks
-        .iter()
-        .filter(|c| c.verdict != Verdict::Valid)
-        .map(|c| format!("{} is {}: {}", c.checker, c.verdict, reason(c)))
-        .collect();
+    let mut reasons: Vec<String> = r.error.iter().cloned().collect();
+    reasons.extend(
+        r.checks
+            .iter()
+            .filter(|c| c.verdict != Verdict::Valid)
+            .map(|c| format!("{} is {}: {}", c.checker, c.verdict, reason(c))),
+    );
     let why = if reasons.is_empty() {
         let names: Vec<&str> = r.checks.iter().map(|c| c.checker.as_str()).collect();
         format!(
@@ -41,7 +43,7 @@ pub fn verdict_line(results: Option<&ResultsFile>, client_ops: usize) -> Verdict
         reasons.join("; ")
     };
     VerdictLine {
-        verdict: r.verdict.to_string(),
+        verdict: r.outcome().name().into(),
         why,
     }
 }

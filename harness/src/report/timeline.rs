@@ -13,11 +13,11 @@
 //! and no run's report embeds more than a page.
 
 use super::ops::{shorten, Ops, Span};
+use crate::run::store::RunDir;
 use anyhow::Context as _;
 use checkers::history::Outcome;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Values longer than this are cut in the timeline (the full value is in
 /// history.jsonl, and in the failure sections).
@@ -25,9 +25,6 @@ const VALUE_CHARS: usize = 60;
 
 /// Ops per page of the timeline.
 pub const PAGE_OPS: usize = 50_000;
-
-/// The folder of the page files, beside report.html.
-pub const PAGES_DIR: &str = "timeline";
 
 /// A moment worth jumping to.
 #[derive(Clone, Debug, Serialize)]
@@ -178,10 +175,11 @@ pub fn build(ops: &Ops, lanes: Option<u64>, marks: Vec<Mark>) -> Timeline {
     }
 }
 
-/// Writes pages 1 and on into `dir/timeline/`, one at a time (a stale
-/// folder from an earlier rendering is replaced); nothing for one page.
-pub fn write_pages(ops: &Ops, dir: &Path) -> anyhow::Result<()> {
-    let folder = dir.join(PAGES_DIR);
+/// Writes pages 1 and on into the run's `timeline/`, one at a time (a
+/// stale folder from an earlier rendering is replaced); nothing for one
+/// page.
+pub fn write_pages(ops: &Ops, dir: &RunDir) -> anyhow::Result<()> {
+    let folder = dir.timeline();
     if folder.exists() {
         std::fs::remove_dir_all(&folder)
             .with_context(|| format!("cannot remove {}", folder.display()))?;
@@ -276,7 +274,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("temblor-pages-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("timeline")).unwrap();
         std::fs::write(dir.join("timeline/page-9.js"), "stale").unwrap();
-        write_pages(&o, &dir).unwrap();
+        write_pages(&o, &RunDir::open(&dir).unwrap()).unwrap();
         let mut files: Vec<String> = std::fs::read_dir(dir.join("timeline"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

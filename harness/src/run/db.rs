@@ -144,18 +144,18 @@ pub fn write_state(dir: &RunDir, spec: &TestSpec, nodes: &Nodes) -> anyhow::Resu
         spec: spec.absolute(&cwd),
         nodes: addrs(&nodes.handles),
     };
-    dir.write_json("state.json", &state)
+    dir.write_json(super::store::STATE, &state)
 }
 
 /// Marks the run's state file as healed and finished.
 pub fn mark_state_done(dir: &RunDir) {
-    let path = dir.file("state.json");
+    let path = dir.state();
     let Ok(text) = std::fs::read_to_string(&path) else {
         return;
     };
     if let Ok(mut state) = serde_json::from_str::<RunState>(&text) {
         state.running = false;
-        let _ = dir.write_json("state.json", &state);
+        let _ = dir.write_json(super::store::STATE, &state);
     }
 }
 

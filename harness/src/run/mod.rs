@@ -10,7 +10,9 @@
 //!    every fault and check on every node that none is left, download
 //!    node logs, tear the target down, take down a cluster this run
 //!    brought up;
-//! 5. check the history and write the results.
+//! 5. check the history and write the results (`results.json` and
+//!    `junit.xml`, through [`store`]; also when a phase failed, then with
+//!    the error).
 //!
 //! Before 2, whatever an earlier run left on the nodes (rules, qdiscs,
 //! stopped or running daemons, clock offsets) is undone and reported. A
@@ -44,7 +46,7 @@ use anyhow::Context as _;
 use checkers::Verdict;
 use std::sync::Arc;
 use std::time::Duration;
-use store::RunDir;
+use store::{results::HistoryFacts, ResultsFile, RunDir};
 
 /// What a finished run reports.
 pub struct RunReport {
@@ -65,6 +67,8 @@ impl RunReport {
 }
 
 /// Runs the test `spec` describes; `shutdown` stops it early (Ctrl-C).
+/// Once its results folder exists, every outcome leaves `results.json`
+/// and `junit.xml` there: the verdict, or the error that stopped the run.
 pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunReport> {
     spec.validate()
         .map_err(|e| crate::error::UsageError(e.to_string()))?;
@@ -73,10 +77,28 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
     let workload =
         workloads::by_name(&spec.workload).map_err(|e| crate::error::UsageError(e.to_string()))?;
     let dir = RunDir::create(&spec.results_dir, &spec.test_name())?;
-    dir.write_json("spec.json", &spec)?;
+    dir.write_json(store::SPEC, &spec)?;
     eprintln!("temblor: run {} (seed {seed})", dir.path.display());
+    match run_in(&spec, &dir, workload.as_ref(), (shutdown, injected)).await {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            if let Err(w) = dir.write_results(&ResultsFile::failed(&e, Some(seed))) {
+                eprintln!("temblor: cannot record the failure: {w:#}");
+            }
+            Err(e)
+        }
+    }
+}
 
-    let log = log::RunLog::create(&dir.file("temblor.log"))?;
+/// The run in `dir`, from opening the nodes to the results.
+async fn run_in(
+    spec: &TestSpec,
+    dir: &RunDir,
+    workload: &dyn workloads::Workload,
+    (shutdown, injected): (Shutdown, Option<inject::Panic>),
+) -> anyhow::Result<RunReport> {
+    let seed = spec.seed.unwrap_or_default();
+    let log = log::RunLog::create(&dir.log())?;
     let ssh = spec
         .target
         .load()
@@ -86,24 +108,24 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         let spec = spec.clone();
         tokio::task::spawn_blocking(move || nodes::open(&spec, ssh)).await??
     };
-    let opened = match db::open(&spec, &nodes.handles, &dir.id(), log.sink()) {
+    let opened = match db::open(spec, &nodes.handles, &dir.id(), log.sink()) {
         Ok(o) => o,
         Err(e) => {
             let _ = tokio::task::spawn_blocking(move || nodes::close(&nodes)).await;
             return Err(e);
         }
     };
-    db::write_state(&dir, &spec, &nodes)?;
+    db::write_state(dir, spec, &nodes)?;
     let checkers = analysis::promised(
         workload.checkers(&spec.workload_options),
         &opened.consistency_models,
     );
     let (result, unhealed) = with_db(
-        &spec,
-        &dir,
+        spec,
+        dir,
         &nodes.handles,
         opened,
-        workload.as_ref(),
+        workload,
         (shutdown.clone(), injected),
         &log,
     )
@@ -116,70 +138,80 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         .map_err(|e| with_unhealed(e, &unhealed))
         .with_context(|| {
             format!(
-                "run {} stopped; the history so far is in its history.jsonl",
-                dir.path.display()
+                "run {} stopped; the history so far is in its {}",
+                dir.path.display(),
+                store::HISTORY
             )
         })?;
     closed??;
     shutdown.set_stage("checking the history");
-    let analysis = conclude(&dir, &checkers, seed)?;
-    if let Err(e) = crate::report::write_index(&spec.results_dir) {
-        eprintln!("temblor: cannot write the results index: {e:#}");
-    }
+    let analysis = conclude_with(dir, &checkers, seed, &unhealed)?;
     Ok(RunReport {
-        dir,
+        dir: dir.clone(),
         analysis,
         unhealed,
     })
 }
 
 /// Phase 5, on the history a run left in `dir`: exports it as CSV, checks
-/// it with `checkers`, writes results.json and the report. The history is
+/// it with `checkers`, writes results.json and junit.xml. The history is
 /// read as a stream (and checked in key groups when large, see
 /// [`large`]), never held twice, so a long run's verdict fits in memory.
+/// The report is the caller's to write (`report::write_run`).
 pub fn conclude(
     dir: &RunDir,
     checkers: &[checkers::checker::CheckerSpec],
     seed: u64,
 ) -> anyhow::Result<Analysis> {
-    let history = dir.file("history.jsonl");
-    let records = write_csv(&history, &dir.file("history.csv"))?;
+    conclude_with(dir, checkers, seed, &[])
+}
+
+/// [`conclude`], for a run whose final heal left `unhealed` in force (a
+/// harness error whatever the verdict).
+fn conclude_with(
+    dir: &RunDir,
+    checkers: &[checkers::checker::CheckerSpec],
+    seed: u64,
+    unhealed: &[String],
+) -> anyhow::Result<Analysis> {
+    let history = dir.history();
+    let mut facts = write_csv(&history, &dir.history_csv())?;
     let analysis = large::analyze_path(&history, checkers, large::RUN_TIME_LIMIT)?;
-    let bytes = std::fs::metadata(&history).map_or(0, |m| m.len());
-    dir.write_json(
-        "results.json",
-        &serde_json::json!({
-            "verdict": analysis.verdict,
-            "seed": seed,
-            "ops": records,
-            "history_bytes": bytes,
-            "checks": analysis.checks,
-        }),
-    )?;
-    // The report is for people; a failure to render it never costs the
-    // verdict or the results already written.
-    if let Err(e) = crate::report::write_run(&dir.path) {
-        eprintln!("temblor: cannot write the report: {e:#}");
+    facts.bytes = std::fs::metadata(&history).map_or(0, |m| m.len());
+    let mut results = ResultsFile::checked(&analysis, seed, facts);
+    if !unhealed.is_empty() {
+        results = results.with_harness_error(format!(
+            "the heal left faults in force ({}): run `temblor heal {}`",
+            unhealed.join("; "),
+            dir.path.display()
+        ));
     }
+    dir.write_results(&results)?;
     Ok(analysis)
 }
 
 /// Writes the JSON Lines history in `from` as CSV to `to`, one record at a
-/// time; returns how many records it holds.
-fn write_csv(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<u64> {
+/// time; returns what it counted on the way.
+fn write_csv(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<HistoryFacts> {
     let stream = checkers::format::stream_path(from, Some(checkers::format::Format::Jsonl))?
         .context("the recorded history is JSON Lines")?;
     let file =
         std::fs::File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
     let mut csv = checkers::format::CsvWriter::new(std::io::BufWriter::new(file))?;
-    let mut records = 0;
+    let mut facts = HistoryFacts::default();
+    let mut last_ns = 0;
     for item in stream {
         let (op, _) = item.context("cannot read back the recorded history")?;
         csv.write(&op)?;
-        records += 1;
+        facts.records += 1;
+        if op.kind == checkers::OpType::Invoke && op.process != checkers::Process::Nemesis {
+            facts.client_ops += 1;
+        }
+        last_ns = last_ns.max(op.time.unwrap_or(0));
     }
     csv.flush()?;
-    Ok(records)
+    facts.duration_s = last_ns as f64 / 1e9;
+    Ok(facts)
 }
 
 /// `e`, with the faults left in force when there are any.
@@ -440,7 +472,7 @@ async fn run_generator(
     // The log counts from the run's start, the history from here: this
     // line lines the two up (client stderr beside the ops it concerns).
     log.line("the workload starts: history times count from here");
-    let recorder = Recorder::create(&dir.file("history.jsonl"), clock)?;
+    let recorder = Recorder::create(&dir.history(), clock)?;
     let mut client = serving(Arc::clone(&opened.client), &spec)?;
     let mut nemesis: Box<dyn workloads::Nemesis> = Box::new(faults);
     match injected {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// in results.json.
 pub fn read(path: &Path) -> Result<TestSpec, SpecError> {
     let (file, folder) = if path.is_dir() {
-        (path.join("spec.json"), Some(path))
+        (path.join(super::store::SPEC), Some(path))
     } else {
         (path.to_path_buf(), path.parent())
     };
@@ -34,8 +34,8 @@ pub fn read(path: &Path) -> Result<TestSpec, SpecError> {
 
 /// The seed a run folder's results.json records.
 fn recorded_seed(folder: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(folder.join("results.json")).ok()?;
-    serde_json::from_str::<serde_json::Value>(&text).ok()?["seed"].as_u64()
+    let results = super::store::read_json(&folder.join(super::store::RESULTS));
+    results.ok()??["seed"].as_u64()
 }
 
 /// The arguments after `temblor test` that rebuild `spec` over the

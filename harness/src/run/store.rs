@@ -1,12 +1,121 @@
 //! The results folder (Jepsen's `store.clj`): one directory per run,
 //! `results/<test>/<timestamp>/`, with `results/latest` pointing at the
-//! newest, and the files a run leaves there (`spec.json`, `history.jsonl`,
-//! `history.csv`, `results.json`, `nodes/<node>/...`).
+//! newest, and the files a run leaves there. This module is the one place
+//! that knows their names and the schema of what a run reports
+//! (`results.json` and `junit.xml`, written together by
+//! [`RunDir::write_results`] on every outcome, a harness failure
+//! included); the report and the CLI read a run folder through it.
+//!
+//! ```text
+//! results/
+//!   index.html                the results index (the report's)
+//!   latest -> <test>/<stamp>  the newest run
+//!   <test>/<stamp>/
+//!     spec.json               the TestSpec, seed included
+//!     history.jsonl           every op as it happened
+//!     history.csv             the same, for spreadsheets
+//!     results.json            the outcome, for machines ([`results`])
+//!     junit.xml               the outcome, for CI ([`junit`])
+//!     temblor.log             what happened besides the ops
+//!     state.json              what `temblor heal` needs
+//!     report.html, timeline/  the report
+//!     nodes/<node>/...        the nodes' log files
+//! ```
+
+pub mod junit;
+pub mod results;
+
+pub use results::{Outcome, ResultsFile};
 
 use anyhow::Context as _;
 use serde::Serialize;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The test as it ran (`TestSpec`).
+pub const SPEC: &str = "spec.json";
+/// The history, JSON Lines.
+pub const HISTORY: &str = "history.jsonl";
+/// The history as CSV.
+pub const HISTORY_CSV: &str = "history.csv";
+/// The outcome for machines.
+pub const RESULTS: &str = "results.json";
+/// The outcome for CI test reporters.
+pub const JUNIT: &str = "junit.xml";
+/// The run's log.
+pub const LOG: &str = "temblor.log";
+/// The state `temblor heal` reads.
+pub const STATE: &str = "state.json";
+/// The report page.
+pub const REPORT: &str = "report.html";
+/// The report's timeline pages (a folder).
+pub const TIMELINE: &str = "timeline";
+/// The nodes' downloaded files (a folder of one folder per node).
+pub const NODES: &str = "nodes";
+/// The link to the newest run, in the results folder.
+pub const LATEST: &str = "latest";
+/// The results index, in the results folder.
+pub const INDEX: &str = "index.html";
+
+/// The results folder, holding every run.
+#[derive(Clone, Debug)]
+pub struct ResultsDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl ResultsDir {
+    /// The results folder at `path` (which may not exist yet).
+    pub fn new(path: impl Into<PathBuf>) -> ResultsDir {
+        ResultsDir { path: path.into() }
+    }
+
+    /// `latest`, the link to the newest run.
+    pub fn latest(&self) -> PathBuf {
+        self.path.join(LATEST)
+    }
+
+    /// `index.html`.
+    pub fn index(&self) -> PathBuf {
+        self.path.join(INDEX)
+    }
+
+    /// Every run folder (`<test>/<stamp>` holding a spec or results),
+    /// sorted by test then stamp; `latest` is not followed. A missing
+    /// results folder holds no runs.
+    pub fn runs(&self) -> anyhow::Result<Vec<RunDir>> {
+        let mut out = Vec::new();
+        for test in sub_dirs(&self.path)? {
+            for stamp in sub_dirs(&self.path.join(&test))? {
+                let dir = RunDir {
+                    path: self.path.join(&test).join(&stamp),
+                };
+                if dir.spec().exists() || dir.results().exists() {
+                    out.push(dir);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Sub-folder names of `dir`, sorted (not symlinks, so `latest` is not
+/// listed twice); none when `dir` does not exist.
+fn sub_dirs(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    Ok(out)
+}
 
 /// One run's folder.
 #[derive(Clone, Debug)]
@@ -41,6 +150,15 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// An existing run folder at `path` (e.g. `results/latest`), for
+    /// reading.
+    pub fn open(path: &Path) -> anyhow::Result<RunDir> {
+        anyhow::ensure!(path.is_dir(), "{} is not a run folder", path.display());
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
     /// The run's id, `<test>/<timestamp>` (its folder under the results).
     pub fn id(&self) -> String {
         let mut parts = self.path.iter().rev().take(2).collect::<Vec<_>>();
@@ -52,14 +170,76 @@ impl RunDir {
             .join("/")
     }
 
-    /// A file in the run's folder.
+    /// The run's timestamp (its folder's name).
+    pub fn stamp(&self) -> String {
+        let name = self.path.file_name().unwrap_or_default();
+        name.to_string_lossy().into_owned()
+    }
+
+    /// The test's name (the folder above the run's).
+    pub fn test(&self) -> String {
+        let parent = self.path.parent().and_then(Path::file_name);
+        parent.map_or_else(|| "run".into(), |n| n.to_string_lossy().into_owned())
+    }
+
+    /// A file in the run's folder (one of this module's names).
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
+    /// `spec.json`.
+    pub fn spec(&self) -> PathBuf {
+        self.file(SPEC)
+    }
+
+    /// `history.jsonl`.
+    pub fn history(&self) -> PathBuf {
+        self.file(HISTORY)
+    }
+
+    /// `history.csv`.
+    pub fn history_csv(&self) -> PathBuf {
+        self.file(HISTORY_CSV)
+    }
+
+    /// `results.json`.
+    pub fn results(&self) -> PathBuf {
+        self.file(RESULTS)
+    }
+
+    /// `junit.xml`.
+    pub fn junit(&self) -> PathBuf {
+        self.file(JUNIT)
+    }
+
+    /// `temblor.log`.
+    pub fn log(&self) -> PathBuf {
+        self.file(LOG)
+    }
+
+    /// `state.json`.
+    pub fn state(&self) -> PathBuf {
+        self.file(STATE)
+    }
+
+    /// `report.html`.
+    pub fn report(&self) -> PathBuf {
+        self.file(REPORT)
+    }
+
+    /// `timeline/`, the report's pages.
+    pub fn timeline(&self) -> PathBuf {
+        self.file(TIMELINE)
+    }
+
+    /// `nodes/`.
+    pub fn nodes(&self) -> PathBuf {
+        self.file(NODES)
+    }
+
     /// The folder for `node`'s downloaded files.
     pub fn node_dir(&self, node: &str) -> anyhow::Result<PathBuf> {
-        let dir = self.path.join("nodes").join(node);
+        let dir = self.nodes().join(node);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(dir)
@@ -75,12 +255,56 @@ impl RunDir {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// spec.json, loosely (older or newer specs still read); `None` when
+    /// the run has none.
+    pub fn read_spec(&self) -> anyhow::Result<Option<Value>> {
+        read_json(&self.spec())
+    }
+
+    /// results.json; `None` when the run stopped before writing it.
+    pub fn read_results(&self) -> anyhow::Result<Option<ResultsFile>> {
+        let path = self.results();
+        match read_json(&path)? {
+            Some(v) => serde_json::from_value(v)
+                .map(Some)
+                .with_context(|| format!("{} does not follow the results schema", path.display())),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `results.json` and `junit.xml`, the two forms of a run's
+    /// outcome, from one value (so they never disagree).
+    pub fn write_results(&self, results: &ResultsFile) -> anyhow::Result<()> {
+        self.write_json(RESULTS, results)?;
+        self.write_junit(Some(results))
+    }
+
+    /// Writes `junit.xml` from `results`, or, for a run that left none
+    /// (killed hard), an error case saying so.
+    pub fn write_junit(&self, results: Option<&ResultsFile>) -> anyhow::Result<()> {
+        let xml = junit::suite(&self.test(), results).to_xml();
+        let path = self.junit();
+        write_atomically(&path, xml.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
     fn point_latest(&self, results: &Path) -> anyhow::Result<()> {
-        let latest = results.join("latest");
+        let latest = ResultsDir::new(results).latest();
         let target = self.path.strip_prefix(results).unwrap_or(&self.path);
         let _ = std::fs::remove_file(&latest);
         std::os::unix::fs::symlink(target, &latest)
             .with_context(|| format!("cannot point {} at {}", latest.display(), target.display()))
+    }
+}
+
+/// Reads a JSON file; `None` when it does not exist.
+pub fn read_json(path: &Path) -> anyhow::Result<Option<Value>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not JSON", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 

@@ -5,10 +5,8 @@
 #![allow(dead_code)] // each user takes what it needs
 
 use checkers::{History, Op, OpType, Process};
-use harness::run::analysis::analyze;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use workloads::CheckerSpec;
 
 /// The reference histories, or `None` (with the reason) when absent.
@@ -67,17 +65,10 @@ pub fn write_run(
     .unwrap();
     let f = std::fs::File::create(dir.join("history.jsonl")).unwrap();
     checkers::format::write_jsonl(h, std::io::BufWriter::new(f)).unwrap();
-    let a = analyze(h, checks, Duration::from_secs(60));
-    let results_json = json!({
-        "verdict": a.verdict, "seed": spec["seed"], "ops": h.ops.len(),
-        "history_bytes": std::fs::metadata(dir.join("history.jsonl")).unwrap().len(),
-        "checks": a.checks,
-    });
-    std::fs::write(
-        dir.join("results.json"),
-        serde_json::to_string_pretty(&results_json).unwrap(),
-    )
-    .unwrap();
+    // Checked and recorded as a run's phase 5 does it.
+    let run = harness::run::store::RunDir::open(&dir).unwrap();
+    let seed = spec["seed"].as_u64().unwrap_or(0);
+    harness::run::conclude(&run, checks, seed).unwrap();
     dir
 }
 
