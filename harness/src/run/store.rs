@@ -129,22 +129,7 @@ impl RunDir {
     /// adding a suffix if a run in the same second already has it, and
     /// points `<results>/latest` at it.
     pub fn create(results: &Path, test: &str) -> anyhow::Result<RunDir> {
-        let stamp = timestamp(SystemTime::now());
-        let parent = results.join(test);
-        std::fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot create results folder {}", parent.display()))?;
-        let mut path = parent.join(&stamp);
-        for n in 1.. {
-            match std::fs::create_dir(&path) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    path = parent.join(format!("{stamp}-{n}"));
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| format!("cannot create {}", path.display()))
-                }
-            }
-        }
+        let path = create_stamped(&results.join(test))?;
         let dir = RunDir { path };
         dir.point_latest(results)?;
         Ok(dir)
@@ -330,6 +315,37 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     written?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// The folder under the results where `temblor test-all` and `temblor
+/// report --merge` keep their records, one `<timestamp>` folder each.
+pub const TEST_ALL_DIR: &str = "test-all";
+/// A test-all's record of its runs.
+pub const TEST_ALL_JSON: &str = "test-all.json";
+/// A test-all's JUnit file: one testsuite per run.
+pub const MERGED_JUNIT: &str = "junit.xml";
+/// A test-all's Markdown summary (for `$GITHUB_STEP_SUMMARY`).
+pub const SUMMARY_MD: &str = "summary.md";
+/// A test-all folder's logs of each run's stdout and stderr.
+pub const CELL_LOGS: &str = "logs";
+
+/// Creates `<parent>/<timestamp>` (UTC, `20261122T140501`), adding a
+/// suffix if a folder of the same second already has it.
+pub fn create_stamped(parent: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = timestamp(SystemTime::now());
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create results folder {}", parent.display()))?;
+    let mut path = parent.join(&stamp);
+    for n in 1.. {
+        match std::fs::create_dir(&path) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                path = parent.join(format!("{stamp}-{n}"));
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+    }
+    Ok(path)
 }
 
 /// `t` in UTC as `YYYYMMDDTHHMMSS`.
