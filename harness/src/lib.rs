@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod interpreter;
+pub mod matrix;
 pub mod nemesis;
 pub mod recorder;
 pub mod report;

@@ -26,6 +26,10 @@ struct Cli {
 enum Command {
     /// Run a test: a workload against a cluster under faults, recorded and checked.
     Test(Box<cmd::test::Args>),
+    /// Run a matrix of tests (targets x workloads x nemeses), each cell
+    /// --test-count times, K at once on their own local clusters; exit
+    /// with the worst exit code.
+    TestAll(Box<cmd::test_all::Args>),
     /// Check a recorded history (a history file or a run directory).
     Check(cmd::check::Args),
     /// Undo the faults a run left behind when its controller was killed hard.
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
     // harness failure like any other: exit 255 with its message, not 101.
     let result = std::panic::catch_unwind(|| match cli.command {
         Command::Test(args) => cmd::test::run(*args),
+        Command::TestAll(args) => cmd::test_all::run(*args),
         Command::Check(args) => cmd::check::run(args),
         Command::Heal(args) => cmd::heal::run(args),
         Command::Cluster(args) => cmd::cluster::run(args),

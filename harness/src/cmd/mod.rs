@@ -7,5 +7,6 @@ pub mod heal;
 pub mod report;
 pub mod serve;
 pub mod test;
+pub mod test_all;
 
 pub use harness::error::UsageError;

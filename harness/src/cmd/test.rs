@@ -226,11 +226,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 /// flags.
 pub fn spec_from(args: Args) -> anyhow::Result<TestSpec> {
     let usage = |e: run::spec::SpecError| UsageError(e.to_string());
-    let mut s = match (&args.test_file, &args.replay) {
+    let s = match (&args.test_file, &args.replay) {
         (Some(file), _) => TestSpec::from_toml_file(file).map_err(usage)?,
         (None, Some(run)) => run::replay::read(run).map_err(usage)?,
         (None, None) => TestSpec::default(),
     };
+    spec_over(s, args)
+}
+
+/// `s` with the flags of `args` over it (not its test file or replay).
+pub fn spec_over(mut s: TestSpec, args: Args) -> anyhow::Result<TestSpec> {
     if let Some(t) = &args.target {
         s.target = TargetSpec::named(t).map_err(|e| UsageError(e.to_string()))?;
     }

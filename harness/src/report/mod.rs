@@ -18,6 +18,7 @@ mod findings;
 mod index;
 mod linear;
 mod load;
+pub mod merged;
 mod ops;
 mod page;
 mod plot;

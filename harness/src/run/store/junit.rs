@@ -28,6 +28,8 @@ pub struct Suite {
     pub cases: Vec<Case>,
     /// Seconds the run took.
     pub time: f64,
+    /// `<properties>`: name and value (a test-all run's seed, command).
+    pub properties: Vec<(String, String)>,
 }
 
 /// The suite for a run of `test`.
@@ -62,6 +64,7 @@ pub fn suite(test: &str, results: Option<&ResultsFile>) -> Suite {
         name: format!("temblor.{test}"),
         cases,
         time: results.and_then(|r| r.duration_s).unwrap_or(0.0),
+        properties: Vec::new(),
     }
 }
 
@@ -78,17 +81,30 @@ impl Suite {
 
     /// The XML document.
     pub fn to_xml(&self) -> String {
-        let counts = format!(
+        document(std::slice::from_ref(self))
+    }
+
+    fn counts(&self) -> String {
+        format!(
             r#"tests="{}" failures="{}" errors="{}" time="{:.3}""#,
             self.cases.len(),
             self.failures(),
             self.errors(),
             self.time
-        );
+        )
+    }
+
+    /// The `<testsuite>` element.
+    fn element(&self) -> String {
         let name = escape(&self.name);
-        let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        x += &format!("<testsuites name=\"temblor\" {counts}>\n");
-        x += &format!("<testsuite name=\"{name}\" {counts}>\n");
+        let mut x = format!("<testsuite name=\"{name}\" {}>\n", self.counts());
+        if !self.properties.is_empty() {
+            x += "<properties>";
+            for (k, v) in &self.properties {
+                x += &format!("<property name=\"{}\" value=\"{}\"/>", escape(k), escape(v));
+            }
+            x += "</properties>\n";
+        }
         for c in &self.cases {
             x += &format!(
                 "<testcase name=\"{}\" classname=\"{name}\">",
@@ -103,8 +119,27 @@ impl Suite {
             }
             x += "</testcase>\n";
         }
-        x + "</testsuite>\n</testsuites>\n"
+        x + "</testsuite>\n"
     }
+}
+
+/// A JUnit document of `suites` (one per run: `temblor test-all` puts
+/// every run of a matrix in one file), with their totals.
+pub fn document(suites: &[Suite]) -> String {
+    let sum = |f: fn(&Suite) -> usize| suites.iter().map(f).sum::<usize>();
+    let time: f64 = suites.iter().map(|s| s.time).sum();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x += &format!(
+        r#"<testsuites name="temblor" tests="{}" failures="{}" errors="{}" time="{time:.3}">"#,
+        sum(|s| s.cases.len()),
+        sum(Suite::failures),
+        sum(Suite::errors),
+    );
+    x += "\n";
+    for s in suites {
+        x += &s.element();
+    }
+    x + "</testsuites>\n"
 }
 
 /// `s` as XML 1.0 text or attribute value: markup escaped, and the
