@@ -12,6 +12,7 @@ mod heal;
 mod interrupt;
 mod sudo_user;
 mod support;
+mod test_all;
 mod usage;
 mod valid;
 mod workloads;
