@@ -19,10 +19,10 @@ pub struct Args {
     /// shards are merged into.
     #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
-    /// A results folder of a `temblor test-all` shard to merge
-    /// (repeatable): its runs are copied into --results, and one
-    /// test-all record, junit.xml and summary are written for all.
-    #[arg(long, value_name = "DIR")]
+    /// Results folders of `temblor test-all` shards to merge (`--merge
+    /// shards/*`): their runs are copied into --results, and one test-all
+    /// record, junit.xml and summary are written for all.
+    #[arg(long, num_args = 1.., value_name = "DIR")]
     pub merge: Vec<PathBuf>,
     /// With --merge: also append the Markdown summary to this file (e.g.
     /// "$GITHUB_STEP_SUMMARY").

@@ -358,6 +358,20 @@ mod tests {
     }
 
     #[test]
+    fn the_nightly_matrix_of_the_ci_guide_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/nightly.toml");
+        let file = MatrixFile::read(&path).unwrap();
+        let m = Matrix {
+            base: file.base_spec(&path).unwrap(),
+            targets: file.targets.iter().map(|t| t.0.clone()).collect(),
+            workloads: file.workloads.clone(),
+            nemeses: file.nemeses.clone(),
+            test_count: file.test_count.unwrap_or(1),
+        };
+        assert_eq!(m.cells().unwrap().len(), 12);
+    }
+
+    #[test]
     fn a_matrix_file_gives_axes_and_shared_options() {
         let dir = std::env::temp_dir().join(format!("temblor-matrix-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
