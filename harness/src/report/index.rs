@@ -1,7 +1,8 @@
 //! `results/index.html`: every run in the results folder, newest first,
 //! with its verdict, target, workload, faults, duration and op count
 //! (Jepsen's `web.clj` home page), read from each run's spec.json and
-//! results.json only, so that listing hundreds of runs stays fast.
+//! results.json only, so that listing hundreds of runs stays fast; the
+//! same rows give each test's trend (`trends`).
 
 use crate::run::store::{ResultsDir, RunDir};
 use serde::Serialize;
@@ -31,6 +32,13 @@ pub struct Row {
     pub ops: String,
     /// True when report.html exists.
     pub has_report: bool,
+    /// What makes runs the same test: the spec without its name, seed,
+    /// results folder and cluster slot (for [`super::trends`]).
+    #[serde(skip)]
+    pub key: String,
+    /// The run's seed (spec.json's, else results.json's).
+    #[serde(skip)]
+    pub seed: Option<u64>,
 }
 
 /// Every run under `results`, newest first. A folder that cannot be read
@@ -39,6 +47,19 @@ pub fn rows(results: &ResultsDir) -> anyhow::Result<Vec<Row>> {
     let mut out: Vec<Row> = results.runs()?.iter().map(row).collect();
     out.sort_by(|a, b| b.stamp.cmp(&a.stamp).then_with(|| a.test.cmp(&b.test)));
     Ok(out)
+}
+
+/// The spec as a test's identity: every setting but the run's name,
+/// seed, results folder and cluster slot, as canonical JSON (serde_json
+/// keeps object keys sorted).
+fn test_key(spec: &Value) -> String {
+    let mut s = spec.clone();
+    if let Some(m) = s.as_object_mut() {
+        for k in ["name", "seed", "results_dir", "cluster"] {
+            m.remove(k);
+        }
+    }
+    s.to_string()
 }
 
 fn row(dir: &RunDir) -> Row {
@@ -57,7 +78,12 @@ fn row(dir: &RunDir) -> Row {
         .and_then(|r| r.duration_s)
         .or_else(|| spec["time_limit"].as_f64());
     let ops = results.as_ref().and_then(|r| r.client_ops.or(r.ops));
+    let seed = spec["seed"]
+        .as_u64()
+        .or_else(|| results.as_ref().and_then(|r| r.seed));
     Row {
+        key: test_key(&spec),
+        seed,
         path: dir.id(),
         test,
         stamp,

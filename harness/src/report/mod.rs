@@ -26,6 +26,7 @@ pub mod serve;
 mod summary;
 mod svg;
 mod timeline;
+mod trends;
 
 pub use load::RunFiles;
 
@@ -81,14 +82,16 @@ pub fn render_run(run_dir: &Path) -> anyhow::Result<String> {
     render_report(&engine()?, &load::read(&RunDir::open(run_dir)?)?)
 }
 
-/// Writes `results_dir/index.html`, listing every run newest first.
+/// Writes `results_dir/index.html`: each test's trend, then every run
+/// newest first.
 pub fn write_index(results_dir: &Path) -> anyhow::Result<()> {
     let results = ResultsDir::new(results_dir);
     let rows = index::rows(&results)?;
+    let trends = trends::trends(&rows);
     let html = render(
         &engine()?,
         store::INDEX,
-        &serde_json::json!({ "runs": rows, "css": CSS }),
+        &serde_json::json!({ "runs": rows, "trends": trends, "css": CSS }),
     )?;
     std::fs::create_dir_all(results_dir)
         .with_context(|| format!("cannot create {}", results_dir.display()))?;
