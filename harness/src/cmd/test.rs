@@ -13,7 +13,7 @@ use targets::TargetSpec;
 
 /// Run a test: a workload against a cluster under faults, recorded and
 /// checked. Flags override the TOML test file, which overrides defaults.
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Clone, Debug, Default)]
 pub struct Args {
     /// A TOML test file (keys as in spec.json: target, workload, nemesis,
     /// time_limit, concurrency, nodes, bugs, ...). Flags override it.

@@ -153,13 +153,20 @@ fn matrix_from(args: &Args) -> anyhow::Result<(Matrix, usize)> {
             "test-all takes no --replay: replay one run with temblor test".into(),
         ));
     }
-    let mut test = clone_args(&args.test);
-    let base = match &file {
-        Some((f, path)) if test.test_file.is_none() => f.base_spec(path).map_err(usage)?,
-        _ => match test.test_file.take() {
-            Some(p) => TestSpec::from_toml_file(&p).map_err(|e| usage(e.to_string()))?,
-            None => TestSpec::default(),
-        },
+    let mut test = super::test::Args {
+        dry_run: false,
+        ..args.test.clone()
+    };
+    let base = match (&file, test.test_file.take()) {
+        (Some((f, path)), None) => f.base_spec(path).map_err(usage)?,
+        (Some((f, path)), Some(_)) if f.test.is_some() => {
+            return Err(usage(format!(
+                "--test-file with a matrix file that has a [test] table ({}): give the options in one place",
+                path.display()
+            )))
+        }
+        (_, Some(p)) => TestSpec::from_toml_file(&p).map_err(|e| usage(e.to_string()))?,
+        (None, None) => TestSpec::default(),
     };
     let plural = args.targets.is_some();
     if plural && (test.target.is_some() || !test.target_opts.is_empty() || !test.bugs.is_empty()) {
@@ -242,53 +249,6 @@ fn parse_faults(list: &str) -> anyhow::Result<Vec<FaultKind>> {
                 .map_err(|e| UsageError(format!("--nemeses {list:?}: {e}")).into())
         })
         .collect()
-}
-
-/// `temblor test`'s flags, owned (they are consumed into a spec).
-fn clone_args(a: &super::test::Args) -> super::test::Args {
-    super::test::Args {
-        test_file: a.test_file.clone(),
-        replay: None,
-        name: a.name.clone(),
-        target: a.target.clone(),
-        target_opts: a.target_opts.clone(),
-        dry_run: false,
-        workload: a.workload.clone(),
-        nemesis: a.nemesis.clone(),
-        nemesis_interval: a.nemesis_interval,
-        partition: a.partition.clone(),
-        fault_targets: a.fault_targets.clone(),
-        packet_delay: a.packet_delay,
-        clock_faults: a.clock_faults.clone(),
-        clock_bump_min: a.clock_bump_min,
-        clock_bump_max: a.clock_bump_max,
-        strobe_delta: a.strobe_delta,
-        strobe_period: a.strobe_period,
-        strobe_duration: a.strobe_duration,
-        time_limit: a.time_limit,
-        recovery_time: a.recovery_time,
-        concurrency: a.concurrency,
-        nodes: a.nodes,
-        cluster: a.cluster,
-        nodes_file: a.nodes_file.clone(),
-        ssh_key: a.ssh_key.clone(),
-        username: a.username.clone(),
-        known_hosts: a.known_hosts.clone(),
-        accept_new_host_keys: a.accept_new_host_keys,
-        ssh_port: a.ssh_port,
-        bugs: a.bugs.clone(),
-        seed: a.seed,
-        rate: a.rate,
-        workload_opts: a.workload_opts.clone(),
-        op_timeout: a.op_timeout,
-        raftkv_bin: a.raftkv_bin.clone(),
-        etcd_install: a.etcd_install.clone(),
-        etcd_serializable_reads: a.etcd_serializable_reads,
-        consul_install: a.consul_install.clone(),
-        consul_reads: a.consul_reads.clone(),
-        results_dir: a.results_dir.clone(),
-        no_teardown: a.no_teardown,
-    }
 }
 
 /// Runs jobs as child processes, K at once, recording each as it ends.
@@ -380,7 +340,7 @@ impl Runner {
             seed: job.seed,
             cluster: slot,
             exit_code,
-            run: run_folder(&stdout, &self.results),
+            run: run_folder(&stdout, &stderr, &self.results),
             seconds,
             command: replay::command_line(&TestSpec {
                 cluster: job.cell.spec.cluster,
@@ -503,12 +463,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The run folder a `temblor test` printed (`verdict: ...   results:
-/// PATH`), relative to the results folder.
-fn run_folder(stdout: &str, results: &Path) -> Option<String> {
-    let line = stdout.lines().rev().find(|l| l.starts_with("verdict: "))?;
-    let path = PathBuf::from(line.split_once("   results: ")?.1.trim());
-    let full = std::fs::canonicalize(&path).ok()?;
+/// The run folder a `temblor test` printed, relative to the results
+/// folder: its last stdout line (`verdict: ...   results: PATH`), else,
+/// for a run that stopped before its verdict, the stderr line that opened
+/// it (`temblor: run PATH (seed N)`).
+fn run_folder(stdout: &str, stderr: &str, results: &Path) -> Option<String> {
+    let printed = stdout
+        .lines()
+        .rev()
+        .find_map(|l| {
+            l.strip_prefix("verdict: ")?
+                .split_once("   results: ")
+                .map(|(_, p)| p)
+        })
+        .or_else(|| {
+            stderr.lines().find_map(|l| {
+                l.strip_prefix("temblor: run ")?
+                    .rsplit_once(" (seed ")
+                    .map(|(p, _)| p)
+            })
+        })?;
+    let full = std::fs::canonicalize(printed.trim()).ok()?;
     let base = std::fs::canonicalize(results).ok()?;
     Some(
         full.strip_prefix(&base)
@@ -516,4 +491,108 @@ fn run_folder(stdout: &str, results: &Path) -> Option<String> {
             .to_string_lossy()
             .into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn matrix(words: &[&str]) -> anyhow::Result<(Matrix, usize)> {
+        let cli = Cli::try_parse_from(std::iter::once("test-all").chain(words.iter().copied()))?;
+        matrix_from(&cli.args)
+    }
+
+    #[test]
+    fn flags_make_the_axes_and_apply_to_every_cell() {
+        let (m, k) = matrix(&[
+            "--workloads",
+            "register,set",
+            "--nemeses",
+            "none",
+            "--nemeses",
+            "kill,pause",
+            "--time-limit",
+            "4s",
+            "--nodes",
+            "3",
+            "--test-count",
+            "2",
+            "--parallel",
+            "2",
+            "--cluster",
+            "21",
+        ])
+        .unwrap();
+        assert_eq!(k, 2);
+        let cells = m.cells().unwrap();
+        assert_eq!(cells.len(), 4);
+        assert_eq!(
+            cells[1].spec.nemesis,
+            vec![FaultKind::Kill, FaultKind::Pause]
+        );
+        assert!(cells
+            .iter()
+            .all(|c| c.spec.time_limit == 4.0 && c.spec.nodes == 3));
+        assert_eq!((m.test_count, m.base.cluster), (2, 21));
+        let one = matrix(&["--workload", "set"]).unwrap().0;
+        assert_eq!(
+            one.cells().unwrap()[0].name,
+            "raftkv-set-partition_kill_pause"
+        );
+    }
+
+    #[test]
+    fn contradictions_and_out_of_range_values_are_usage_errors() {
+        for (words, says) in [
+            (
+                &["--workloads", "set", "--workload", "register"][..],
+                "not both",
+            ),
+            (&["--nemeses", "kill", "--nemesis", "pause"], "not both"),
+            (
+                &["--targets", "raftkv", "--bug", "early-ack"],
+                "matrix file",
+            ),
+            (
+                &["--parallel", "3", "--cluster", "98"],
+                "slots run from 0 to 99",
+            ),
+            (&["--parallel", "0"], "slots run from 0 to 99"),
+            (&["--test-count", "0"], "between 1 and 10000"),
+            (&["--nemeses", "partiton"], "partiton"),
+            (&["--targets", "nosuch-store"], "nosuch-store"),
+            (&["--replay", "results/latest"], "no --replay"),
+        ] {
+            let e = matrix(words).unwrap_err();
+            assert!(e.chain().any(|c| c.is::<UsageError>()), "{words:?}: {e:#}");
+            assert!(format!("{e:#}").contains(says), "{words:?}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn a_run_folder_is_found_in_what_temblor_test_printed() {
+        let results = std::env::temp_dir().join(format!("temblor-ta-{}", std::process::id()));
+        let run = results.join("t/20260101T000000");
+        std::fs::create_dir_all(&run).unwrap();
+        let out = format!(
+            "== stats: valid\nverdict: valid   results: {}\n",
+            run.display()
+        );
+        assert_eq!(
+            run_folder(&out, &results).as_deref(),
+            Some("t/20260101T000000")
+        );
+        assert_eq!(
+            run_folder("temblor: cannot bring up the cluster\n", &results),
+            None
+        );
+        std::fs::remove_dir_all(&results).unwrap();
+    }
 }

@@ -106,3 +106,74 @@ fn packet_delay_without_netem_is_refused_before_the_run() {
     );
     assert_cluster_gone();
 }
+
+#[test]
+fn test_all_records_a_failed_cell_with_its_stderr_and_exits_with_it() {
+    // Cells whose node refuses connections: each child `temblor test`
+    // exits 254 at once; test-all records each with the end of its
+    // stderr and its run folder, and exits with the worst code.
+    let dir = results_dir("test-all-failed");
+    let nodes = dir.join("nodes");
+    std::fs::write(&nodes, "n1 127.0.0.1\n").unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, "not a key").unwrap();
+    let results = dir.join("results");
+    let out = temblor(&[
+        "test-all",
+        "--nodes-file",
+        nodes.to_str().unwrap(),
+        "--ssh-key",
+        key.to_str().unwrap(),
+        "--ssh-port",
+        "9",
+        "--workloads",
+        "register,set",
+        "--nemeses",
+        "none",
+        "--seed",
+        "5",
+        "--results-dir",
+        results.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(254), "{stdout}");
+    let test_all = std::fs::read_dir(results.join("test-all"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(test_all.join("test-all.json")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rec["exit_code"], 254);
+    let runs = rec["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        assert_eq!(r["exit_code"], 254, "{r}");
+        assert!(
+            r["stderr_tail"]
+                .as_str()
+                .unwrap()
+                .contains("cannot reach node n1"),
+            "{r}"
+        );
+        assert!(
+            results
+                .join(r["run"].as_str().unwrap())
+                .join("spec.json")
+                .is_file(),
+            "{r}"
+        );
+    }
+    let junit = std::fs::read_to_string(test_all.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let errors = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("error"))
+        .count();
+    assert_eq!(errors, 2, "{junit}");
+    let md = std::fs::read_to_string(test_all.join("summary.md")).unwrap();
+    assert!(md.contains("2 usage errors"), "{md}");
+}
