@@ -585,14 +585,16 @@ mod tests {
             "== stats: valid\nverdict: valid   results: {}\n",
             run.display()
         );
-        assert_eq!(
-            run_folder(&out, &results).as_deref(),
-            Some("t/20260101T000000")
+        let found = run_folder(&out, "", &results);
+        assert_eq!(found.as_deref(), Some("t/20260101T000000"));
+        let err = format!(
+            "temblor: run {} (seed 3)\ntemblor: cannot reach n1\n",
+            run.display()
         );
-        assert_eq!(
-            run_folder("temblor: cannot bring up the cluster\n", &results),
-            None
-        );
+        let found = run_folder("", &err, &results);
+        assert_eq!(found.as_deref(), Some("t/20260101T000000"));
+        let none = run_folder("", "temblor: cannot bring up the cluster\n", &results);
+        assert_eq!(none, None);
         std::fs::remove_dir_all(&results).unwrap();
     }
 }
