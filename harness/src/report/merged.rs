@@ -18,9 +18,9 @@ fn results_of(results_dir: &Path, r: &RunRecord) -> Option<ResultsFile> {
     dir.read_results().ok().flatten()
 }
 
-/// A run's testsuite: its checkers' cases (and the run's own error, from
-/// its results.json), or, for a run that left no results.json or exited
-/// with neither a verdict nor success, an error case with its stderr.
+/// A run's testsuite: its checkers' cases and the run's own error, from
+/// its results.json; for a run that exited with neither a verdict nor
+/// success and recorded no error there, an error case with its stderr.
 fn run_suite(results_dir: &Path, r: &RunRecord) -> Suite {
     let results = results_of(results_dir, r);
     let name = format!("{}#{}", r.cell, r.repetition);
@@ -28,7 +28,8 @@ fn run_suite(results_dir: &Path, r: &RunRecord) -> Suite {
     if results.is_none() {
         suite.cases.clear();
     }
-    if !matches!(r.exit_code, 0..=2) && !r.stderr_tail.is_empty() {
+    let error_recorded = results.as_ref().is_some_and(|r| r.error.is_some());
+    if !matches!(r.exit_code, 0..=2) && !r.stderr_tail.is_empty() && !error_recorded {
         suite.cases.push(Case {
             name: "harness".into(),
             problem: "error",
