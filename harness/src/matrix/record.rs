@@ -63,13 +63,19 @@ pub struct RunRecord {
 impl RunRecord {
     /// valid, invalid, unknown, usage-error or crashed, from the exit code.
     pub fn outcome(&self) -> &'static str {
-        match self.exit_code {
-            0 => "valid",
-            1 => "invalid",
-            2 => "unknown",
-            254 => "usage-error",
-            _ => "crashed",
-        }
+        outcome_of(self.exit_code)
+    }
+}
+
+/// What `temblor test`'s exit code says: valid, invalid, unknown,
+/// usage-error, or crashed (255, or death by a signal).
+pub fn outcome_of(exit_code: u8) -> &'static str {
+    match exit_code {
+        0 => "valid",
+        1 => "invalid",
+        2 => "unknown",
+        254 => "usage-error",
+        _ => "crashed",
     }
 }
 

@@ -4,7 +4,7 @@
 //! the end of its stderr), and a Markdown summary for a CI job's page
 //! (`$GITHUB_STEP_SUMMARY`, a GitLab artifact).
 
-use crate::matrix::record::{RunRecord, TestAll};
+use crate::matrix::record::{self, RunRecord, TestAll};
 use crate::run::store::junit::{self, Case, Suite};
 use crate::run::store::{ResultsFile, RunDir};
 use std::fmt::Write as _;
@@ -82,7 +82,7 @@ pub fn summary_md(results_dir: &Path, all: &TestAll) -> String {
     let _ = writeln!(
         md,
         "## temblor test-all: {} (exit {})\n",
-        verdict_word(all.exit_code),
+        record::outcome_of(all.exit_code),
         all.exit_code
     );
     let _ = writeln!(
@@ -144,16 +144,6 @@ pub fn summary_md(results_dir: &Path, all: &TestAll) -> String {
         let _ = writeln!(md, "\nRepeat it: `{}`", r.command);
     }
     md
-}
-
-fn verdict_word(code: u8) -> &'static str {
-    match code {
-        0 => "valid",
-        1 => "invalid",
-        2 => "unknown",
-        254 => "usage error",
-        _ => "crashed",
-    }
 }
 
 fn icon(outcome: &str) -> &'static str {
