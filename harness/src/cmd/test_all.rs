@@ -96,10 +96,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         matrix_cells: cells,
         exit_code: 0,
         runs: Vec::new(),
+        not_run: 0,
     };
     let runner = Runner::new(&results, &dir, record)?;
+    let planned = jobs.len();
     runner.run(jobs, matrix.base.cluster, parallel);
-    let all = runner.finish()?;
+    let mut all = runner.finish()?;
+    all.not_run = planned - all.runs.len();
+    if all.not_run > 0 {
+        // Stopped by a signal: whatever the runs said, the matrix was not run.
+        all.exit_code = record::worst_exit([all.exit_code, crate::EXIT_ERROR]);
+        eprintln!(
+            "temblor test-all: stopped; {} runs did not start",
+            all.not_run
+        );
+    }
     finish(&results, &dir, &all, args.summary.as_deref())?;
     Ok(all.exit_code)
 }

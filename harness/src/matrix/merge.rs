@@ -43,6 +43,7 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &Path) -> anyhow::Result<TestAll>
                         m.matrix_cells
                     );
                     m.runs.extend(part.runs);
+                    m.not_run += part.not_run;
                     m
                 }
             });
@@ -50,7 +51,8 @@ pub fn merge(shards: &[impl AsRef<Path>], out: &Path) -> anyhow::Result<TestAll>
     }
     let mut m = merged.context("no shards to merge")?;
     m.runs.sort_by_key(|r| (r.cell_index, r.repetition));
-    m.exit_code = worst_exit(m.runs.iter().map(|r| r.exit_code));
+    let stopped = (m.not_run > 0).then_some(255);
+    m.exit_code = worst_exit(m.runs.iter().map(|r| r.exit_code).chain(stopped));
     m.shard = format!("merged from {}", shard_names.join(", "));
     Ok(m)
 }

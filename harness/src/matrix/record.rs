@@ -30,6 +30,13 @@ pub struct TestAll {
     pub exit_code: u8,
     /// Every run, in the order the cells were numbered.
     pub runs: Vec<RunRecord>,
+    /// Runs a signal kept from starting (the test-all then exits 255).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_run: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One run of a cell.

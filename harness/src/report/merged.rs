@@ -99,6 +99,13 @@ pub fn summary_md(results_dir: &Path, all: &TestAll) -> String {
         count("crashed"),
         count("usage-error"),
     );
+    if all.not_run > 0 {
+        let _ = writeln!(
+            md,
+            "**Stopped by a signal: {} runs did not start.**\n",
+            all.not_run
+        );
+    }
     md.push_str("| cell | run | seed | outcome | exit | seconds | results |\n");
     md.push_str("|---|---:|---:|---|---:|---:|---|\n");
     for r in &all.runs {
