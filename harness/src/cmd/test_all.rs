@@ -22,6 +22,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use targets::TargetSpec;
 
+/// `println!` that never panics: a reader that went away (`test-all ... |
+/// head`) must not stop the runs or kill the controller mid-matrix.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Run a matrix of tests; exit with the worst exit code of its runs.
 #[derive(clap::Args, Debug)]
 #[group(id = "test_all_args")]
@@ -70,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let base_seed = matrix.base.seed.unwrap_or_else(rand::random);
     let jobs = matrix.jobs(args.shard, base_seed).map_err(UsageError)?;
     let cells = matrix.cells().map_err(UsageError)?.len();
-    println!(
+    say!(
         "test-all: {} runs of shard {} of {cells} cells, base seed {base_seed} (repeat with --seed {base_seed})",
         jobs.len(),
         args.shard
@@ -78,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     if args.test.dry_run {
         for j in &jobs {
             let spec = j.spec();
-            println!(
+            say!(
                 "{} #{}: {}",
                 j.cell.name,
                 j.repetition,
@@ -141,7 +150,7 @@ pub fn finish(
             .with_context(|| format!("cannot append the summary to {}", path.display()))?;
     }
     harness::report::write_index(results)?;
-    println!(
+    say!(
         "test-all: exit {}; {}, {}, {}",
         all.exit_code,
         junit.display(),
@@ -388,7 +397,7 @@ impl Runner {
             t.0 += 1;
             *t
         };
-        println!(
+        say!(
             "[{}/{}] {} #{} seed {} on cluster {}: {} (exit {}) in {:.1} s{}",
             done.0,
             done.1,
@@ -414,7 +423,7 @@ impl Runner {
                 .into_iter()
                 .rev()
             {
-                println!("    {line}");
+                say!("    {line}");
             }
         }
         let mut all = lock(&self.record);
