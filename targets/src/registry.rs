@@ -550,6 +550,13 @@ fn open_file(
     options: &BTreeMap<String, String>,
     ctx: &OpenContext<'_>,
 ) -> Result<Opened, TargetError> {
+    // Secret options (a password) are masked in every log line and
+    // error temblor writes from here on.
+    for (name, value) in file.options(options)? {
+        if crate::remote::secrets::is_secret_name(&name) {
+            crate::remote::secrets::register(&value);
+        }
+    }
     let db = FileTarget::new(file, ctx.nodes, options, ctx.real_hosts, ctx.clock_faults)?;
     let c = &file.schema().client;
     let client = ProtocolClient::new(Settings {

@@ -45,7 +45,7 @@ impl Binary {
             if !sibling.is_file() {
                 return Err(e);
             }
-            eprintln!("temblor: {e}; using {} as it is", sibling.display());
+            tracing::warn!("{e}; using {} as it is", sibling.display());
         }
         match sibling.is_file() {
             true => Ok(sibling),
@@ -78,8 +78,8 @@ fn build_next_to(exe: &Path) -> Result<(), String> {
     if !(release || debug) || !target_dir.join("CACHEDIR.TAG").is_file() {
         return Ok(());
     }
-    eprintln!(
-        "temblor: bringing raftkv up to date (cargo build{} -p raftkv)",
+    tracing::info!(
+        "bringing raftkv up to date (cargo build{} -p raftkv)",
         if release { " --release" } else { "" }
     );
     let mut cmd =

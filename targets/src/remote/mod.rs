@@ -12,11 +12,14 @@ mod channel_io;
 mod command;
 mod known_hosts;
 mod local;
+pub mod secrets;
 mod ssh;
+mod traced;
 
 pub use command::{escape, Command};
 pub use local::{effective_uid, Local};
 pub use ssh::{HostKeyPolicy, Ssh, SshConfig};
+pub use traced::Traced;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -216,10 +219,10 @@ pub struct AsyncRemote {
 }
 
 impl AsyncRemote {
-    /// Wraps a blocking remote.
+    /// Wraps a blocking remote, each call logged ([`Traced`]).
     pub fn new(remote: impl Remote + 'static) -> Self {
         AsyncRemote {
-            inner: Arc::new(remote),
+            inner: Arc::new(Traced::new(remote)),
         }
     }
 
@@ -254,7 +257,10 @@ impl AsyncRemote {
         F: FnOnce(&dyn Remote) -> Result<T, RemoteError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(inner.as_ref()))
+        // The caller's span (the run's) follows the call onto the pool, so
+        // its events land in that run's log.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(inner.as_ref())))
             .await
             .map_err(|e| RemoteError::Task {
                 host: self.host().to_string(),
