@@ -20,6 +20,14 @@ pub use harness::error::{EXIT_ERROR, EXIT_USAGE};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Say more on the terminal: -v debug, -vv trace (RUST_LOG, an
+    /// EnvFilter, overrides both flags). A run's temblor.log always gets
+    /// the debug level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Say less on the terminal: warnings and errors only, no progress.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -51,6 +59,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let verbosity = match cli.quiet {
+        true => -1,
+        false => cli.verbose.min(2) as i8,
+    };
+    harness::run::log::init(verbosity);
     // A panic that escapes a command (a run heals before it gets here) is a
     // harness failure like any other: exit 255 with its message, not 101.
     let result = std::panic::catch_unwind(|| match cli.command {

@@ -192,7 +192,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         // The report is for people; a failure to render it never costs the
         // verdict or the results already written.
         if let Err(e) = harness::report::write_run(&report.dir.path) {
-            eprintln!("temblor: cannot write the report: {e:#}");
+            tracing::warn!("cannot write the report: {e:#}");
         }
         for check in &report.analysis.checks {
             println!("== {}: {}", check.checker, check.verdict);
@@ -217,7 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     runtime.shutdown_timeout(Duration::from_secs(5));
     // The index lists this run whatever its outcome.
     if let Err(e) = harness::report::write_index(&results_dir) {
-        eprintln!("temblor: cannot write the results index: {e:#}");
+        tracing::warn!("cannot write the results index: {e:#}");
     }
     result
 }

@@ -35,6 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 use worker::{ClientWorker, Report};
 use workloads::generator::{ThreadSet, Workers};
 use workloads::{Client, Generator, Nemesis};
@@ -100,7 +101,9 @@ impl Shutdown {
 
     /// Says what the run is doing or waiting for now.
     pub fn set_stage(&self, stage: impl Into<String>) {
-        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage.into();
+        let stage = stage.into();
+        tracing::debug!(target: "temblor::run", "{stage}");
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage;
     }
 
     /// What the run said it is doing or waiting for.
@@ -274,14 +277,18 @@ impl Interpreter {
             };
             senders.push(tx);
             let work = w.run(rx);
-            handles.push(tokio::spawn(worker::guarded(thread, work, done.clone())));
+            handles.push(tokio::spawn(
+                worker::guarded(thread, work, done.clone()).in_current_span(),
+            ));
         }
         let (tx, rx) = mpsc::channel(1);
         let nemesis = self.nemesis.take();
         senders.push(tx);
         let thread = self.concurrency;
         let work = worker::run_nemesis(thread, nemesis, rx, done.clone());
-        handles.push(tokio::spawn(worker::guarded(thread, work, done)));
+        handles.push(tokio::spawn(
+            worker::guarded(thread, work, done).in_current_span(),
+        ));
         (senders, handles)
     }
 }

@@ -390,14 +390,35 @@ impl Faults {
                 problems.push(e.0);
             }
         }
+        match problems.is_empty() {
+            true => tracing::info!(target: "temblor::nemesis", "healed every fault"),
+            false => tracing::warn!(target: "temblor::nemesis", "heal: {}", problems.join("; ")),
+        }
         problems
+    }
+}
+
+/// A fault op's value in one short line for the log.
+fn compact(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
     }
 }
 
 impl Nemesis for Faults {
     fn invoke<'a>(&'a mut self, op: &'a Op) -> BoxFuture<'a, Result<Op, NemesisError>> {
         Box::pin(async move {
-            let value = self.perform(&op.f).await?;
+            tracing::debug!(target: "temblor::nemesis", "{}: starting", op.f);
+            let value = match self.perform(&op.f).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(target: "temblor::nemesis", "{}: {e}", op.f);
+                    return Err(e);
+                }
+            };
+            tracing::info!(target: "temblor::nemesis", "{}: {}", op.f, compact(&value));
             let mut done = op.clone();
             done.kind = OpType::Info;
             done.value = value;

@@ -66,7 +66,9 @@ where
     let tasks = nodes.iter().map(|node| {
         let (db, names, action) = (Arc::clone(db), names.clone(), action.clone());
         let (name, remote) = (node.name.clone(), node.remote.blocking());
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in_run = span.enter();
             let ctx = NodeCtx {
                 node: &name,
                 nodes: &names,
@@ -106,7 +108,7 @@ pub async fn download_logs(nodes: &[NodeHandle], db: &Arc<dyn Db>, dir: &RunDir)
         let local_dir = match dir.node_dir(&node.name) {
             Ok(d) => d,
             Err(e) => {
-                eprintln!("temblor: {e:#}");
+                tracing::warn!("{e:#}");
                 continue;
             }
         };
@@ -117,7 +119,7 @@ pub async fn download_logs(nodes: &[NodeHandle], db: &Arc<dyn Db>, dir: &RunDir)
                 .download(file.clone(), local_dir.join(name))
                 .await
             {
-                eprintln!("temblor: cannot download {file} from {}: {e}", node.name);
+                tracing::warn!("cannot download {file} from {}: {e}", node.name);
             }
         }
     }

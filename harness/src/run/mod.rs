@@ -47,6 +47,7 @@ use checkers::Verdict;
 use std::sync::Arc;
 use std::time::Duration;
 use store::{results::HistoryFacts, ResultsFile, RunDir};
+use tracing::Instrument as _;
 
 /// What a finished run reports.
 pub struct RunReport {
@@ -78,16 +79,27 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
         workloads::by_name(&spec.workload).map_err(|e| crate::error::UsageError(e.to_string()))?;
     let dir = RunDir::create(&spec.results_dir, &spec.test_name())?;
     dir.write_json(store::SPEC, &spec)?;
-    eprintln!("temblor: run {} (seed {seed})", dir.path.display());
-    match run_in(&spec, &dir, workload.as_ref(), (shutdown, injected)).await {
-        Ok(report) => Ok(report),
+    let log = log::RunLog::create(&dir.log(), &dir.id())?;
+    let span = log.span();
+    span.in_scope(|| tracing::info!("run {} (seed {seed})", dir.path.display()));
+    let ran = run_in(&spec, &dir, workload.as_ref(), (shutdown, injected), &log)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| match ran {
+        Ok(report) => {
+            let outcome = store::Outcome::of(report.verdict()).name();
+            tracing::info!(outcome, "the run ends");
+            Ok(report)
+        }
         Err(e) => {
-            if let Err(w) = dir.write_results(&ResultsFile::failed(&e, Some(seed))) {
-                eprintln!("temblor: cannot record the failure: {w:#}");
+            let results = ResultsFile::failed(&e, Some(seed));
+            tracing::error!(target: log::END, outcome = results.outcome().name(), "the run failed: {e:#}");
+            if let Err(w) = dir.write_results(&results) {
+                tracing::error!("cannot record the failure: {w:#}");
             }
             Err(e)
         }
-    }
+    })
 }
 
 /// The run in `dir`, from opening the nodes to the results.
@@ -96,9 +108,9 @@ async fn run_in(
     dir: &RunDir,
     workload: &dyn workloads::Workload,
     (shutdown, injected): (Shutdown, Option<inject::Panic>),
+    log: &log::RunLog,
 ) -> anyhow::Result<RunReport> {
     let seed = spec.seed.unwrap_or_default();
-    let log = log::RunLog::create(&dir.log())?;
     let ssh = spec
         .target
         .load()
@@ -127,7 +139,7 @@ async fn run_in(
         opened,
         workload,
         (shutdown.clone(), injected),
-        &log,
+        log,
     )
     .await;
     if nodes.owned_cluster.is_some() {
@@ -257,15 +269,18 @@ async fn with_db(
                 match workload.generators(&spec.workload_options) {
                     Err(e) => Err(e.into()),
                     Ok(gens) => {
-                        let task = tokio::spawn(run_generator(
-                            spec.clone(),
-                            dir.clone(),
-                            nodes.to_vec(),
-                            opened,
-                            gens,
-                            (shutdown.clone(), injected),
-                            log.clone(),
-                        ));
+                        let task = tokio::spawn(
+                            run_generator(
+                                spec.clone(),
+                                dir.clone(),
+                                nodes.to_vec(),
+                                opened,
+                                gens,
+                                (shutdown.clone(), injected),
+                                log.clone(),
+                            )
+                            .in_current_span(),
+                        );
                         match task.await {
                             Ok(r) => r,
                             Err(e) => Err(task_failed(e)),
@@ -291,7 +306,7 @@ async fn with_db(
     );
     let unhealed = healer.heal_and_verify().await;
     for problem in &unhealed {
-        eprintln!("temblor: heal: {problem}");
+        tracing::error!("heal: {problem}");
     }
     shutdown.set_stage("downloading the nodes' log files");
     db::download_logs(nodes, &db, dir).await;
@@ -302,7 +317,7 @@ async fn with_db(
             names.join(", ")
         ));
         if let Err(e) = db::on_all(nodes, &db, |db, ctx| db.teardown(ctx)).await {
-            eprintln!("temblor: while tearing down {}: {e:#}", names.join(", "));
+            tracing::warn!("while tearing down {}: {e:#}", names.join(", "));
         }
     }
     if unhealed.is_empty() {
@@ -325,8 +340,8 @@ async fn before_setup(
     Faults::new(nodes.to_vec(), Arc::clone(db), faults, 0)
         .validate()
         .map_err(crate::error::UsageError)?;
-    eprintln!(
-        "temblor: faults: {}",
+    tracing::info!(
+        "faults: {}",
         crate::nemesis::describe_availability(db.as_ref(), network)
     );
     if network {
@@ -353,8 +368,8 @@ async fn clean_leftovers(nodes: &[NodeHandle], owned: bool) -> anyhow::Result<()
     for (node, c) in nodes.iter().zip(cleaned) {
         if !c.undone.is_empty() {
             let what: Vec<String> = c.undone.iter().map(ToString::to_string).collect();
-            eprintln!(
-                "temblor: {}: cleaned what an earlier run left: {}",
+            tracing::warn!(
+                "{}: cleaned what an earlier run left: {}",
                 node.name,
                 what.join(", ")
             );
@@ -508,10 +523,7 @@ async fn run_generator(
     let summary = recorder.finish().await?;
     let outcome = outcome?;
     if outcome.interrupted && shutdown.is_triggered() {
-        eprintln!(
-            "temblor: interrupted; {} ops recorded",
-            summary.progress.records
-        );
+        tracing::warn!("interrupted; {} ops recorded", summary.progress.records);
     }
     Ok(summary)
 }

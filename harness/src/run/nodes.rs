@@ -158,10 +158,7 @@ fn open_local(spec: &TestSpec) -> anyhow::Result<Nodes> {
             .into())
         }
         Err(_) => {
-            eprintln!(
-                "temblor: bringing up a local cluster of {} nodes",
-                spec.nodes
-            );
+            tracing::info!("bringing up a local cluster of {} nodes", spec.nodes);
             let opts = slot.up_options(spec.nodes);
             let c = cluster::up(&opts).map_err(|e| {
                 if e.is_usage() {

@@ -2,6 +2,8 @@
 //! faults in force. On a terminal it is redrawn in place on stderr once a
 //! second; anywhere else (a CI log, a file) it is a plain line every few
 //! seconds, with no carriage returns or escape codes to litter the log.
+//! `-q` turns it off; the run's log gets the plain line every few seconds
+//! whatever the terminal shows.
 
 use crate::nemesis::Active;
 use crate::recorder::{Progress, Recorder};
@@ -9,6 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 /// How often a plain (not a terminal) progress line is printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -20,20 +23,23 @@ enum Style {
     Terminal,
     /// A line of its own each time.
     Plain,
+    /// Nothing on the terminal (`-q`).
+    Off,
 }
 
 impl Style {
     fn of_stderr() -> Style {
-        match std::io::stderr().is_terminal() {
-            true => Style::Terminal,
-            false => Style::Plain,
+        match (super::log::quiet(), std::io::stderr().is_terminal()) {
+            (true, _) => Style::Off,
+            (false, true) => Style::Terminal,
+            (false, false) => Style::Plain,
         }
     }
 
     fn every(self) -> Duration {
         match self {
             Style::Terminal => Duration::from_secs(1),
-            Style::Plain => PLAIN_EVERY,
+            Style::Plain | Style::Off => PLAIN_EVERY,
         }
     }
 
@@ -42,6 +48,7 @@ impl Style {
         match self {
             Style::Terminal => format!("\r\x1b[K{line}"),
             Style::Plain => format!("temblor: {line}\n"),
+            Style::Off => String::new(),
         }
     }
 
@@ -50,7 +57,7 @@ impl Style {
     fn end(self) -> &'static str {
         match self {
             Style::Terminal => "\n",
-            Style::Plain => "",
+            Style::Plain | Style::Off => "",
         }
     }
 }
@@ -73,18 +80,29 @@ impl ProgressLine {
 pub fn spawn(recorder: &Recorder, active: Arc<Mutex<Active>>, limit_secs: f64) -> ProgressLine {
     let counts = recorder.progress_handle();
     let style = Style::of_stderr();
-    let task = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(style.every());
-        // The first tick is at once: nothing has happened yet.
-        tick.tick().await;
-        loop {
+    let task = tokio::spawn(
+        async move {
+            let mut tick = tokio::time::interval(style.every());
+            // The first tick is at once: nothing has happened yet.
             tick.tick().await;
-            let text = style.frame(&line(&counts, &active, limit_secs));
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(text.as_bytes());
-            let _ = err.flush();
+            let mut last_logged = std::time::Instant::now();
+            loop {
+                tick.tick().await;
+                let shown = line(&counts, &active, limit_secs);
+                if last_logged.elapsed() >= PLAIN_EVERY - Duration::from_millis(100) {
+                    last_logged = std::time::Instant::now();
+                    tracing::debug!(target: "temblor::progress", "{shown}");
+                }
+                let text = style.frame(&shown);
+                if !text.is_empty() {
+                    let mut err = std::io::stderr().lock();
+                    let _ = err.write_all(text.as_bytes());
+                    let _ = err.flush();
+                }
+            }
         }
-    });
+        .in_current_span(),
+    );
     ProgressLine { task, style }
 }
 
@@ -119,5 +137,6 @@ mod tests {
             "{drawn:?}"
         );
         assert_eq!(Style::Terminal.end(), "\n");
+        assert_eq!(Style::Off.frame(line) + Style::Off.end(), "");
     }
 }
