@@ -72,7 +72,13 @@ impl ClientWorker {
                         self.invoke(client.insert((op.process, c)).1.as_mut(), &op)
                             .await
                     }
-                    Err(e) => Err(open_error(&self.node, e)),
+                    Err(e) => {
+                        // Once per process (and at most once a second per
+                        // worker while a node is down, as workers back
+                        // off): the log stays small.
+                        tracing::debug!(target: "temblor::client", node = %self.node, "cannot open a client: {e}");
+                        Err(open_error(&self.node, e))
+                    }
                 },
             };
             let done = Done {

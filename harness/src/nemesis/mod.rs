@@ -391,7 +391,7 @@ impl Faults {
             }
         }
         match problems.is_empty() {
-            true => tracing::info!(target: "temblor::nemesis", "healed every fault"),
+            true => tracing::debug!(target: "temblor::nemesis", "healed every fault"),
             false => tracing::warn!(target: "temblor::nemesis", "heal: {}", problems.join("; ")),
         }
         problems

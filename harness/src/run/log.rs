@@ -263,7 +263,10 @@ where
         let meta = event.metadata();
         let Line { message, fields } = line_of(event);
         let text = format!("{:5} {}: {message}{fields}", meta.level(), meta.target());
-        sink.write(&targets::remote::secrets::mask(&text));
+        // One event, one line: a multi-line command or error keeps its
+        // line breaks as `\n`, so the log greps and sorts by line.
+        let text = targets::remote::secrets::mask(&text).replace('\n', "\\n");
+        sink.write(&text);
     }
 }
 
@@ -299,7 +302,7 @@ mod tests {
             b.line("second");
             targets::remote::secrets::register("s3cret-pw");
             a.span().in_scope(|| {
-                tracing::debug!(target: "temblor::ssh", node = "n2", status = 3, "exec echo s3cret-pw")
+                tracing::debug!(target: "temblor::ssh", node = "n2", status = 3, "exec echo s3cret-pw\nexit 3")
             });
             // Two runs open: an event outside both spans goes to neither.
             tracing::info!("nobody's");
@@ -315,7 +318,7 @@ mod tests {
         );
         assert!(lines[0].trim_start().starts_with("0."), "{a}");
         assert!(
-            lines[1].ends_with("temblor::ssh: exec echo *** node=\"n2\" status=3"),
+            lines[1].ends_with("temblor::ssh: exec echo ***\\nexit 3 node=\"n2\" status=3"),
             "{a}"
         );
         assert!(lines[2].ends_with("the only run's"), "{a}");

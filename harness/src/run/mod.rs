@@ -88,7 +88,7 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
     span.in_scope(|| match ran {
         Ok(report) => {
             let outcome = store::Outcome::of(report.verdict()).name();
-            tracing::info!(outcome, "the run ends");
+            tracing::debug!(outcome, "the run ends");
             Ok(report)
         }
         Err(e) => {

@@ -148,6 +148,17 @@ command = "sleep 3141"
     ] {
         assert!(e.contains(want), "{want:?} missing from:\n{e}");
     }
+    // The harness failed, and says so where CI looks: results.json and
+    // junit.xml, both carrying the error; the log has the failing command.
+    let failed = latest(&results);
+    support::assert_failure_recorded(&failed, "harness-error", "config is broken");
+    let log = std::fs::read_to_string(failed.join("temblor.log")).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains("temblor::ssh: exec ")
+            && l.contains("exit 3")
+            && l.contains("node=\"n1\" status=3 ms=")),
+        "the failing command is not in temblor.log:\n{log}"
+    );
     // The daemon starts, but never becomes ready: the run fails after the
     // ready timeout, quoting the last check, and stops the daemon.
     let never = scratch_target(
@@ -209,6 +220,7 @@ command = "sleep 3142"
     }
     let history = latest(&results).join("history.jsonl");
     assert!(!history.exists(), "no op and no fault may run");
+    support::assert_failure_recorded(&latest(&results), "usage-error", "no driver for this store");
     assert!(
         processes(&["sleep", "3142"]).is_empty(),
         "the daemon was left running"

@@ -92,6 +92,36 @@ pub fn results_json(run: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap()).unwrap()
 }
 
+/// A run that failed left results.json with `outcome` and an error
+/// holding `error`, and a junit.xml that parses, with one `<error>` case
+/// carrying the same error.
+pub fn assert_failure_recorded(run: &Path, outcome: &str, error: &str) {
+    let r = results_json(run);
+    assert_eq!(r["outcome"], outcome, "{r:#}");
+    let code = if outcome == "usage-error" { 254 } else { 255 };
+    assert_eq!(r["exit_code"], code, "{r:#}");
+    assert_eq!(r["verdict"], "unknown", "{r:#}");
+    let message = r["error"].as_str().unwrap_or_default();
+    assert!(message.contains(error), "{error:?} not in {message:?}");
+    let xml = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .expect("a testsuite");
+    assert_eq!(suite.attribute("errors"), Some("1"), "{xml}");
+    let case = doc
+        .descendants()
+        .find(|n| n.has_tag_name("error"))
+        .expect("an <error> case");
+    let text = case.text().unwrap_or_default();
+    assert!(
+        text.contains(outcome) && text.contains(error),
+        "{error:?} not in {text:?}"
+    );
+    assert_eq!(case.attribute("message"), Some(text));
+}
+
 /// The verdict of each checker, by name.
 pub fn verdicts(run: &Path) -> Vec<(String, String)> {
     results_json(run)["checks"]

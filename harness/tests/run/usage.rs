@@ -62,6 +62,7 @@ fn a_node_that_cannot_be_reached_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(254), "{err}");
     assert!(err.contains("cannot reach node n1"), "{err}");
+    assert_failure_recorded(&latest(&results), "usage-error", "cannot reach node n1");
 }
 
 #[test]

@@ -170,15 +170,15 @@ impl ResultsFile {
         r
     }
 
-    /// A run that failed with `error` (`{:#}`, every cause) before its
-    /// history was checked; `usage` when the user can fix it.
+    /// A run that failed with `error` (`{:#}`, every cause, secrets
+    /// masked) before its history was checked.
     pub fn failed(error: &anyhow::Error, seed: Option<u64>) -> ResultsFile {
         let outcome = match crate::error::is_usage(error) {
             true => Outcome::UsageError,
             false => Outcome::HarnessError,
         };
         let mut r = ResultsFile::empty(outcome, seed);
-        r.error = Some(format!("{error:#}"));
+        r.error = Some(targets::remote::secrets::mask(&format!("{error:#}")));
         r
     }
 
