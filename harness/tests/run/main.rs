@@ -10,6 +10,7 @@ mod bugs;
 mod clock;
 mod heal;
 mod interrupt;
+mod logs;
 mod sudo_user;
 mod support;
 mod test_all;
