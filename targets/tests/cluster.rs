@@ -4,9 +4,11 @@
 //!
 //! Needs root and `ip netns`. Without them the tests say why and pass,
 //! except under `CI=true`, where they fail. Each test uses its own bridge,
-//! /24 and directory, and a guard runs `down` even when an assertion fails.
+//! /24 and directory, derived from its own tag and the local-cluster slot
+//! `TEMBLOR_CLUSTER` names (bridge `tmbt<slot>t<tag>`, 10.<78+tag>.<slot>.0/24),
+//! so jobs on different slots of one machine never share one; a guard runs
+//! `down` even when an assertion fails.
 
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use targets::cluster::{self, Cluster, State, UpOptions};
@@ -48,12 +50,16 @@ impl Drop for Guard {
     }
 }
 
+/// Test `tag`'s cluster (tags 1 to 9) in this job's slot.
 fn options(tag: u8, nodes: usize) -> UpOptions {
+    let slot = cluster::Slot::from_env()
+        .expect("TEMBLOR_CLUSTER is a cluster number")
+        .number();
     UpOptions {
         dir: std::env::temp_dir().join(format!("temblor-cluster-test{tag}-{}", std::process::id())),
         nodes,
-        bridge: format!("tmbt{tag}"),
-        subnet: format!("10.78.{tag}.0/24").parse().unwrap(),
+        bridge: format!("tmbt{slot}t{tag}"),
+        subnet: format!("10.{}.{slot}.0/24", 78 + tag).parse().unwrap(),
     }
 }
 
@@ -131,7 +137,9 @@ fn nodes_behave_like_separate_hosts() {
     if !can_run() {
         return;
     }
-    with_cluster(1, 3, |cluster, _| {
+    with_cluster(1, 3, |cluster, opts| {
+        let net = opts.subnet.to_string();
+        let net = net.trim_end_matches(".0/24");
         let ssh: Vec<Ssh> = cluster
             .names()
             .iter()
@@ -145,12 +153,12 @@ fn nodes_behave_like_separate_hosts() {
         }
         assert_eq!(
             run(&ssh[0], "getent hosts n3").split_whitespace().next(),
-            Some("10.78.1.13")
+            Some(format!("{net}.13").as_str())
         );
         let routes = run(&ssh[0], "ip -4 route; ip -6 addr");
         assert_eq!(
             routes.trim(),
-            "10.78.1.0/24 dev eth0 proto kernel scope link src 10.78.1.11"
+            format!("{net}.0/24 dev eth0 proto kernel scope link src {net}.11")
         );
         files_round_trip(&ssh[0], &cluster.dir().join("scratch"));
         daemon_lives_only_on_its_node(&ssh);
@@ -321,12 +329,12 @@ fn bad_addresses_keys_and_host_keys_fail_clearly() {
         return;
     }
     with_cluster(3, 2, |cluster, opts| {
-        unreachable_address_fails_within_the_connect_timeout(cluster);
+        unreachable_address_fails_within_the_connect_timeout(cluster, opts);
         a_wrong_key_names_the_key(cluster);
         unknown_and_changed_host_keys_are_refused(cluster);
         let clash = UpOptions {
             dir: opts.dir.with_extension("clash"),
-            bridge: "tmbt9".into(),
+            bridge: options(9, 2).bridge,
             ..opts.clone()
         };
         let err = cluster::up(&clash).unwrap_err();
@@ -338,10 +346,11 @@ fn bad_addresses_keys_and_host_keys_fail_clearly() {
     });
 }
 
-fn unreachable_address_fails_within_the_connect_timeout(cluster: &Cluster) {
+fn unreachable_address_fails_within_the_connect_timeout(cluster: &Cluster, opts: &UpOptions) {
     let mut cfg = cluster.ssh_config("n1").unwrap();
     cfg.host = "ghost".into();
-    cfg.addr = Ipv4Addr::new(10, 78, 3, 250).to_string();
+    let ghost = opts.subnet.to_string().replace(".0/24", ".250");
+    cfg.addr = ghost.clone();
     cfg.connect_timeout = Duration::from_secs(1);
     let started = Instant::now();
     let err = Ssh::new(cfg).exec(&Command::new("true")).unwrap_err();
@@ -358,7 +367,7 @@ fn unreachable_address_fails_within_the_connect_timeout(cluster: &Cluster) {
         "{err}"
     );
     assert!(
-        err.to_string().starts_with("ghost: ") && err.to_string().contains("10.78.3.250:22"),
+        err.to_string().starts_with("ghost: ") && err.to_string().contains(&format!("{ghost}:22")),
         "{err}"
     );
 }
