@@ -78,8 +78,16 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
     let workload =
         workloads::by_name(&spec.workload).map_err(|e| crate::error::UsageError(e.to_string()))?;
     let dir = RunDir::create(&spec.results_dir, &spec.test_name())?;
-    dir.write_json(store::SPEC, &spec)?;
-    let log = log::RunLog::create(&dir.log(), &dir.id())?;
+    let started = dir
+        .write_json(store::SPEC, &spec)
+        .and_then(|()| log::RunLog::create(&dir.log(), &dir.id()));
+    let log = match started {
+        Ok(log) => log,
+        Err(e) => {
+            record_failure(&dir, &e, seed);
+            return Err(e);
+        }
+    };
     let span = log.span();
     span.in_scope(|| tracing::info!("run {} (seed {seed})", dir.path.display()));
     let ran = run_in(&spec, &dir, workload.as_ref(), (shutdown, injected), &log)
@@ -92,14 +100,21 @@ pub async fn run(mut spec: TestSpec, shutdown: Shutdown) -> anyhow::Result<RunRe
             Ok(report)
         }
         Err(e) => {
-            let results = ResultsFile::failed(&e, Some(seed));
-            tracing::error!(target: log::END, outcome = results.outcome().name(), "the run failed: {e:#}");
-            if let Err(w) = dir.write_results(&results) {
-                tracing::error!("cannot record the failure: {w:#}");
-            }
+            record_failure(&dir, &e, seed);
             Err(e)
         }
     })
+}
+
+/// Writes results.json and junit.xml for a run that failed with `e`, and
+/// logs why (in the run's log only: the CLI prints the error).
+fn record_failure(dir: &RunDir, e: &anyhow::Error, seed: u64) {
+    let results = ResultsFile::failed(e, Some(seed));
+    let outcome = results.outcome().name();
+    tracing::error!(target: log::END, outcome, "the run failed: {e:#}");
+    if let Err(w) = dir.write_results(&results) {
+        tracing::error!("cannot record the failure: {w:#}");
+    }
 }
 
 /// The run in `dir`, from opening the nodes to the results.
