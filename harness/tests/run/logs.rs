@@ -7,10 +7,13 @@ use crate::support::*;
 use serde_json::Value;
 use std::path::Path;
 
+/// An op as compared: `(f, value)`.
+type Call = (String, Value);
+
 /// The history's client invocations (but the final reads, which come
 /// when the time is up) and fault completions, as `(f, value)` in
 /// history order.
-fn streams(run: &Path) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
+fn streams(run: &Path) -> (Vec<Call>, Vec<Call>) {
     let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     let (mut ops, mut faults) = (Vec::new(), Vec::new());
     for line in text.lines() {
@@ -26,7 +29,7 @@ fn streams(run: &Path) -> (Vec<(String, Value)>, Vec<(String, Value)>) {
 }
 
 /// The first `n` of each, which must be equal.
-fn same_prefix(what: &str, a: &[(String, Value)], b: &[(String, Value)], least: usize) {
+fn same_prefix(what: &str, a: &[Call], b: &[Call], least: usize) {
     let n = a.len().min(b.len());
     assert!(n >= least, "{what}: only {n} to compare (want {least})");
     assert_eq!(a[..n], b[..n], "{what} differ");
