@@ -104,11 +104,12 @@ impl RunLog {
         self.inner.span.clone()
     }
 
-    /// Logs `line` at info level, in the run's span.
+    /// Logs `line` at debug level (the run's log, and the terminal with
+    /// `-v`), in the run's span.
     pub fn line(&self, line: &str) {
         self.inner
             .span
-            .in_scope(|| tracing::info!(target: "temblor::run", "{line}"));
+            .in_scope(|| tracing::debug!(target: "temblor::run", "{line}"));
     }
 
     /// The callback targets write to (client programs' stderr, notes about
@@ -322,7 +323,7 @@ mod tests {
             "{a}"
         );
         assert!(lines[2].ends_with("the only run's"), "{a}");
-        assert!(read(&pb).ends_with("INFO  temblor::run: second\n"));
+        assert!(read(&pb).ends_with("DEBUG temblor::run: second\n"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
