@@ -255,7 +255,7 @@ fn what_an_earlier_run_left_is_cleaned_before_the_next_and_said() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let said = stderr
         .lines()
-        .find(|l| l.starts_with("temblor: n1: cleaned what an earlier run left: "))
+        .find(|l| l.starts_with("temblor: warning: n1: cleaned what an earlier run left: "))
         .unwrap_or_else(|| panic!("the run does not say what it cleaned: {stderr}"));
     for what in [
         "1 rule(s) in iptables chain temblor",

@@ -10,9 +10,10 @@ use std::path::Path;
 /// An op as compared: `(f, value)`.
 type Call = (String, Value);
 
-/// The history's client invocations (but the final reads, which come
-/// when the time is up) and fault completions, as `(f, value)` in
-/// history order.
+/// The history's client invocations (but the final reads) and fault
+/// completions (but the heal), as `(f, value)` in history order: the
+/// final reads and the heal come when the time is up, which cuts the two
+/// streams at a point timing decides.
 fn streams(run: &Path) -> (Vec<Call>, Vec<Call>) {
     let text = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
     let (mut ops, mut faults) = (Vec::new(), Vec::new());
@@ -21,7 +22,9 @@ fn streams(run: &Path) -> (Vec<Call>, Vec<Call>) {
         let pair = (op["f"].as_str().unwrap().to_string(), op["value"].clone());
         match (op["process"] == "nemesis", op["type"].as_str()) {
             (false, Some("invoke")) if op["final"] != true => ops.push(pair),
-            (true, Some("info")) if !op["value"].is_null() => faults.push(pair),
+            (true, Some("info")) if !op["value"].is_null() && op["f"] != "heal" => {
+                faults.push(pair)
+            }
             _ => {}
         }
     }
