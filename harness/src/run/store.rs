@@ -273,11 +273,19 @@ impl RunDir {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// Points `latest` at this run by renaming a new link over it, so
+    /// runs started at once in one results folder (test-all cells) never
+    /// find it half replaced: the last rename wins.
     fn point_latest(&self, results: &Path) -> anyhow::Result<()> {
         let latest = ResultsDir::new(results).latest();
         let target = self.path.strip_prefix(results).unwrap_or(&self.path);
-        let _ = std::fs::remove_file(&latest);
-        std::os::unix::fs::symlink(target, &latest)
+        // Made in the run's own (new) folder: no other run uses that name.
+        let tmp = self.path.join(format!(".{LATEST}.tmp"));
+        std::os::unix::fs::symlink(target, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, &latest))
+            .inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
             .with_context(|| format!("cannot point {} at {}", latest.display(), target.display()))
     }
 }
@@ -424,6 +432,23 @@ mod tests {
         assert!(a.id().starts_with("t/20"), "{}", a.id());
         let latest = std::fs::canonicalize(results.join("latest")).unwrap();
         assert_eq!(latest, std::fs::canonicalize(&b.path).unwrap());
+        // Many runs at once: each gets its folder, `latest` stays a link
+        // to one of them, and no temporary link is left.
+        let made: Vec<_> = std::thread::scope(|s| {
+            let runs: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| RunDir::create(&results, "u").map(|d| d.path)))
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().unwrap().unwrap())
+                .collect()
+        });
+        let latest = std::fs::canonicalize(results.join("latest")).unwrap();
+        assert!(made
+            .iter()
+            .any(|p| std::fs::canonicalize(p).unwrap() == latest));
+        for run in &made {
+            assert_eq!(std::fs::read_dir(run).unwrap().count(), 0, "a link is left");
+        }
         std::fs::remove_dir_all(&results).unwrap();
     }
 }
