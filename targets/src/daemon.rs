@@ -124,6 +124,15 @@ impl Kill for Daemons {
         // wait for health, which needs a quorum that may be down too.
         self.start_all(ctx, true)
     }
+
+    fn running(&self, ctx: &NodeCtx<'_>) -> Result<Option<bool>, DbError> {
+        for daemon in self.specs.daemons(ctx.node, false)? {
+            if !node::is_running(ctx.remote, daemon.pidfile())? {
+                return Ok(Some(false));
+            }
+        }
+        Ok(Some(true))
+    }
 }
 
 impl Pause for Daemons {

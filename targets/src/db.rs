@@ -2,7 +2,7 @@
 //! (setup, teardown) and optional abilities as separate traits, asked for at
 //! run time (Jepsen's `db.clj`: `DB`, `Kill`, `Pause`, `Primary`,
 //! `LogFiles`). The nemesis asks a target whether it can kill, pause, find
-//! the leader or skew clocks, and refuses a fault it cannot carry out with a
+//! the leader, skew clocks or corrupt data files (`DataFiles`), and refuses a fault it cannot carry out with a
 //! clear message instead of silently doing nothing.
 //!
 //! Calls are blocking (like [`Remote`]); the harness runs them on tokio's
@@ -117,6 +117,12 @@ pub trait Db: Send + Sync {
         None
     }
 
+    /// The files the target keeps its data in, for file faults, if it
+    /// declares them.
+    fn as_data_files(&self) -> Option<&dyn DataFiles> {
+        None
+    }
+
     /// How the target's clock can be skewed on these nodes (libfaketime
     /// for a libc program, the hosts' system clock on real hosts), or why it
     /// cannot (e.g. a Go binary on the local cluster, which libfaketime does
@@ -136,6 +142,12 @@ pub trait Kill: Send + Sync {
     fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
     /// Starts the process again on the node (with its existing data).
     fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError>;
+    /// Whether the target's processes run on the node (`None`: this
+    /// target cannot tell), e.g. to see whether a start held or the
+    /// process exited at once, refusing its data.
+    fn running(&self, _ctx: &NodeCtx<'_>) -> Result<Option<bool>, DbError> {
+        Ok(None)
+    }
 }
 
 /// Pause (SIGSTOP) and resume (SIGCONT) the process.
@@ -158,6 +170,16 @@ pub trait Primary: Send + Sync {
 pub trait LogFiles: Send + Sync {
     /// Absolute paths on the node.
     fn log_files(&self, ctx: &NodeCtx<'_>) -> Vec<String>;
+}
+
+/// Where a target keeps its data on a node: what file faults corrupt while
+/// the target is down (Jepsen's `nemesis/file.clj` works on the files a
+/// test names).
+pub trait DataFiles: Send + Sync {
+    /// Absolute paths on the node: files, or folders whose every file
+    /// (recursively) is data (etcd's `member/wal`). A path that does not
+    /// exist yet is skipped when a fault picks a file.
+    fn data_files(&self, node: &str) -> Vec<String>;
 }
 
 /// Skews the wall clock the target sees on a node.

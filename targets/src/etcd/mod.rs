@@ -29,7 +29,7 @@ pub use client::EtcdClient;
 pub use install::Install;
 
 use crate::daemon::{DaemonSpecs, Daemons};
-use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
+use crate::db::{Clock, DataFiles, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::http;
 use crate::node::{Daemon, NodePaths};
 use crate::remote::Command;
@@ -227,12 +227,25 @@ impl Db for Etcd {
         Some(&self.daemons)
     }
 
+    fn as_data_files(&self) -> Option<&dyn DataFiles> {
+        Some(self)
+    }
+
     fn clock(&self) -> Result<&dyn Clock, String> {
         if self.members.opts.system_clock {
             Ok(&self.clock)
         } else {
             Err(sysclock::refused_on_local_cluster("etcd"))
         }
+    }
+}
+
+/// etcd's write-ahead log and snapshot folders (`member/wal`,
+/// `member/snap`, where `snap/db` is the bbolt backend).
+impl DataFiles for Etcd {
+    fn data_files(&self, node: &str) -> Vec<String> {
+        let data = paths(node).var("etcd.data");
+        vec![format!("{data}/member/wal"), format!("{data}/member/snap")]
     }
 }
 

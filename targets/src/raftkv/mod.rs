@@ -17,7 +17,7 @@ pub use binary::Binary;
 pub use client::RaftKvClient;
 
 use crate::daemon::{DaemonSpecs, Daemons};
-use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
+use crate::db::{Clock, DataFiles, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::faketime::{self, FakeClock};
 use crate::http;
 use crate::node::{self, Daemon, NodePaths};
@@ -202,12 +202,27 @@ impl Db for RaftKv {
         Some(&self.daemons)
     }
 
+    fn as_data_files(&self) -> Option<&dyn DataFiles> {
+        Some(self)
+    }
+
     fn clock(&self) -> Result<&dyn Clock, String> {
         if self.members.opts.faketime {
             Ok(&self.clock)
         } else {
             Err("raftkv runs without libfaketime in this test; clock faults need it (the run turns it on when --nemesis includes clock)".into())
         }
+    }
+}
+
+/// raftkv's write-ahead log, hard state (term and vote) and snapshot
+/// (`raftkv::storage`).
+impl DataFiles for RaftKv {
+    fn data_files(&self, node: &str) -> Vec<String> {
+        let p = paths(node);
+        ["wal.log", "hardstate.json", "snapshot.json"]
+            .map(|f| p.var(&format!("data/{f}")))
+            .to_vec()
     }
 }
 
