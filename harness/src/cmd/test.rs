@@ -5,7 +5,7 @@
 use super::check::parse_duration;
 use super::UsageError;
 use harness::interpreter::Shutdown;
-use harness::nemesis::{ClockFault, FaultKind, Shape, Targets};
+use harness::nemesis::{ClockFault, FaultKind, FileFault, Shape, Targets};
 use harness::run::{self, TestSpec};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,7 +48,7 @@ pub struct Args {
     /// `[workload_options]` in a --test-file.
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
-    /// Faults, comma-separated: partition, kill, pause, clock, packet; or
+    /// Faults, comma-separated: partition, kill, pause, clock, packet, file; or
     /// `none`. Default: partition,kill,pause.
     #[arg(long, value_delimiter = ',', value_name = "FAULTS")]
     pub nemesis: Option<Vec<String>>,
@@ -74,6 +74,18 @@ pub struct Args {
     /// offset), strobe (flip them back and forth) (default: both).
     #[arg(long, value_delimiter = ',', value_name = "CLOCK_FAULTS")]
     pub clock_faults: Option<Vec<ClockFault>>,
+    /// With `--nemesis file`: what each file fault does to one data file
+    /// of each node it hits (the node's target is killed first and started
+    /// after), chosen at random among: bitflip (flip random bits),
+    /// truncate (cut off the file's tail), snapshot (put back a copy taken
+    /// at an earlier file fault) (default: all three).
+    #[arg(long, value_delimiter = ',', value_name = "FILE_FAULTS")]
+    pub file_faults: Option<Vec<FileFault>>,
+    /// With `--nemesis file`: which nodes a file fault hits, chosen at
+    /// random for each fault among: one, minority, majority, all,
+    /// primaries (default: minority).
+    #[arg(long, value_delimiter = ',', value_name = "TARGETS")]
+    pub file_fault_targets: Option<Vec<Targets>>,
     /// With `--nemesis clock`: the smallest clock bump (each bump's size is
     /// drawn between this and --clock-bump-max, either sign). Default 10ms.
     #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
@@ -257,6 +269,8 @@ pub fn spec_over(mut s: TestSpec, args: Args) -> anyhow::Result<TestSpec> {
     );
     let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
     set(&mut s.clock_faults, args.clock_faults);
+    set(&mut s.file_faults, args.file_faults);
+    set(&mut s.file_fault_targets, args.file_fault_targets);
     set(&mut s.clock_bump_min, secs(args.clock_bump_min));
     set(&mut s.clock_bump_max, secs(args.clock_bump_max));
     set(&mut s.strobe_delta, secs(args.strobe_delta));
@@ -554,6 +568,8 @@ mod tests {
             strobe_delta: 2.0,
             strobe_period: 0.125,
             strobe_duration: 1.5,
+            file_faults: vec![FileFault::Truncate],
+            file_fault_targets: vec![Targets::All],
         };
         let d = TestSpec::default();
         let TestSpec {
@@ -583,6 +599,8 @@ mod tests {
             strobe_delta,
             strobe_period,
             strobe_duration,
+            file_faults,
+            file_fault_targets,
         } = &spec;
         assert!(name != &d.name && target != &d.target && workload != &d.workload);
         assert!(nemesis != &d.nemesis && partition_shapes != &d.partition_shapes);
@@ -595,6 +613,7 @@ mod tests {
         assert!(clock_faults != &d.clock_faults && clock_bump_min != &d.clock_bump_min);
         assert!(clock_bump_max != &d.clock_bump_max && strobe_delta != &d.strobe_delta);
         assert!(strobe_period != &d.strobe_period && strobe_duration != &d.strobe_duration);
+        assert!(file_faults != &d.file_faults && file_fault_targets != &d.file_fault_targets);
         let harness::run::spec::SshSpec {
             username,
             key,

@@ -17,13 +17,14 @@
 //! (`measured_offsets_ms`) beside the offsets asked for (`offsets_ms`):
 //! what a node showed, not what temblor hoped it would.
 
-use super::{FaultKind, Faults};
+use super::{Cluster, Family, FaultKind, FaultOp};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use targets::db::DbError;
+use workloads::client::BoxFuture;
 use workloads::NemesisError;
 
 /// How clock faults move clocks (the test's `clock_bump_*` and `strobe_*`
@@ -101,7 +102,37 @@ pub fn bump_ms(rng: &mut impl Rng, min: i64, max: i64) -> i64 {
     }
 }
 
-impl Faults {
+/// The nemesis of clock faults.
+pub struct Clocks;
+
+impl Family for Clocks {
+    fn kinds(&self) -> &'static [FaultKind] {
+        &[FaultKind::Clock]
+    }
+
+    fn invoke<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+        op: FaultOp,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>> {
+        Box::pin(async move {
+            match op {
+                FaultOp::BumpClock => cluster.bump_clocks().await,
+                FaultOp::StrobeClock => cluster.strobe_clocks().await,
+                _ => cluster.reset_clocks().await,
+            }
+        })
+    }
+
+    fn heal<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>> {
+        Box::pin(cluster.reset_clocks())
+    }
+}
+
+impl Cluster {
     /// Bumps the clocks of a random non-empty set of nodes, each by its
     /// own random offset on top of the one it has.
     pub(super) async fn bump_clocks(&mut self) -> Result<Value, NemesisError> {
@@ -158,7 +189,7 @@ impl Faults {
 
     /// Readies every node for clock faults (the target's `Clock::prepare`)
     /// when the schedule has them; nothing otherwise.
-    pub async fn prepare_clocks(&self) -> Result<(), NemesisError> {
+    pub(super) async fn prepare_clocks(&self) -> Result<(), NemesisError> {
         if !self.opts.kinds.contains(&FaultKind::Clock) {
             return Ok(());
         }
@@ -290,11 +321,11 @@ mod tests {
         }
     }
 
-    fn faults(db: &Arc<Recorded>, kinds: Vec<FaultKind>) -> Faults {
+    fn faults(db: &Arc<Recorded>, kinds: Vec<FaultKind>) -> Cluster {
         with_clock(db, kinds, ClockOptions::default())
     }
 
-    fn with_clock(db: &Arc<Recorded>, kinds: Vec<FaultKind>, clock: ClockOptions) -> Faults {
+    fn with_clock(db: &Arc<Recorded>, kinds: Vec<FaultKind>, clock: ClockOptions) -> Cluster {
         let nodes = ["n1", "n2", "n3"].map(|n| NodeHandle {
             name: n.into(),
             addr: "127.0.0.1".into(),
@@ -306,7 +337,7 @@ mod tests {
             clock,
             ..NemesisOptions::default()
         };
-        Faults::new(nodes.to_vec(), Arc::clone(db) as Arc<dyn Db>, opts, 1)
+        Cluster::new(nodes.to_vec(), Arc::clone(db) as Arc<dyn Db>, opts, 1)
     }
 
     fn calls(db: &Recorded) -> Vec<String> {
@@ -404,7 +435,7 @@ mod tests {
             assert_eq!(v["offsets_ms"][n], json!(set[0]));
             assert_eq!(v["measured_offsets_ms"][n], json!(set[0] as f64 + 0.25));
         }
-        assert_eq!(f.active().lock().unwrap().skewed.len(), 3);
+        assert_eq!(f.active.lock().unwrap().skewed.len(), 3);
     }
 
     #[tokio::test]
@@ -438,7 +469,7 @@ mod tests {
         );
         assert_eq!(v["offsets_ms"], json!({"n1": 0, "n2": 0, "n3": 0}));
         assert_eq!(v["measured_offsets_ms"]["n2"], json!(0.25));
-        assert!(f.active().lock().unwrap().skewed.is_empty());
+        assert!(f.active.lock().unwrap().skewed.is_empty());
     }
 
     #[test]

@@ -9,6 +9,15 @@
 //! its reason rather than skipped. Every choice (which shape, which nodes,
 //! how far to move a clock) comes from the nemesis's own seeded RNG.
 //!
+//! The nemesis is a composition (Jepsen's `nemesis/compose`): one small
+//! nemesis per fault family ([`net::Network`], [`process::Processes`],
+//! [`clock::Clocks`], [`file::Files`]), each saying which families' ops
+//! it performs ([`Family`]); [`Faults`] routes each op to the one that
+//! handles its family (the vocabulary is [`FaultOp`], defined once in
+//! [`kind`]) and heals them all. They share the nodes, the target, the
+//! options, one seeded RNG and the record of faults in force
+//! ([`Cluster`]).
+//!
 //! [`Faults::heal_all`] undoes everything, whatever is recorded as active,
 //! on every node it can reach, and [`Faults::heal_and_verify`] then looks
 //! at each node ([`leftovers`]) to prove nothing is left: the run calls it
@@ -52,6 +61,7 @@ macro_rules! kebab_choices {
 }
 
 mod clock;
+mod file;
 pub mod grudge;
 mod kind;
 pub mod leftovers;
@@ -59,8 +69,9 @@ pub mod net;
 mod process;
 
 pub use clock::{ClockOptions, Strobe};
+pub use file::FileOptions;
 pub use grudge::Shape;
-pub use kind::{ClockFault, FaultKind, Targets};
+pub use kind::{ClockFault, FaultKind, FaultOp, FileFault, Role, Targets};
 
 use checkers::{Op, OpType};
 use rand::SeedableRng;
@@ -100,6 +111,8 @@ pub struct NemesisOptions {
     pub delay_ms: u64,
     /// How clock faults bump and strobe clocks.
     pub clock: ClockOptions,
+    /// What file faults do, and to how many nodes.
+    pub file: FileOptions,
     /// Whether temblor reaches the nodes over SSH: without it (a hosted
     /// service attached with `ssh = false`) there are no network or clock
     /// faults, and nothing to heal on the nodes.
@@ -115,6 +128,7 @@ impl Default for NemesisOptions {
             loss: 0.3,
             delay_ms: 0,
             clock: ClockOptions::default(),
+            file: FileOptions::default(),
             network: true,
         }
     }
@@ -133,6 +147,8 @@ pub struct Active {
     pub paused: BTreeSet<String>,
     /// Nodes whose clock offset is not zero.
     pub skewed: BTreeMap<String, i64>,
+    /// Nodes down with corrupted data files, not yet started again.
+    pub corrupted: BTreeSet<String>,
 }
 
 impl Active {
@@ -155,12 +171,17 @@ impl Active {
         if !self.skewed.is_empty() {
             parts.push(format!("clock skew on {}", self.skewed.len()));
         }
+        if !self.corrupted.is_empty() {
+            parts.push(format!("corrupted files on {}", list(&self.corrupted)));
+        }
         parts.join(", ")
     }
 }
 
-/// The nemesis of a run.
-pub struct Faults {
+/// What every family's nemesis works with: the nodes, the target, the
+/// options, the one seeded RNG every choice comes from, and the faults in
+/// force.
+pub struct Cluster {
     nodes: Vec<NodeHandle>,
     db: Arc<dyn Db>,
     opts: NemesisOptions,
@@ -168,10 +189,126 @@ pub struct Faults {
     active: Arc<std::sync::Mutex<Active>>,
 }
 
+/// One fault family's nemesis (Jepsen's `Reflection` `fs`): the families
+/// whose ops it performs, how it performs one, and how it undoes all of
+/// its faults.
+pub trait Family: Send + Sync {
+    /// The families whose ops ([`FaultOp::kind`]) it performs.
+    fn kinds(&self) -> &'static [FaultKind];
+    /// Performs `op`, one of its families'; the value says what was done.
+    fn invoke<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+        op: FaultOp,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>>;
+    /// Undoes every fault of its families, whatever is recorded as active.
+    fn heal<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>>;
+}
+
+/// The nemesis of a run: every family's nemesis, composed by the ops they
+/// handle (Jepsen's `nemesis/compose`).
+pub struct Faults {
+    cluster: Cluster,
+    families: Vec<Box<dyn Family>>,
+}
+
 impl Faults {
     /// A nemesis over `nodes` for target `db`, its choices seeded by `seed`.
     pub fn new(nodes: Vec<NodeHandle>, db: Arc<dyn Db>, opts: NemesisOptions, seed: u64) -> Self {
         Faults {
+            cluster: Cluster::new(nodes, db, opts, seed),
+            // Heal order: the network first (a healed node can be
+            // reached), then data files (their nodes started and watched),
+            // processes (resumed, every node started), clocks.
+            families: vec![
+                Box::new(net::Network),
+                Box::new(file::Files::default()),
+                Box::new(process::Processes),
+                Box::new(clock::Clocks),
+            ],
+        }
+    }
+
+    /// Refuses fault families the target or the nodes cannot take here,
+    /// saying why for each (before the run starts, never as a silent
+    /// no-op).
+    pub fn validate(&self) -> Result<(), String> {
+        self.cluster.validate()
+    }
+
+    /// A shared view of the faults in force (for the progress line).
+    pub fn active(&self) -> Arc<std::sync::Mutex<Active>> {
+        Arc::clone(&self.cluster.active)
+    }
+
+    /// Readies every node for clock faults when the schedule has them.
+    pub async fn prepare_clocks(&self) -> Result<(), NemesisError> {
+        self.cluster.prepare_clocks().await
+    }
+
+    /// Refuses, before the run, a packet delay that some node's kernel
+    /// cannot apply (no netem), naming the nodes.
+    pub async fn check_network(&self) -> Result<(), String> {
+        self.cluster.check_network().await
+    }
+
+    /// Performs one fault op, by the family nemesis that handles it; the
+    /// value says what was done.
+    async fn perform(&mut self, f: &str) -> Result<Value, NemesisError> {
+        let op: FaultOp = f.parse().map_err(NemesisError)?;
+        let Some(kind) = op.kind() else {
+            let problems = self.heal_all().await;
+            return match problems.is_empty() {
+                true => Ok(json!("healed")),
+                false => Err(NemesisError(problems.join("; "))),
+            };
+        };
+        let cluster = &mut self.cluster;
+        match self.families.iter_mut().find(|n| n.kinds().contains(&kind)) {
+            Some(family) => family.invoke(cluster, op).await,
+            None => Err(NemesisError(format!("no nemesis performs {f}"))),
+        }
+    }
+
+    /// Heals every fault ([`heal_all`](Faults::heal_all)), then checks
+    /// every node for faults still in force ([`leftovers::verify`]);
+    /// nodes temblor does not reach over SSH have nothing to check.
+    /// Returns every problem, each naming its node; empty: all healed.
+    pub async fn heal_and_verify(&mut self) -> Vec<String> {
+        let mut problems = self.heal_all().await;
+        if self.cluster.opts.network {
+            problems.extend(leftovers::verify(&self.cluster.nodes).await);
+        }
+        problems
+    }
+
+    /// Undoes every fault on every node, whatever is recorded as active:
+    /// each family nemesis heals its own (the network, data files,
+    /// processes, clocks). Returns the problems met; it carries on past
+    /// each one, and past each node that cannot be reached.
+    pub async fn heal_all(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for family in &mut self.families {
+            if let Err(e) = family.heal(&mut self.cluster).await {
+                problems.push(e.0);
+            }
+        }
+        match problems.is_empty() {
+            true => tracing::debug!(target: "temblor::nemesis", "healed every fault"),
+            false => tracing::warn!(target: "temblor::nemesis", "heal: {}", problems.join("; ")),
+        }
+        problems
+    }
+}
+
+impl Cluster {
+    /// The shared state of the family nemeses over `nodes` for target
+    /// `db`, its choices seeded by `seed`.
+    pub fn new(nodes: Vec<NodeHandle>, db: Arc<dyn Db>, opts: NemesisOptions, seed: u64) -> Self {
+        Cluster {
             nodes,
             db,
             opts,
@@ -190,10 +327,7 @@ impl Faults {
             .unwrap_or(&Targets::One)
     }
 
-    /// Refuses fault families the target or the nodes cannot take here,
-    /// saying why for each (before the run starts, never as a silent
-    /// no-op).
-    pub fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), String> {
         let refused: Vec<String> = self
             .opts
             .kinds
@@ -214,11 +348,6 @@ impl Faults {
         }
     }
 
-    /// A shared view of the faults in force (for the progress line).
-    pub fn active(&self) -> Arc<std::sync::Mutex<Active>> {
-        Arc::clone(&self.active)
-    }
-
     fn names(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.name.clone()).collect()
     }
@@ -232,169 +361,6 @@ impl Faults {
 
     fn update(&self, f: impl FnOnce(&mut Active)) {
         f(&mut self.active.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
-    /// Performs one fault op; the value says what was done.
-    async fn perform(&mut self, f: &str) -> Result<Value, NemesisError> {
-        match f {
-            "start-partition" => self.partition().await,
-            "stop-partition" => {
-                self.heal_network().await?;
-                Ok(json!("healed"))
-            }
-            "start-loss" => self.loss().await,
-            "stop-loss" => {
-                self.heal_network().await?;
-                Ok(json!("healed"))
-            }
-            "kill" | "pause" => self.process_fault(f).await,
-            "start" => self.restart_killed().await,
-            "resume" => self.resume_paused().await,
-            "bump-clock" => self.bump_clocks().await,
-            "strobe-clock" => self.strobe_clocks().await,
-            "reset-clock" => self.reset_clocks().await,
-            "heal" => {
-                let problems = self.heal_all().await;
-                match problems.is_empty() {
-                    true => Ok(json!("healed")),
-                    false => Err(NemesisError(problems.join("; "))),
-                }
-            }
-            other => Err(NemesisError(format!("unknown fault op {other:?}"))),
-        }
-    }
-
-    async fn partition(&mut self) -> Result<Value, NemesisError> {
-        use rand::seq::SliceRandom;
-        let shape = *self
-            .opts
-            .shapes
-            .choose(&mut self.rng)
-            .ok_or_else(|| NemesisError("no partition shapes to choose from".into()))?;
-        let leader = if shape == Shape::Leader {
-            self.primaries().await?.into_iter().next()
-        } else {
-            None
-        };
-        let grudge = grudge::for_shape(shape, &self.names(), leader.as_deref(), &mut self.rng)
-            .map_err(NemesisError)?;
-        self.update(|a| a.partition = true);
-        let mut tasks = Vec::new();
-        for (node, dropped) in &grudge {
-            let handle = self.node(node)?.clone();
-            let addrs = dropped
-                .iter()
-                .map(|d| self.node(d).map(|n| n.addr.clone()))
-                .collect::<Result<BTreeSet<_>, _>>()?;
-            tasks.push(async move { net::drop_from(&handle.remote, &addrs).await });
-        }
-        join_all(tasks).await?;
-        Ok(json!({ "shape": shape, "grudge": grudge }))
-    }
-
-    async fn loss(&mut self) -> Result<Value, NemesisError> {
-        self.update(|a| a.loss = true);
-        let (fraction, delay_ms) = (self.opts.loss, self.opts.delay_ms);
-        let mut tasks = Vec::new();
-        for node in &self.nodes {
-            let others: BTreeSet<String> = self
-                .nodes
-                .iter()
-                .filter(|n| n.name != node.name)
-                .map(|n| n.addr.clone())
-                .collect();
-            let remote = node.remote.clone();
-            tasks.push(async move {
-                net::lose_from(&remote, &others, fraction).await?;
-                match delay_ms {
-                    0 => Ok(()),
-                    ms => net::delay_to(&remote, &others, ms).await,
-                }
-            });
-        }
-        join_all(tasks).await?;
-        Ok(json!({ "loss": fraction, "delay_ms": delay_ms }))
-    }
-
-    /// Refuses, before the run, a packet delay that some node's kernel
-    /// cannot apply (no netem), naming the nodes.
-    pub async fn check_network(&self) -> Result<(), String> {
-        if self.opts.delay_ms == 0 || !self.opts.kinds.contains(&FaultKind::Packet) {
-            return Ok(());
-        }
-        let probes = self.nodes.iter().map(|n| net::has_netem(&n.remote));
-        let answers = futures::future::join_all(probes).await;
-        let lacking: Vec<&str> = self
-            .nodes
-            .iter()
-            .zip(answers)
-            .filter(|(_, ok)| !ok)
-            .map(|(n, _)| n.name.as_str())
-            .collect();
-        if lacking.is_empty() {
-            return Ok(());
-        }
-        Err(format!(
-            "--packet-delay needs tc and the netem qdisc (sch_netem), which {} lack{} \
-             (checked with: {}); packet loss works without it: run without --packet-delay",
-            lacking.join(", "),
-            if lacking.len() == 1 { "s" } else { "" },
-            net::NETEM_PROBE
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        ))
-    }
-
-    /// Heals the network on every node; the error names every node that
-    /// could not be healed.
-    async fn heal_network(&self) -> Result<(), NemesisError> {
-        if !self.opts.network {
-            return Ok(());
-        }
-        let tasks = self.nodes.iter().map(|n| net::heal(&n.remote));
-        every_one(futures::future::join_all(tasks).await)?;
-        self.update(|a| {
-            a.partition = false;
-            a.loss = false;
-        });
-        Ok(())
-    }
-
-    /// Heals every fault ([`heal_all`](Faults::heal_all)), then checks
-    /// every node for faults still in force ([`leftovers::verify`]);
-    /// nodes temblor does not reach over SSH have nothing to check.
-    /// Returns every problem, each naming its node; empty: all healed.
-    pub async fn heal_and_verify(&mut self) -> Vec<String> {
-        let mut problems = self.heal_all().await;
-        if self.opts.network {
-            problems.extend(leftovers::verify(&self.nodes).await);
-        }
-        problems
-    }
-
-    /// Undoes every fault on every node, whatever is recorded as active:
-    /// heals the network, resumes and restarts the target, resets clocks.
-    /// Returns the problems met; it carries on past each one, and past
-    /// each node that cannot be reached.
-    pub async fn heal_all(&mut self) -> Vec<String> {
-        let mut problems = Vec::new();
-        let results = vec![
-            self.heal_network().await.map(|_| Value::Null),
-            self.resume_all().await,
-            self.restart_all().await,
-            self.reset_clocks().await,
-        ];
-        for r in results {
-            if let Err(e) = r {
-                problems.push(e.0);
-            }
-        }
-        match problems.is_empty() {
-            true => tracing::debug!(target: "temblor::nemesis", "healed every fault"),
-            false => tracing::warn!(target: "temblor::nemesis", "heal: {}", problems.join("; ")),
-        }
-        problems
     }
 }
 
@@ -437,8 +403,12 @@ pub fn availability(kind: FaultKind, db: &dyn Db, network: bool) -> Result<(), S
         ))
     };
     match kind {
-        FaultKind::Partition | FaultKind::Packet | FaultKind::Clock if !network => no_ssh(),
-        FaultKind::Kill if db.as_kill().is_none() => Err(format!(
+        FaultKind::Partition | FaultKind::Packet | FaultKind::Clock | FaultKind::File
+            if !network =>
+        {
+            no_ssh()
+        }
+        FaultKind::Kill | FaultKind::File if db.as_kill().is_none() => Err(format!(
             "{} cannot be killed and restarted (an attached target needs [attach] kill and start \
              commands)",
             db.name()
@@ -448,6 +418,7 @@ pub fn availability(kind: FaultKind, db: &dyn Db, network: bool) -> Result<(), S
             db.name()
         )),
         FaultKind::Clock => db.clock().map(|_| ()),
+        FaultKind::File if db.as_data_files().is_none() => Err(file::no_data_files(db)),
         _ => Ok(()),
     }
 }

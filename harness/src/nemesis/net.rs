@@ -14,9 +14,140 @@
 //! loudly when iptables or tc does: a heal that cannot remove a rule must
 //! never look like one that did.
 
-use super::NemesisError;
+use super::{Cluster, Family, FaultKind, FaultOp, NemesisError, Shape};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use targets::remote::{escape, AsyncRemote, Command};
+use workloads::client::BoxFuture;
+
+/// The nemesis of partitions and packet faults: both are rules in our
+/// chain, and healing one heals both.
+pub struct Network;
+
+impl Family for Network {
+    fn kinds(&self) -> &'static [FaultKind] {
+        &[FaultKind::Partition, FaultKind::Packet]
+    }
+
+    fn invoke<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+        op: FaultOp,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>> {
+        Box::pin(async move {
+            match op {
+                FaultOp::StartPartition => cluster.partition().await,
+                FaultOp::StartLoss => cluster.loss().await,
+                _ => {
+                    cluster.heal_network().await?;
+                    Ok(json!("healed"))
+                }
+            }
+        })
+    }
+
+    fn heal<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>> {
+        Box::pin(async move { cluster.heal_network().await.map(|_| Value::Null) })
+    }
+}
+
+impl Cluster {
+    pub(super) async fn partition(&mut self) -> Result<Value, NemesisError> {
+        use rand::seq::SliceRandom;
+        let shape = *self
+            .opts
+            .shapes
+            .choose(&mut self.rng)
+            .ok_or_else(|| NemesisError("no partition shapes to choose from".into()))?;
+        let leader = if shape == Shape::Leader {
+            self.primaries().await?.into_iter().next()
+        } else {
+            None
+        };
+        let grudge =
+            super::grudge::for_shape(shape, &self.names(), leader.as_deref(), &mut self.rng)
+                .map_err(NemesisError)?;
+        self.update(|a| a.partition = true);
+        let mut tasks = Vec::new();
+        for (node, dropped) in &grudge {
+            let handle = self.node(node)?.clone();
+            let addrs = dropped
+                .iter()
+                .map(|d| self.node(d).map(|n| n.addr.clone()))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            tasks.push(async move { drop_from(&handle.remote, &addrs).await });
+        }
+        super::join_all(tasks).await?;
+        Ok(json!({ "shape": shape, "grudge": grudge }))
+    }
+
+    pub(super) async fn loss(&mut self) -> Result<Value, NemesisError> {
+        self.update(|a| a.loss = true);
+        let (fraction, delay_ms) = (self.opts.loss, self.opts.delay_ms);
+        let mut tasks = Vec::new();
+        for node in &self.nodes {
+            let others: BTreeSet<String> = self
+                .nodes
+                .iter()
+                .filter(|n| n.name != node.name)
+                .map(|n| n.addr.clone())
+                .collect();
+            let remote = node.remote.clone();
+            tasks.push(async move {
+                lose_from(&remote, &others, fraction).await?;
+                match delay_ms {
+                    0 => Ok(()),
+                    ms => delay_to(&remote, &others, ms).await,
+                }
+            });
+        }
+        super::join_all(tasks).await?;
+        Ok(json!({ "loss": fraction, "delay_ms": delay_ms }))
+    }
+
+    pub(super) async fn check_network(&self) -> Result<(), String> {
+        if self.opts.delay_ms == 0 || !self.opts.kinds.contains(&FaultKind::Packet) {
+            return Ok(());
+        }
+        let probes = self.nodes.iter().map(|n| has_netem(&n.remote));
+        let answers = futures::future::join_all(probes).await;
+        let lacking: Vec<&str> = self
+            .nodes
+            .iter()
+            .zip(answers)
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| n.name.as_str())
+            .collect();
+        if lacking.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "--packet-delay needs tc and the netem qdisc (sch_netem), which {} lack{} \
+             (checked with: {}); packet loss works without it: run without --packet-delay",
+            lacking.join(", "),
+            if lacking.len() == 1 { "s" } else { "" },
+            NETEM_PROBE.split_whitespace().collect::<Vec<_>>().join(" ")
+        ))
+    }
+
+    /// Heals the network on every node; the error names every node that
+    /// could not be healed.
+    pub(super) async fn heal_network(&self) -> Result<(), NemesisError> {
+        if !self.opts.network {
+            return Ok(());
+        }
+        let tasks = self.nodes.iter().map(|n| heal(&n.remote));
+        super::every_one(futures::future::join_all(tasks).await)?;
+        self.update(|a| {
+            a.partition = false;
+            a.loss = false;
+        });
+        Ok(())
+    }
+}
 
 /// The chain temblor owns on every node.
 pub const CHAIN: &str = "temblor";

@@ -3,19 +3,56 @@
 //! (Jepsen's `nemesis/combined.clj` `db-nemesis` and its node specs).
 //! `Db` calls block, so each runs on tokio's blocking pool.
 
-use super::{Faults, NodeHandle, Targets};
+use super::{Cluster, Family, FaultKind, FaultOp, NodeHandle, Targets};
 use rand::seq::SliceRandom;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use targets::db::{Db, DbError, NodeCtx};
+use workloads::client::BoxFuture;
 use workloads::NemesisError;
 
-impl Faults {
-    /// Kills or pauses the nodes of a randomly chosen target set.
-    pub(super) async fn process_fault(&mut self, f: &str) -> Result<Value, NemesisError> {
+/// The nemesis of kills and pauses.
+pub struct Processes;
+
+impl Family for Processes {
+    fn kinds(&self) -> &'static [FaultKind] {
+        &[FaultKind::Kill, FaultKind::Pause]
+    }
+
+    fn invoke<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+        op: FaultOp,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>> {
+        Box::pin(async move {
+            match op {
+                FaultOp::Start => cluster.restart_killed().await,
+                FaultOp::Resume => cluster.resume_paused().await,
+                _ => cluster.process_fault(op == FaultOp::Pause).await,
+            }
+        })
+    }
+
+    /// Resumes every node, then starts the target wherever it is not
+    /// running.
+    fn heal<'a>(
+        &'a mut self,
+        cluster: &'a mut Cluster,
+    ) -> BoxFuture<'a, Result<Value, NemesisError>> {
+        Box::pin(async move {
+            let resumed = cluster.resume_all().await;
+            let started = cluster.restart_all().await;
+            super::every_one(vec![resumed.map(|_| ()), started.map(|_| ())])?;
+            Ok(Value::Null)
+        })
+    }
+}
+
+impl Cluster {
+    /// Kills (or pauses) the nodes of a randomly chosen target set.
+    pub(super) async fn process_fault(&mut self, pause: bool) -> Result<Value, NemesisError> {
         let targets = self.pick_targets();
         let chosen = self.choose(targets).await?;
-        let pause = f == "pause";
         for node in &chosen {
             if pause {
                 self.update(|a| {
@@ -69,7 +106,7 @@ impl Faults {
         Ok(json!({ "started": all }))
     }
 
-    async fn start_nodes(&mut self, nodes: &[String]) -> Result<(), NemesisError> {
+    pub(super) async fn start_nodes(&mut self, nodes: &[String]) -> Result<(), NemesisError> {
         self.on_nodes(nodes, |db, ctx| {
             ability(db.as_kill(), db, "restarted")?.start(ctx)
         })

@@ -8,6 +8,7 @@
 //! operation, a history in memory costs four times that), so the report
 //! of a long run fits in memory.
 
+use crate::nemesis::{FaultKind, FaultOp, Role};
 use checkers::history::Outcome;
 use checkers::{History, Op, OpType, Process};
 use serde_json::Value;
@@ -238,46 +239,34 @@ fn shown(v: &Value) -> Box<str> {
     shorten(&compact(v), VALUE_CHARS).into_boxed_str()
 }
 
-/// The fault family a nemesis `f` starts, and whether it stops it instead.
-fn fault_of(f: &str) -> Option<(&'static str, bool)> {
-    Some(match f {
-        "start-partition" => ("partition", false),
-        "stop-partition" => ("partition", true),
-        "start-loss" => ("loss", false),
-        "stop-loss" => ("loss", true),
-        "kill" => ("kill", false),
-        "start" => ("kill", true),
-        "pause" => ("pause", false),
-        "resume" => ("pause", true),
-        "bump-clock" | "strobe-clock" => ("clock", false),
-        "reset-clock" => ("clock", true),
-        _ => return None,
-    })
+/// What a nemesis `f` does (the nemesis's own vocabulary); `None` for an
+/// op it does not know.
+fn fault_of(f: &str) -> Option<Role> {
+    f.parse::<FaultOp>().ok().map(FaultOp::role)
 }
 
 /// Nemesis records come in pairs (both `info`): the invocation, then its
 /// completion, whose value says what was done.
 fn intervals(nemesis: &[Nem], end: u64, at: impl Fn(&Nem) -> u64) -> Vec<Interval> {
-    let mut active: BTreeMap<&str, Interval> = BTreeMap::new();
+    let mut active: BTreeMap<FaultKind, Interval> = BTreeMap::new();
     let mut out = Vec::new();
     for pair in nemesis.chunks(2) {
         let (inv, done) = (&pair[0], pair.get(1));
         let until = done.map_or(end, &at);
-        if inv.f == "heal" {
-            out.extend(std::mem::take(&mut active).into_values().map(|mut i| {
-                i.end = until;
-                i
-            }));
-            continue;
-        }
         match fault_of(&inv.f) {
-            Some((kind, true)) => {
-                if let Some(mut i) = active.remove(kind) {
+            Some(Role::HealsAll) => {
+                out.extend(std::mem::take(&mut active).into_values().map(|mut i| {
+                    i.end = until;
+                    i
+                }));
+            }
+            Some(Role::Stops(kind)) => {
+                if let Some(mut i) = active.remove(&kind) {
                     i.end = until;
                     out.push(i);
                 }
             }
-            Some((kind, false)) => {
+            Some(Role::Starts(kind)) => {
                 let label = done.map_or_else(|| inv.f.clone(), |d| describe(kind, &d.value));
                 active.entry(kind).or_insert(Interval {
                     kind: kind.to_string(),
@@ -317,8 +306,15 @@ fn clock_readings(nemesis: &[Nem], at: impl Fn(&Nem) -> u64) -> Vec<ClockReading
 }
 
 /// A short label for what a fault op did.
-fn describe(kind: &str, value: &Value) -> String {
+fn describe(kind: FaultKind, value: &Value) -> String {
     let text = match value {
+        Value::Object(m) if kind == FaultKind::File && m.contains_key("nodes") => {
+            let hit = m["nodes"].as_object().into_iter().flatten();
+            let hit: Vec<String> = hit
+                .map(|(n, v)| format!("{n} {}", compact(&v["fault"])))
+                .collect();
+            format!("{kind} {}", hit.join(", "))
+        }
         Value::Object(m) if m.contains_key("shape") => format!("{kind} {}", compact(&m["shape"])),
         Value::Object(m) if m.contains_key("strobe") => {
             let delta = m["strobe"]["delta_ms"].as_i64().unwrap_or(0);
@@ -327,7 +323,7 @@ fn describe(kind: &str, value: &Value) -> String {
                 nodes_of(&m["offsets_ms"])
             )
         }
-        Value::Object(m) if kind == "clock" && m.contains_key("offsets_ms") => {
+        Value::Object(m) if kind == FaultKind::Clock && m.contains_key("offsets_ms") => {
             let moved = m["offsets_ms"].as_object().into_iter().flatten();
             let moved: Vec<String> = moved
                 .map(|(n, o)| format!("{n} {:+} ms", o.as_i64().unwrap_or(0)))

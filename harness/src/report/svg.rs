@@ -1,6 +1,7 @@
 //! Small SVG building blocks written by hand (no plotting crate: the page
 //! stays light and every text node goes through [`esc`]).
 
+use crate::nemesis::FaultKind;
 use std::fmt::Write;
 
 /// Escapes text for SVG/HTML content and attribute values.
@@ -30,15 +31,17 @@ pub fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
-/// The colour of a fault family's shading.
+/// The colour of a fault family's shading (by its name, as intervals
+/// carry it; grey for one this build does not know).
 pub fn fault_colour(kind: &str) -> &'static str {
-    match kind {
-        "partition" => "#e15759",
-        "kill" => "#b07aa1",
-        "pause" => "#f28e2b",
-        "clock" => "#4e79a7",
-        "loss" => "#9c755f",
-        _ => "#bab0ac",
+    match kind.parse::<FaultKind>() {
+        Ok(FaultKind::Partition) => "#e15759",
+        Ok(FaultKind::Kill) => "#b07aa1",
+        Ok(FaultKind::Pause) => "#f28e2b",
+        Ok(FaultKind::Clock) => "#4e79a7",
+        Ok(FaultKind::Packet) => "#9c755f",
+        Ok(FaultKind::File) => "#edc948",
+        Err(_) => "#bab0ac",
     }
 }
 

@@ -439,6 +439,7 @@ pub(crate) fn nemesis_options(
         targets: spec.fault_targets.clone(),
         delay_ms: (spec.packet_delay * 1000.0).round() as u64,
         clock: spec.clock_options(),
+        file: spec.file_options(),
         network,
         ..NemesisOptions::default()
     };

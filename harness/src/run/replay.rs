@@ -68,6 +68,8 @@ pub fn test_args(spec: &TestSpec) -> Vec<String> {
         strobe_delta,
         strobe_period,
         strobe_duration,
+        file_faults,
+        file_fault_targets,
     } = spec;
     let d = TestSpec::default();
     let mut args = Args::default();
@@ -88,6 +90,12 @@ pub fn test_args(spec: &TestSpec) -> Vec<String> {
     }
     if clock_faults != &d.clock_faults {
         args.flag_with("clock-faults", joined(clock_faults));
+    }
+    if file_faults != &d.file_faults {
+        args.flag_with("file-faults", joined(file_faults));
+    }
+    if file_fault_targets != &d.file_fault_targets {
+        args.flag_with("file-fault-targets", joined(file_fault_targets));
     }
     args.seconds("clock-bump-min", *clock_bump_min, d.clock_bump_min);
     args.seconds("clock-bump-max", *clock_bump_max, d.clock_bump_max);

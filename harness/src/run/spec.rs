@@ -4,7 +4,9 @@
 //! (Jepsen's test map; STYLE.md "A test is a value"). Live handles
 //! (sessions, clients) never live here.
 
-use crate::nemesis::{ClockFault, ClockOptions, FaultKind, Shape, Strobe, Targets};
+use crate::nemesis::{
+    ClockFault, ClockOptions, FaultKind, FileFault, FileOptions, Shape, Strobe, Targets,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use targets::TargetSpec;
@@ -47,6 +49,10 @@ pub struct TestSpec {
     pub strobe_period: f64,
     /// Seconds a strobe lasts.
     pub strobe_duration: f64,
+    /// What file faults choose among: bitflip, truncate, snapshot.
+    pub file_faults: Vec<FileFault>,
+    /// The node sets file faults choose among (default: a minority).
+    pub file_fault_targets: Vec<Targets>,
     /// Seconds of workload.
     pub time_limit: f64,
     /// Seconds given to the cluster to recover after healing, before the
@@ -122,6 +128,8 @@ impl Default for TestSpec {
             strobe_delta: 5.0,
             strobe_period: 0.5,
             strobe_duration: 3.0,
+            file_faults: FileFault::ALL.to_vec(),
+            file_fault_targets: vec![Targets::Minority],
             time_limit: 30.0,
             recovery_time: 5.0,
             concurrency: 10,
@@ -282,6 +290,14 @@ impl TestSpec {
         check_seconds("strobe-duration", self.strobe_duration, 0.0, HOUR)
     }
 
+    /// The file nemesis's settings.
+    pub fn file_options(&self) -> FileOptions {
+        FileOptions {
+            faults: self.file_faults.clone(),
+            targets: self.file_fault_targets.clone(),
+        }
+    }
+
     /// The clock nemesis's settings, in milliseconds.
     pub fn clock_options(&self) -> ClockOptions {
         let ms = |s: f64| (s * 1000.0).round() as i64;
@@ -337,6 +353,15 @@ impl TestSpec {
         }
         if self.nemesis.contains(&FaultKind::Clock) && self.clock_faults.is_empty() {
             return bad("the clock nemesis needs at least one --clock-faults choice".into());
+        }
+        if self.nemesis.contains(&FaultKind::File)
+            && (self.file_faults.is_empty() || self.file_fault_targets.is_empty())
+        {
+            return bad(
+                "the file nemesis needs at least one --file-faults and one --file-fault-targets \
+                 choice"
+                    .into(),
+            );
         }
         let targeted = [FaultKind::Kill, FaultKind::Pause, FaultKind::Clock];
         if self.nemesis.iter().any(|k| targeted.contains(k)) && self.fault_targets.is_empty() {
