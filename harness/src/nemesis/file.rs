@@ -335,3 +335,217 @@ fn log_tail(db: &dyn Db, ctx: &NodeCtx<'_>) -> String {
     }
     tail
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nemesis::{NemesisOptions, NodeHandle};
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+    use targets::db::{DataFiles, Kill, LogFiles};
+    use targets::remote::{AsyncRemote, Local};
+
+    /// A target whose data is a scratch folder per node, whose kills and
+    /// starts are recorded, and which does not stay up on `refuses`.
+    struct Scratch {
+        root: PathBuf,
+        refuses: String,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Db for Scratch {
+        fn name(&self) -> &str {
+            "scratch"
+        }
+        fn setup(&self, _: &NodeCtx<'_>) -> Result<(), DbError> {
+            Ok(())
+        }
+        fn teardown(&self, _: &NodeCtx<'_>) -> Result<(), DbError> {
+            Ok(())
+        }
+        fn as_kill(&self) -> Option<&dyn Kill> {
+            Some(self)
+        }
+        fn as_log_files(&self) -> Option<&dyn LogFiles> {
+            Some(self)
+        }
+        fn as_data_files(&self) -> Option<&dyn DataFiles> {
+            Some(self)
+        }
+    }
+
+    impl Kill for Scratch {
+        fn kill(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("kill {}", ctx.node));
+            Ok(())
+        }
+        fn start(&self, ctx: &NodeCtx<'_>) -> Result<(), DbError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("start {}", ctx.node));
+            Ok(())
+        }
+        fn running(&self, ctx: &NodeCtx<'_>) -> Result<Option<bool>, DbError> {
+            Ok(Some(ctx.node != self.refuses))
+        }
+    }
+
+    impl LogFiles for Scratch {
+        fn log_files(&self, ctx: &NodeCtx<'_>) -> Vec<String> {
+            vec![format!("{}/{}.log", self.root.display(), ctx.node)]
+        }
+    }
+
+    impl DataFiles for Scratch {
+        fn data_files(&self, node: &str) -> Vec<String> {
+            vec![format!("{}/{node}", self.root.display())]
+        }
+    }
+
+    /// Three nodes with a 1000-byte `wal` each, a file nemesis over them
+    /// doing `fault` to `targets`, and their scratch target.
+    fn setup(name: &str, fault: FileFault, targets: Targets) -> (Cluster, Arc<Scratch>) {
+        let root =
+            std::env::temp_dir().join(format!("temblor-files-{name}-{}", std::process::id()));
+        let nodes: Vec<String> = (1..=3)
+            .map(|i| format!("{name}{}-n{i}", std::process::id()))
+            .collect();
+        for n in &nodes {
+            std::fs::create_dir_all(root.join(n)).unwrap();
+            std::fs::write(root.join(n).join("wal"), vec![b'a'; 1000]).unwrap();
+            std::fs::write(root.join(format!("{n}.log")), "panic: wal: crc mismatch\n").unwrap();
+        }
+        let db = Arc::new(Scratch {
+            root,
+            refuses: "none".into(),
+            calls: Mutex::default(),
+        });
+        let handles = nodes.iter().map(|n| NodeHandle {
+            name: n.clone(),
+            addr: "127.0.0.1".into(),
+            remote: AsyncRemote::new(Local::new()),
+        });
+        let opts = NemesisOptions {
+            kinds: vec![FaultKind::File],
+            file: FileOptions {
+                faults: vec![fault],
+                targets: vec![targets],
+            },
+            ..NemesisOptions::default()
+        };
+        let cluster = Cluster::new(handles.collect(), Arc::clone(&db) as Arc<dyn Db>, opts, 7);
+        (cluster, db)
+    }
+
+    fn wal(db: &Scratch, node: &str) -> Vec<u8> {
+        std::fs::read(db.root.join(node).join("wal")).unwrap()
+    }
+
+    fn clean(cluster: &Cluster, db: &Scratch) {
+        let _ = std::fs::remove_dir_all(&db.root);
+        for n in cluster.names() {
+            let _ = std::fs::remove_dir_all(NodePaths::new(&n).var_dir());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_truncate_cuts_the_tail_of_one_file_on_a_minority_while_it_is_down() {
+        let (mut cluster, db) = setup("trunc", FileFault::Truncate, Targets::Minority);
+        let mut files = Files::default();
+        let v = files
+            .invoke(&mut cluster, FaultOp::CorruptFiles)
+            .await
+            .unwrap();
+        let hit: Vec<String> = v["nodes"].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(hit.len(), 1, "{v}");
+        for n in cluster.names() {
+            let len = wal(&db, &n).len();
+            match hit.contains(&n) {
+                true => assert!((400..=900).contains(&len), "{n}: {len}: {v}"),
+                false => assert_eq!(len, 1000, "{n}"),
+            }
+        }
+        assert_eq!(*db.calls.lock().unwrap(), [format!("kill {}", hit[0])]);
+        assert_eq!(cluster.active.lock().unwrap().corrupted.len(), 1);
+        let started = files
+            .invoke(&mut cluster, FaultOp::StartCorrupted)
+            .await
+            .unwrap();
+        assert_eq!(
+            started["started"][&hit[0]]["outcome"], "started",
+            "{started}"
+        );
+        assert!(cluster.active.lock().unwrap().corrupted.is_empty());
+        clean(&cluster, &db);
+    }
+
+    #[tokio::test]
+    async fn a_bitflip_changes_a_few_bits_and_the_same_seed_the_same_ones() {
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let (mut cluster, db) = setup("flip", FileFault::Bitflip, Targets::All);
+            let v = Files::default().corrupt(&mut cluster).await.unwrap();
+            let mut walls = Vec::new();
+            for n in cluster.names() {
+                let data = wal(&db, &n);
+                let bits: u32 = data.iter().map(|b| (b ^ b'a').count_ones()).sum();
+                assert!((1..=BITS as u32).contains(&bits), "{n}: {bits} bits: {v}");
+                walls.push(data);
+            }
+            seen.push(walls);
+            clean(&cluster, &db);
+        }
+        assert_eq!(seen[0], seen[1]);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_puts_back_the_copy_taken_at_an_earlier_fault() {
+        let (mut cluster, db) = setup("snap", FileFault::Snapshot, Targets::All);
+        let mut files = Files::default();
+        let first = files.corrupt(&mut cluster).await.unwrap();
+        assert!(
+            first["nodes"]
+                .to_string()
+                .contains("no data file has a copy"),
+            "{first}"
+        );
+        for n in cluster.names() {
+            std::fs::write(db.root.join(&n).join("wal"), b"newer").unwrap();
+        }
+        let second = files.corrupt(&mut cluster).await.unwrap();
+        for n in cluster.names() {
+            assert_eq!(wal(&db, &n), vec![b'a'; 1000], "{n}: {second}");
+        }
+        clean(&cluster, &db);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_does_not_stay_up_is_said_to_refuse_with_its_log() {
+        let (mut cluster, db) = setup("refuse", FileFault::Truncate, Targets::All);
+        let refuses = cluster.names()[1].clone();
+        let db = Arc::new(Scratch {
+            root: db.root.clone(),
+            refuses: refuses.clone(),
+            calls: Mutex::default(),
+        });
+        cluster.db = Arc::clone(&db) as Arc<dyn Db>;
+        let mut files = Files::default();
+        files.corrupt(&mut cluster).await.unwrap();
+        let healed = files.heal(&mut cluster).await.unwrap();
+        let outcome = &healed["started"][&refuses];
+        assert_eq!(outcome["outcome"], "refused to start", "{healed}");
+        assert!(
+            outcome["log_tail"]
+                .as_str()
+                .unwrap()
+                .contains("crc mismatch"),
+            "{healed}"
+        );
+        assert_eq!(healed["started"][&cluster.names()[0]]["outcome"], "started");
+        clean(&cluster, &db);
+    }
+}
