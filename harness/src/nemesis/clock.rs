@@ -128,7 +128,7 @@ impl Family for Clocks {
         &'a mut self,
         cluster: &'a mut Cluster,
     ) -> BoxFuture<'a, Result<Value, NemesisError>> {
-        Box::pin(cluster.reset_clocks())
+        Box::pin(async move { cluster.reset_clocks().await.map(|_| Value::Null) })
     }
 }
 

@@ -87,7 +87,7 @@ impl Family for Files {
         &'a mut self,
         cluster: &'a mut Cluster,
     ) -> BoxFuture<'a, Result<Value, NemesisError>> {
-        Box::pin(start_corrupted(cluster))
+        Box::pin(heal_corrupted(cluster))
     }
 }
 
@@ -271,6 +271,23 @@ async fn run(
 /// per node whether it started, refused to start (with its log's tail),
 /// or could not be started.
 async fn start_corrupted(cluster: &mut Cluster) -> Result<Value, NemesisError> {
+    start_nodes(cluster)
+        .await
+        .map(|started| json!({ "started": started }))
+}
+
+/// The heal: what [`start_corrupted`] says, or nothing when no node was
+/// left down.
+async fn heal_corrupted(cluster: &mut Cluster) -> Result<Value, NemesisError> {
+    let started = start_nodes(cluster).await?;
+    Ok(match started.is_empty() {
+        true => Value::Null,
+        false => json!({ "started": started }),
+    })
+}
+
+/// Starts and watches the nodes left down; each one's outcome.
+async fn start_nodes(cluster: &mut Cluster) -> Result<Map<String, Value>, NemesisError> {
     let nodes: Vec<String> = cluster
         .active
         .lock()
@@ -287,7 +304,7 @@ async fn start_corrupted(cluster: &mut Cluster) -> Result<Value, NemesisError> {
             .unwrap_or_else(|e| json!({ "outcome": "start failed", "error": e.to_string() }));
         started.insert(node, outcome);
     }
-    Ok(json!({ "started": started }))
+    Ok(started)
 }
 
 /// Starts the target on a node and watches it for [`WATCH`].

@@ -260,10 +260,11 @@ impl Faults {
     async fn perform(&mut self, f: &str) -> Result<Value, NemesisError> {
         let op: FaultOp = f.parse().map_err(NemesisError)?;
         let Some(kind) = op.kind() else {
-            let problems = self.heal_all().await;
-            return match problems.is_empty() {
-                true => Ok(json!("healed")),
-                false => Err(NemesisError(problems.join("; "))),
+            let (problems, said) = self.heal_each().await;
+            return match (problems.is_empty(), said.is_empty()) {
+                (false, _) => Err(NemesisError(problems.join("; "))),
+                (true, true) => Ok(json!("healed")),
+                (true, false) => Ok(Value::Object(said)),
             };
         };
         let cluster = &mut self.cluster;
@@ -290,17 +291,27 @@ impl Faults {
     /// processes, clocks). Returns the problems met; it carries on past
     /// each one, and past each node that cannot be reached.
     pub async fn heal_all(&mut self) -> Vec<String> {
-        let mut problems = Vec::new();
-        for family in &mut self.families {
-            if let Err(e) = family.heal(&mut self.cluster).await {
-                problems.push(e.0);
-            }
-        }
+        let problems = self.heal_each().await.0;
         match problems.is_empty() {
             true => tracing::debug!(target: "temblor::nemesis", "healed every fault"),
             false => tracing::warn!(target: "temblor::nemesis", "heal: {}", problems.join("; ")),
         }
         problems
+    }
+
+    /// [`heal_all`](Faults::heal_all), also returning what the families
+    /// had to say (a file nemesis: how each node it started took it), merged
+    /// into one object.
+    async fn heal_each(&mut self) -> (Vec<String>, serde_json::Map<String, Value>) {
+        let (mut problems, mut said) = (Vec::new(), serde_json::Map::new());
+        for family in &mut self.families {
+            match family.heal(&mut self.cluster).await {
+                Ok(Value::Object(m)) => said.extend(m),
+                Ok(_) => {}
+                Err(e) => problems.push(e.0),
+            }
+        }
+        (problems, said)
     }
 }
 

@@ -100,6 +100,33 @@ pub struct ClockReading {
     pub offset_ms: f64,
 }
 
+/// A node's data file damaged by the file nemesis, and how the node took
+/// it when started again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileOutcome {
+    /// When the file was damaged, ns.
+    pub time: u64,
+    /// The node.
+    pub node: String,
+    /// What was done (`truncate`, `bitflip`, `snapshot`), to which file.
+    pub fault: String,
+    /// The file (empty when the fault found none to damage).
+    pub file: String,
+    /// `started`, `refused to start`, ...; `None` if never started again.
+    pub outcome: Option<String>,
+    /// The end of the node's log, when it did not stay up.
+    pub log_tail: String,
+}
+
+impl FileOutcome {
+    /// Whether the node did not come back up.
+    pub fn refused(&self) -> bool {
+        self.outcome
+            .as_deref()
+            .is_some_and(|o| !o.starts_with("started"))
+    }
+}
+
 /// The history's spans and intervals.
 pub struct Ops {
     /// Client operations in invocation order.
@@ -108,6 +135,8 @@ pub struct Ops {
     pub intervals: Vec<Interval>,
     /// Clock offsets measured after clock ops, in time order.
     pub clocks: Vec<ClockReading>,
+    /// Data files the file nemesis damaged, in time order.
+    pub files: Vec<FileOutcome>,
     /// Time of the last record, ns.
     pub end: u64,
     /// False when the history has no `time` fields.
@@ -227,6 +256,7 @@ impl OpsBuilder {
         Ops {
             intervals: intervals(&self.nemesis, end, at),
             clocks: clock_readings(&self.nemesis, at),
+            files: file_outcomes(&self.nemesis, at),
             spans: self.spans,
             end,
             timed: self.any_time && !untimed,
@@ -302,6 +332,49 @@ fn clock_readings(nemesis: &[Nem], at: impl Fn(&Nem) -> u64) -> Vec<ClockReading
         })
         .collect();
     out.sort_by_key(|r| r.time);
+    out
+}
+
+/// The files `corrupt-files` completions damaged, each with the outcome
+/// the next completion that started its node (`start-corrupted` or the
+/// heal, whose value has `started`) recorded.
+fn file_outcomes(nemesis: &[Nem], at: impl Fn(&Nem) -> u64) -> Vec<FileOutcome> {
+    let mut out: Vec<FileOutcome> = Vec::new();
+    let mut down: BTreeMap<String, usize> = BTreeMap::new();
+    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_default();
+    for n in nemesis {
+        if n.f == FaultOp::CorruptFiles.name() {
+            for (node, v) in n
+                .value
+                .get("nodes")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                down.insert(node.clone(), out.len());
+                out.push(FileOutcome {
+                    time: at(n),
+                    node: node.clone(),
+                    fault: text(&v["fault"]),
+                    file: text(&v["file"]),
+                    outcome: None,
+                    log_tail: String::new(),
+                });
+            }
+        }
+        for (node, v) in n
+            .value
+            .get("started")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(i) = down.remove(node) {
+                out[i].outcome = Some(text(&v["outcome"]));
+                out[i].log_tail = text(&v["log_tail"]);
+            }
+        }
+    }
     out
 }
 
@@ -412,6 +485,70 @@ pub(super) mod tests {
         assert_eq!(
             readings,
             [(12, "n1", 901.25), (35, "n1", 1.5), (35, "n2", -0.5)]
+        );
+    }
+
+    #[test]
+    fn file_faults_give_a_band_and_each_node_its_outcome_from_the_next_start() {
+        let corrupt =
+            |n: &str, fault: &str| json!({"fault": fault, "file": format!("/d/{n}/wal.log")});
+        let ops = vec![
+            nemesis("corrupt-files", Value::Null, 10),
+            nemesis(
+                "corrupt-files",
+                json!({"targets": "majority", "nodes": {"n1": corrupt("n1", "truncate"), "n2": corrupt("n2", "bitflip")}}),
+                12,
+            ),
+            nemesis("start-corrupted", Value::Null, 20),
+            nemesis(
+                "start-corrupted",
+                json!({"started": {"n1": {"outcome": "started"}}}),
+                24,
+            ),
+            nemesis("heal", Value::Null, 30),
+            nemesis(
+                "heal",
+                json!({"started": {"n2": {"outcome": "refused to start", "log_tail": "panic: crc"}}}),
+                33,
+            ),
+        ];
+        let got = Ops::new(&History::from_ops("t", ops));
+        let bands: Vec<(&str, &str, u64, u64)> = got
+            .intervals
+            .iter()
+            .map(|i| (i.kind.as_str(), i.label.as_str(), i.start, i.end))
+            .collect();
+        assert_eq!(bands, [("file", "file n1 truncate, n2 bitflip", 10, 24)]);
+        let files: Vec<(&str, &str, Option<&str>, bool)> = got
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.node.as_str(),
+                    f.fault.as_str(),
+                    f.outcome.as_deref(),
+                    f.refused(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [
+                ("n1", "truncate", Some("started"), false),
+                ("n2", "bitflip", Some("refused to start"), true)
+            ]
+        );
+        assert_eq!(got.files[1].log_tail, "panic: crc");
+        let line = crate::report::summary::with_refusals(
+            crate::report::summary::VerdictLine {
+                verdict: "valid".into(),
+                why: "ok.".into(),
+            },
+            &got.files,
+        );
+        assert_eq!(
+            line.why,
+            "ok. After file faults, these nodes refused to start: n2 (bitflip of /d/n2/wal.log) (see File faults)."
         );
     }
 

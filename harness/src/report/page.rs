@@ -30,6 +30,9 @@ pub struct ReportPage {
     /// Each node's measured clock offset; `None` without clock faults.
     pub clock_svg: Option<String>,
     pub faults: Vec<[String; 4]>,
+    /// Data files damaged by file faults: at (s), node, fault, file,
+    /// outcome, log tail.
+    pub files: Vec<[String; 6]>,
     pub checks: Vec<CheckView>,
     pub timeline_json: String,
     pub logs: Vec<(String, String)>,
@@ -77,9 +80,12 @@ pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Res
     let name = run.spec["name"].as_str().filter(|s| !s.is_empty());
     Ok(ReportPage {
         title: name.map_or_else(|| run.dir.display().to_string(), str::to_string),
-        verdict: summary::with_torn_line(
-            summary::verdict_line(results, ops.spans.len()),
-            run.torn_line,
+        verdict: summary::with_refusals(
+            summary::with_torn_line(
+                summary::verdict_line(results, ops.spans.len()),
+                run.torn_line,
+            ),
+            &ops.files,
         ),
         test: summary::test_view(
             &run.spec,
@@ -94,6 +100,22 @@ pub fn build(run: &RunFiles, css: &'static str, js: &'static str) -> anyhow::Res
             .intervals
             .iter()
             .map(|i| [i.kind.clone(), i.label.clone(), secs(i.start), secs(i.end)])
+            .collect(),
+        files: ops
+            .files
+            .iter()
+            .map(|f| {
+                [
+                    secs(f.time),
+                    f.node.clone(),
+                    f.fault.clone(),
+                    f.file.clone(),
+                    f.outcome
+                        .clone()
+                        .unwrap_or_else(|| "never started again".into()),
+                    f.log_tail.clone(),
+                ]
+            })
             .collect(),
         checks,
         timeline_json: timeline::script_json(&timeline)?,

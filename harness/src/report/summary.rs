@@ -59,6 +59,24 @@ pub fn with_torn_line(mut line: VerdictLine, torn_line: Option<u32>) -> VerdictL
     line
 }
 
+/// The verdict line, saying which nodes did not come back up after a file
+/// fault: a store refusing corrupted data is one of the two correct
+/// answers, and the reader must see it beside the verdict.
+pub fn with_refusals(mut line: VerdictLine, files: &[super::ops::FileOutcome]) -> VerdictLine {
+    let refused: Vec<String> = files
+        .iter()
+        .filter(|f| f.refused())
+        .map(|f| format!("{} ({} of {})", f.node, f.fault, f.file))
+        .collect();
+    if !refused.is_empty() {
+        line.why.push_str(&format!(
+            " After file faults, these nodes refused to start: {} (see File faults).",
+            refused.join(", ")
+        ));
+    }
+    line
+}
+
 /// The checker's own sentence for why, else the first line of its text.
 fn reason(c: &crate::run::analysis::CheckOutcome) -> String {
     c.result.reason().unwrap_or_else(|| first_line(&c.text))
