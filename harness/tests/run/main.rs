@@ -8,6 +8,7 @@
 
 mod bugs;
 mod clock;
+mod file;
 mod heal;
 mod interrupt;
 mod logs;
