@@ -7,7 +7,7 @@ use super::plan::{NodePlan, Ready, Script};
 use super::schema::ClockMode;
 use super::{FileError, TargetFile};
 use crate::daemon::{DaemonSpecs, Daemons};
-use crate::db::{Clock, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
+use crate::db::{Clock, DataFiles, Db, DbError, Kill, LogFiles, NodeCtx, Pause, Primary};
 use crate::faketime;
 use crate::node::{self, Daemon};
 use crate::remote::{escape, Command, Output, RemoteError};
@@ -420,6 +420,12 @@ impl Db for FileTarget {
         Some(self)
     }
 
+    fn as_data_files(&self) -> Option<&dyn DataFiles> {
+        let any = self.plans.by_node.values().next();
+        any.is_some_and(|p| !p.data.is_empty())
+            .then_some(self as &dyn DataFiles)
+    }
+
     fn clock(&self) -> Result<&dyn Clock, String> {
         match &self.clock {
             Ok(TargetClock::Fake) if !self.plans.faketime => Err(format!(
@@ -482,6 +488,16 @@ impl Primary for FileTarget {
                 ),
             )),
         }
+    }
+}
+
+/// `[data] files`, placeholders filled in.
+impl DataFiles for FileTarget {
+    fn data_files(&self, node: &str) -> Vec<String> {
+        self.plans
+            .get(node)
+            .map(|p| p.data.clone())
+            .unwrap_or_default()
     }
 }
 
