@@ -119,6 +119,7 @@ impl Family for Clocks {
             match op {
                 FaultOp::BumpClock => cluster.bump_clocks().await,
                 FaultOp::StrobeClock => cluster.strobe_clocks().await,
+                FaultOp::MeasureClock => cluster.measure_clocks().await,
                 _ => cluster.reset_clocks().await,
             }
         })
@@ -198,6 +199,26 @@ impl Cluster {
             db.clock().map_err(DbError::Unsupported)?.prepare(ctx)
         })
         .await
+    }
+
+    /// Reads every node's clock, moving none: `offsets_ms` are the
+    /// offsets in force (zero at the start of the workload).
+    pub(super) async fn measure_clocks(&mut self) -> Result<Value, NemesisError> {
+        let skewed = self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .skewed
+            .clone();
+        let offsets: BTreeMap<String, i64> = self
+            .names()
+            .into_iter()
+            .map(|n| {
+                let o = skewed.get(&n).copied().unwrap_or(0);
+                (n, o)
+            })
+            .collect();
+        self.measured(json!({ "offsets_ms": offsets })).await
     }
 
     /// Puts every node's clock back to the true time.
@@ -485,6 +506,19 @@ mod tests {
             BTreeMap::from([("n1".to_string(), 950), ("n2".to_string(), -50)])
         );
         assert_eq!(strobe.offsets(&base, 1), base);
+    }
+
+    #[tokio::test]
+    async fn a_measure_reads_every_clock_and_moves_none() {
+        let db = Arc::new(Recorded::default());
+        let mut f = faults(&db, vec![FaultKind::Clock]);
+        let offsets = [("n1", 0), ("n2", 700), ("n3", 0)].map(|(n, o)| (n.to_string(), o));
+        f.set_offsets(&BTreeMap::from(offsets)).await.unwrap();
+        let before = calls(&db);
+        let v = f.measure_clocks().await.unwrap();
+        assert_eq!(calls(&db), before, "nothing moved");
+        assert_eq!(v["offsets_ms"], json!({"n1": 0, "n2": 700, "n3": 0}));
+        assert_eq!(v["measured_offsets_ms"]["n2"], json!(700.25));
     }
 
     #[tokio::test]

@@ -31,8 +31,11 @@ use workloads::NemesisError;
 const WATCH: Duration = Duration::from_secs(3);
 /// Time between two looks at a watched node.
 const WATCH_POLL: Duration = Duration::from_millis(250);
-/// How many lines of each log file a node that refused to start shows.
+/// How many lines of each log file a node that refused to start shows,
+/// after as many that look like the reason.
 const LOG_TAIL_LINES: usize = 20;
+/// Log lines that say why a store stopped (shown first in a log tail).
+const LOG_ALARMS: &str = "panic|fatal|corrupt|crc|checksum|mismatch|invalid|error";
 /// How many bits a bitflip fault flips.
 const BITS: usize = 3;
 
@@ -341,9 +344,14 @@ fn log_tail(db: &dyn Db, ctx: &NodeCtx<'_>) -> String {
         .unwrap_or_default();
     let mut tail = String::new();
     for file in files {
-        let cmd = Command::shell(&format!("tail -n {LOG_TAIL_LINES} {}", escape(&file)))
-            .sudo()
-            .unchecked();
+        // A Go panic ends in pages of goroutine stacks: the lines that say
+        // what went wrong come first, then the very end.
+        let f = escape(&file);
+        let script = format!(
+            "tail -n 2000 {f} | grep -m {LOG_TAIL_LINES} -iE '{LOG_ALARMS}'; \
+             echo ...; tail -n {LOG_TAIL_LINES} {f}"
+        );
+        let cmd = Command::shell(&script).sudo().unchecked();
         if let Ok(out) = ctx.remote.exec(&cmd) {
             if !out.stdout.trim().is_empty() {
                 tail.push_str(&format!("== {file}\n{}", out.stdout));

@@ -55,6 +55,7 @@ pub enum FaultOp {
     ResetClock,
     CorruptFiles,
     StartCorrupted,
+    MeasureClock,
     Heal,
 }
 
@@ -72,6 +73,7 @@ kebab_choices!(FaultOp, "fault op", [
     ResetClock => "reset-clock",
     CorruptFiles => "corrupt-files",
     StartCorrupted => "start-corrupted",
+    MeasureClock => "measure-clock",
     Heal => "heal",
 ]);
 
@@ -82,6 +84,9 @@ pub enum Role {
     Starts(FaultKind),
     /// It ends the fault of this family in force.
     Stops(FaultKind),
+    /// It looks at its family's state and changes nothing (a clock
+    /// reading at the start of the workload).
+    Observes(FaultKind),
     /// It ends every fault (`heal`).
     HealsAll,
 }
@@ -104,6 +109,7 @@ impl FaultOp {
             FaultOp::ResetClock => Stops(K::Clock),
             FaultOp::CorruptFiles => Starts(K::File),
             FaultOp::StartCorrupted => Stops(K::File),
+            FaultOp::MeasureClock => Role::Observes(K::Clock),
             FaultOp::Heal => Role::HealsAll,
         }
     }
@@ -111,13 +117,22 @@ impl FaultOp {
     /// The family the op belongs to (`None` for `heal`).
     pub fn kind(self) -> Option<FaultKind> {
         match self.role() {
-            Role::Starts(k) | Role::Stops(k) => Some(k),
+            Role::Starts(k) | Role::Stops(k) | Role::Observes(k) => Some(k),
             Role::HealsAll => None,
         }
     }
 }
 
 impl FaultKind {
+    /// The op this family's schedule opens with, before its first fault:
+    /// a clock reading on every node, so that the clock plot starts from
+    /// a measured point.
+    pub fn opening(self) -> Option<FaultOp> {
+        FaultOp::ALL
+            .into_iter()
+            .find(|op| op.role() == Role::Observes(self))
+    }
+
     /// The start/stop op pairs this family adds to the schedule, one
     /// chosen at random for each fault; a clock fault is one of `clock`
     /// (Jepsen's clock package mixes bumps and strobes).

@@ -305,7 +305,7 @@ fn intervals(nemesis: &[Nem], end: u64, at: impl Fn(&Nem) -> u64) -> Vec<Interva
                     end,
                 });
             }
-            None => {}
+            Some(Role::Observes(_)) | None => {}
         }
     }
     out.extend(active.into_values());

@@ -106,10 +106,16 @@ pub fn fault_schedules(kinds: &[FaultKind], clock: &[ClockFault], interval: Dura
         .enumerate()
         .map(|(i, kind)| {
             let offset = interval * i as u32 / n;
-            boxed(cat(vec![
-                boxed(sleep(offset)),
-                boxed(schedule(interval, kind.faults(clock))),
-            ]))
+            let opening = kind
+                .opening()
+                .map(|op| boxed(once(Template::new(op.name(), serde_json::Value::Null))));
+            boxed(cat(opening
+                .into_iter()
+                .chain([
+                    boxed(sleep(offset)),
+                    boxed(schedule(interval, kind.faults(clock))),
+                ])
+                .collect()))
         })
         .collect();
     boxed(any(gens))
@@ -205,7 +211,8 @@ mod tests {
         );
         let ops = sim::invocations(g, 1, 7);
         let fs: Vec<&str> = ops.iter().map(|o| o.f.as_str()).collect();
-        for pair in fs.chunks(2) {
+        assert_eq!(fs[0], "measure-clock", "the plot starts from a reading");
+        for pair in fs[1..].chunks(2) {
             assert!(["bump-clock", "strobe-clock"].contains(&pair[0]), "{fs:?}");
             if let Some(stop) = pair.get(1) {
                 assert_eq!(*stop, "reset-clock", "{fs:?}");

@@ -1,5 +1,5 @@
 //! Clock faults on raftkv under libfaketime: a short run's history holds
-//! bumps, strobes and resets, each with the offsets every node it touched
+//! a reading at the start, then bumps, strobes and resets, each with the offsets every node it touched
 //! showed afterwards, and its report draws them.
 
 use crate::support::*;
@@ -69,6 +69,12 @@ fn clock_faults_bump_strobe_and_reset_with_measured_offsets_and_a_plot() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The first reading is taken as the workload starts, before any fault.
+    let opening = completions(&history, "measure-clock");
+    assert_eq!(opening.len(), 1, "{opening:?}");
+    assert_measured(&opening[0], 1000.0);
+    let first = |f: &str| history.iter().position(|op| op["f"] == f);
+    assert!(first("measure-clock") < first("bump-clock").or(first("strobe-clock")));
     let (bumps, strobes, resets) = (
         completions(&history, "bump-clock"),
         completions(&history, "strobe-clock"),
