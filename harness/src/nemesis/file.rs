@@ -210,11 +210,13 @@ pub fn no_data_files(db: &dyn Db) -> String {
 }
 
 /// Lists every regular file under the declared paths, one a line, sorted;
-/// paths that do not exist yet are skipped.
+/// paths that do not exist yet are skipped, and so are `*.tmp` files
+/// (etcd's preallocated next WAL segment, a file being replaced), which
+/// hold no data yet.
 fn list_script(paths: &[String]) -> String {
     let words: Vec<String> = paths.iter().map(|p| escape(p)).collect();
     format!(
-        "for p in {}; do [ -e \"$p\" ] && find \"$p\" -type f; done | sort; true",
+        "for p in {}; do [ -e \"$p\" ] && find \"$p\" -type f ! -name '*.tmp'; done | sort; true",
         words.join(" ")
     )
 }
