@@ -447,12 +447,18 @@ pub(crate) fn nemesis_options(
         return Ok(opts);
     }
     opts.targets.retain(|t| *t != Targets::Primaries);
+    opts.file.targets.retain(|t| *t != Targets::Primaries);
     opts.shapes.retain(|s| *s != Shape::Leader);
     let why = format!("{} cannot say which node leads", db.name());
     let targeted = [FaultKind::Kill, FaultKind::Pause, FaultKind::Clock];
     if opts.targets.is_empty() && opts.kinds.iter().any(|k| targeted.contains(k)) {
         return Err(crate::error::UsageError(format!(
             "--fault-targets primaries: {why}; choose one, minority, majority or all"
+        )));
+    }
+    if opts.file.targets.is_empty() && opts.kinds.contains(&FaultKind::File) {
+        return Err(crate::error::UsageError(format!(
+            "--file-fault-targets primaries: {why}; choose one, minority, majority or all"
         )));
     }
     if opts.shapes.is_empty() && opts.kinds.contains(&FaultKind::Partition) {
