@@ -173,19 +173,19 @@ impl Cluster {
     async fn clock_nodes(&mut self) -> Result<Vec<(String, i64)>, NemesisError> {
         let targets = self.pick_targets();
         let chosen = self.choose(targets).await?;
-        let skewed = self
-            .active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .skewed
-            .clone();
-        Ok(chosen
+        Ok(self.offsets_now(chosen))
+    }
+
+    /// Each of `nodes` with the offset in force on it.
+    fn offsets_now(&self, nodes: Vec<String>) -> Vec<(String, i64)> {
+        let active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        nodes
             .into_iter()
             .map(|n| {
-                let now = skewed.get(&n).copied().unwrap_or(0);
+                let now = active.skewed.get(&n).copied().unwrap_or(0);
                 (n, now)
             })
-            .collect())
+            .collect()
     }
 
     /// Readies every node for clock faults (the target's `Clock::prepare`)
@@ -204,20 +204,7 @@ impl Cluster {
     /// Reads every node's clock, moving none: `offsets_ms` are the
     /// offsets in force (zero at the start of the workload).
     pub(super) async fn measure_clocks(&mut self) -> Result<Value, NemesisError> {
-        let skewed = self
-            .active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .skewed
-            .clone();
-        let offsets: BTreeMap<String, i64> = self
-            .names()
-            .into_iter()
-            .map(|n| {
-                let o = skewed.get(&n).copied().unwrap_or(0);
-                (n, o)
-            })
-            .collect();
+        let offsets: BTreeMap<String, i64> = self.offsets_now(self.names()).into_iter().collect();
         self.measured(json!({ "offsets_ms": offsets })).await
     }
 

@@ -101,12 +101,7 @@ impl Files {
         if cluster.db.as_data_files().is_none() {
             return Err(NemesisError(no_data_files(cluster.db.as_ref())));
         }
-        let targets = *cluster
-            .opts
-            .file
-            .targets
-            .choose(&mut cluster.rng)
-            .unwrap_or(&Targets::Minority);
+        let targets = cluster.pick(|o| &o.file.targets, Targets::Minority);
         let chosen = cluster.choose(targets).await?;
         cluster.update(|a| a.corrupted.extend(chosen.iter().cloned()));
         cluster
@@ -162,12 +157,7 @@ impl Files {
         }
         run(&remote, node, &script).await?;
         copied.extend(fresh.into_iter().cloned());
-        let fault = *cluster
-            .opts
-            .file
-            .faults
-            .choose(&mut cluster.rng)
-            .unwrap_or(&FileFault::Truncate);
+        let fault = cluster.pick(|o| &o.file.faults, FileFault::Truncate);
         let pool = match fault {
             FileFault::Snapshot => &older,
             _ => &files,

@@ -330,12 +330,14 @@ impl Cluster {
 
     /// Picks which nodes the next kill, pause or clock fault hits.
     fn pick_targets(&mut self) -> Targets {
+        self.pick(|o| &o.targets, Targets::One)
+    }
+
+    /// One of the choices `among` gives from the options, at random
+    /// (seeded); `fallback` when there are none.
+    fn pick<T: Copy>(&mut self, among: impl Fn(&NemesisOptions) -> &[T], fallback: T) -> T {
         use rand::seq::SliceRandom;
-        *self
-            .opts
-            .targets
-            .choose(&mut self.rng)
-            .unwrap_or(&Targets::One)
+        *among(&self.opts).choose(&mut self.rng).unwrap_or(&fallback)
     }
 
     fn validate(&self) -> Result<(), String> {
