@@ -226,3 +226,33 @@ fn the_shipped_postgres_store_promises_what_its_isolation_level_does() {
     let built_in = open(&TargetSpec::named("etcd").unwrap(), &ctx).unwrap();
     assert!(built_in.consistency_models.is_empty());
 }
+
+#[test]
+fn every_shipped_store_and_built_in_target_declares_its_data_files() {
+    let nodes: Vec<(String, String)> = (1..=3)
+        .map(|i| (format!("n{i}"), format!("10.0.0.{i}")))
+        .collect();
+    let ctx = OpenContext {
+        nodes: &nodes,
+        real_hosts: false,
+        clock_faults: false,
+        run: "t/1",
+        workload: "register",
+        op_timeout: Duration::from_secs(1),
+        log: Arc::new(|_: &str| {}),
+    };
+    let expected = [
+        ("raftkv", "/var/lib/temblor/n2/data/wal.log"),
+        ("etcd", "/var/lib/temblor/n2/etcd.data/member/wal"),
+        ("zookeeper", "/zk/version-2"),
+        ("redis", "/appendonlydir"),
+        ("postgres", "/pgdata/pg_wal"),
+    ];
+    for (name, file) in expected {
+        let spec = TargetSpec::named(name).unwrap();
+        let opened = open(&spec, &ctx).unwrap();
+        let data = opened.db.as_data_files().expect(name).data_files("n2");
+        assert!(data.iter().any(|d| d.ends_with(file)), "{name}: {data:?}");
+        assert!(data.iter().all(|d| d.contains("/n2/")), "{name}: {data:?}");
+    }
+}
