@@ -194,7 +194,7 @@ impl Files {
 /// Why a target cannot take file faults.
 pub fn no_data_files(db: &dyn Db) -> String {
     format!(
-        "{} does not declare its data files (a target file lists them under [files] data)",
+        "{} does not declare its data files (a target file lists them under [data] files)",
         db.name()
     )
 }

@@ -22,6 +22,10 @@ fn unknown_names_and_typos_are_usage_errors() {
     assert_usage(&["test", "--nemesis", "flood"], "unknown nemesis \"flood\"");
     assert_usage(&["test", "--time-limit", "soon"], "not a duration");
     assert_usage(
+        &["test", "--nemesis", "file", "--file-faults", "shred"],
+        "unknown file fault \"shred\" (one of bitflip, truncate, snapshot)",
+    );
+    assert_usage(
         &["test", "--target", "etcd", "--workload", "queue"],
         "target etcd cannot run the queue workload: its client implements register, list-append",
     );
