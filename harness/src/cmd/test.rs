@@ -515,8 +515,16 @@ mod tests {
     }
 
     /// `temblor test WORDS...` parsed into a spec.
+    /// The spec `temblor test WORDS` runs. An absent `--cluster` is
+    /// filled in from `TEMBLOR_CLUSTER` when the environment has it (as
+    /// when the suite itself runs on a numbered cluster); a command line
+    /// without it means the default slot, so the parse here says so.
     fn parsed(words: &[String]) -> TestSpec {
-        let cli = Cli::try_parse_from(std::iter::once("test".to_string()).chain(words.to_vec()))
+        let mut words = words.to_vec();
+        if !words.iter().any(|w| w == "--cluster" || w == "--replay") {
+            words.extend(["--cluster".to_string(), "0".to_string()]);
+        }
+        let cli = Cli::try_parse_from(std::iter::once("test".to_string()).chain(words.clone()))
             .unwrap_or_else(|e| panic!("{words:?}: {e}"));
         spec_from(cli.args).unwrap_or_else(|e| panic!("{words:?}: {e:#}"))
     }
@@ -656,7 +664,15 @@ mod tests {
         )
         .unwrap();
         let run = dir.to_str().unwrap().to_string();
-        assert_eq!(parsed(&["--replay".into(), run.clone()]), spec);
+        // A slot given by the environment wins over the run's, as a flag would.
+        let mut expected = spec.clone();
+        if let Some(slot) = std::env::var("TEMBLOR_CLUSTER")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            expected.cluster = slot.parse().unwrap();
+        }
+        assert_eq!(parsed(&["--replay".into(), run.clone()]), expected);
         let shorter = parsed(&[
             "--replay".into(),
             run.clone(),
