@@ -26,6 +26,18 @@ pub fn exit_code_for(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// `message` prefixed with `node: ` unless it already names the node (a
+/// target's own errors often do), so no error reads `n1: n1: ...`.
+pub fn on_node(node: &str, message: &str) -> String {
+    match message
+        .strip_prefix(node)
+        .is_some_and(|r| r.starts_with(':'))
+    {
+        true => message.to_string(),
+        false => format!("{node}: {message}"),
+    }
+}
+
 /// The message a panic carried (`panic!("...")` gives a `&str` or a
 /// `String`), for errors that name what panicked.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -35,5 +47,20 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "a panic without a message".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_node;
+
+    #[test]
+    fn a_message_names_its_node_once() {
+        assert_eq!(on_node("n1", "exit 3"), "n1: exit 3");
+        assert_eq!(
+            on_node("n1", "n1: configure failed"),
+            "n1: configure failed"
+        );
+        assert_eq!(on_node("n1", "n10: x"), "n1: n10: x");
     }
 }

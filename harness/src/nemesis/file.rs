@@ -138,7 +138,7 @@ impl Files {
         let out = remote
             .exec(Command::shell(&list_script(&declared)).sudo())
             .await
-            .map_err(|e| NemesisError(super::named(node, &e.to_string())))?;
+            .map_err(|e| NemesisError(crate::error::on_node(node, &e.to_string())))?;
         let files: Vec<String> = out.stdout.lines().map(str::to_string).collect();
         let copied = self.copies.entry(node.to_string()).or_default();
         let older: Vec<String> = files
@@ -270,7 +270,7 @@ async fn run(
         .exec(Command::shell(script).sudo())
         .await
         .map(|o| o.stdout)
-        .map_err(|e| NemesisError(super::named(node, &e.to_string())))
+        .map_err(|e| NemesisError(crate::error::on_node(node, &e.to_string())))
 }
 
 /// Starts every node left down by a file fault, watches each, and says

@@ -472,17 +472,6 @@ where
         .map(|_| ())
 }
 
-/// `message` prefixed with `node: ` unless it already names the node.
-fn named(node: &str, message: &str) -> String {
-    match message
-        .strip_prefix(node)
-        .is_some_and(|r| r.starts_with(':'))
-    {
-        true => message.to_string(),
-        false => format!("{node}: {message}"),
-    }
-}
-
 /// Ok when every result is; otherwise every error, joined.
 fn every_one(results: Vec<Result<(), NemesisError>>) -> Result<(), NemesisError> {
     let errors: Vec<String> = results

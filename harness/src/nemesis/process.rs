@@ -178,10 +178,9 @@ impl Cluster {
         F: Fn(&dyn Db, &NodeCtx<'_>) -> Result<(), DbError> + Send + Sync + Clone + 'static,
     {
         let answers = self.map_nodes(nodes, action).await;
-        let results = nodes
-            .iter()
-            .zip(answers)
-            .map(|(node, r)| r.map_err(|e| NemesisError(super::named(node, &e.to_string()))));
+        let results = nodes.iter().zip(answers).map(|(node, r)| {
+            r.map_err(|e| NemesisError(crate::error::on_node(node, &e.to_string())))
+        });
         super::every_one(results.collect())
     }
 

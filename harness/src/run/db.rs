@@ -74,7 +74,8 @@ where
                 nodes: &names,
                 remote: remote.as_ref(),
             };
-            action(db.as_ref(), &ctx).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+            action(db.as_ref(), &ctx)
+                .map_err(|e| anyhow::anyhow!(crate::error::on_node(&name, &e.to_string())))
         })
     });
     let mut first = Ok(());
