@@ -305,23 +305,30 @@ async fn with_db(
             }
         },
     };
-    // Always: heal and check, collect logs, tear down.
-    shutdown.set_stage(format!(
-        "healing every fault on {} and checking that none is left",
-        names.join(", ")
-    ));
-    let mut healer = Faults::new(
-        nodes.to_vec(),
-        Arc::clone(&db),
-        NemesisOptions {
-            network,
-            ..NemesisOptions::default()
-        },
-        0,
-    );
-    let unhealed = healer.heal_and_verify().await;
-    for problem in &unhealed {
-        tracing::error!("heal: {problem}");
+    // Heal and check, unless no workload (and so no fault) ever ran: a
+    // heal starts the target's processes again, which a setup that failed
+    // half way must not have. Then always: collect logs, tear down.
+    let mut unhealed = Vec::new();
+    if torn_down_anyway {
+        tracing::debug!("no fault ran: nothing to heal");
+    } else {
+        shutdown.set_stage(format!(
+            "healing every fault on {} and checking that none is left",
+            names.join(", ")
+        ));
+        let mut healer = Faults::new(
+            nodes.to_vec(),
+            Arc::clone(&db),
+            NemesisOptions {
+                network,
+                ..NemesisOptions::default()
+            },
+            0,
+        );
+        unhealed = healer.heal_and_verify().await;
+        for problem in &unhealed {
+            tracing::error!("heal: {problem}");
+        }
     }
     shutdown.set_stage("downloading the nodes' log files");
     db::download_logs(nodes, &db, dir).await;
