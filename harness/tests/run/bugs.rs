@@ -135,7 +135,13 @@ fn lease_reads_under_leader_pauses_are_stale_and_found() {
     };
     // Pausing the leader freezes its lease ticks; on waking it answers the
     // reads that queued meanwhile from its old state. 30 workers keep
-    // reads queued at the leader when it wakes.
+    // reads queued at the leader when it wakes. A stale read shows only if
+    // it was invoked after a write the new leader acknowledged: the 1 s op
+    // timeout frees the workers stuck on the paused leader to send new
+    // reads half way through the 2 s pause, well after the new leader
+    // (elected within about 0.6 s) took writes. With the op timeout equal
+    // to the pause (2 s), those reads raced the resume, and a loaded
+    // machine caught the bug in only 1 of 3 runs.
     let args = [
         "--bug",
         "lease-reads",
@@ -149,6 +155,8 @@ fn lease_reads_under_leader_pauses_are_stale_and_found() {
         "30s",
         "--nemesis-interval",
         "2s",
+        "--op-timeout",
+        "1s",
     ];
     let (n, runs) = caught("lease-reads-pause", 3, &args);
     assert!(
