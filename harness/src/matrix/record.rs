@@ -7,6 +7,7 @@
 //! Schema version 1, stable as results.json is: fields may be added,
 //! none renamed or removed without a new `schema_version`.
 
+use crate::error::EXIT_USAGE;
 use crate::run::store;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -81,7 +82,7 @@ pub fn outcome_of(exit_code: u8) -> &'static str {
         0 => "valid",
         1 => "invalid",
         2 => "unknown",
-        254 => "usage-error",
+        EXIT_USAGE => "usage-error",
         _ => "crashed",
     }
 }
@@ -93,7 +94,7 @@ fn badness(code: u8) -> u8 {
         0 => 0,
         1 => 1,
         2 => 2,
-        254 => 3,
+        EXIT_USAGE => 3,
         _ => 4,
     }
 }
