@@ -24,12 +24,17 @@ use crate::elle::mops::TxnValue;
 use crate::history::{History, HistoryError, Op};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// How much of a file [`read_path`] looks at to guess its format.
 const SNIFF_BYTES: usize = 64 * 1024;
+/// EDN files from this size on are read on two threads ([`read_path`]).
+const SPLIT_BYTES: u64 = 4 << 20;
+/// How far past the middle of a file a seam for the second thread is
+/// looked for.
+const SEAM_WINDOW: u64 = 64 * 1024;
 
 /// A history file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -152,9 +157,60 @@ fn looks_like_json_op(s: &[u8]) -> bool {
 }
 
 /// Reads the history in `path`; `format` `None` guesses it with [`detect`].
+///
+/// A large EDN file is read on two threads, from its start and from a
+/// line part way in, with the same result as one thread's read (see the
+/// EDN reader's `split` module).
 pub fn read_path(path: &Path, format: Option<Format>) -> Result<History, ReadError> {
     let (reader, format) = open(path, format)?;
-    read(reader, &path.display().to_string(), format)
+    let source = path.display().to_string();
+    match tail_reader(path, format) {
+        Some((tail, at)) => {
+            edn::read_split(reader, tail, at, &source, format == Format::PorcupineKv)
+        }
+        None => read(reader, &source, format),
+    }
+}
+
+/// A second reader of the EDN file at `path`, from a seam past its
+/// middle, and the seam's offset; `None` for small files, other formats
+/// and anything but a regular file, when no seam is found, or when the
+/// file cannot be read again (the one-thread reader then says why).
+fn tail_reader(path: &Path, format: Format) -> Option<(BufReader<File>, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    if format == Format::Jsonl || !meta.is_file() || meta.len() < SPLIT_BYTES {
+        return None;
+    }
+    let mut file = File::open(path).ok()?;
+    let middle = meta.len() / 2;
+    file.seek(SeekFrom::Start(middle)).ok()?;
+    let mut window = Vec::new();
+    (&mut file)
+        .take(SEAM_WINDOW)
+        .read_to_end(&mut window)
+        .ok()?;
+    let at = middle + edn::find_seam(&window)? as u64;
+    file.seek(SeekFrom::Start(at)).ok()?;
+    Some((BufReader::with_capacity(SNIFF_BYTES, file), at))
+}
+
+/// [`read`] on two threads, the second one starting at byte `at` of
+/// `text`, as [`read_path`] reads a large EDN file (JSON Lines is read on
+/// one): for tests and fuzzing, which compare it with [`read`] for every
+/// `at`.
+#[doc(hidden)]
+pub fn read_split_at(
+    text: &[u8],
+    at: usize,
+    source: &str,
+    format: Format,
+) -> Result<History, ReadError> {
+    let tail = text.get(at..).unwrap_or_default();
+    match format {
+        Format::Jsonl => jsonl::read(text, source),
+        Format::Edn => edn::read_split(text, tail, at as u64, source, false),
+        Format::PorcupineKv => edn::read_split(text, tail, at as u64, source, true),
+    }
 }
 
 /// Reads the history in `path` like [`read_path`], calling `visit` on

@@ -10,6 +10,8 @@ pub(crate) struct Source<R> {
     reader: R,
     buf: Vec<u8>,
     pos: usize,
+    /// Bytes of input before `buf[0]`.
+    base: u64,
     line: u32,
     error: Option<io::Error>,
     done: bool,
@@ -21,6 +23,7 @@ impl<R: BufRead> Source<R> {
             reader,
             buf: Vec::new(),
             pos: 0,
+            base: 0,
             line: 1,
             error: None,
             done: false,
@@ -30,6 +33,11 @@ impl<R: BufRead> Source<R> {
     /// The 1-based line of the next byte.
     pub(crate) fn line(&self) -> u32 {
         self.line
+    }
+
+    /// How many bytes of input were consumed: the offset of the next byte.
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.pos as u64
     }
 
     /// The next byte without consuming it; `None` at the end.
@@ -86,6 +94,7 @@ impl<R: BufRead> Source<R> {
             return false;
         }
         self.buf.drain(..self.pos);
+        self.base += self.pos as u64;
         self.pos = 0;
         let want = (2 * unread).clamp(unread + 1, max);
         while !self.done && self.buf.len() < want {
@@ -100,6 +109,7 @@ impl<R: BufRead> Source<R> {
     }
 
     fn refill(&mut self) {
+        self.base += self.buf.len() as u64;
         self.buf.clear();
         self.pos = 0;
         self.read_more();
@@ -142,6 +152,7 @@ mod tests {
         let mut seen = Vec::new();
         while let Some(c) = s.bump() {
             seen.push((c, s.line()));
+            assert_eq!(s.offset(), seen.len() as u64);
         }
         assert_eq!(seen.len(), text.len());
         assert_eq!(s.line(), 4);

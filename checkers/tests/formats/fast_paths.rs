@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use std::io::BufReader;
 
 /// A random EDN scalar or collection, often of the common shape.
-fn edn_value(rng: &mut ChaCha8Rng, depth: u32) -> String {
+pub(crate) fn edn_value(rng: &mut ChaCha8Rng, depth: u32) -> String {
     const ATOMS: &[&str] = &[
         "0",
         "7",
@@ -106,7 +106,7 @@ fn txn_value(rng: &mut ChaCha8Rng) -> String {
 }
 
 /// An op map: Jepsen's keys with good or odd values, in any order.
-fn op_map(rng: &mut ChaCha8Rng, process: u64, kind: &str) -> String {
+pub(crate) fn op_map(rng: &mut ChaCha8Rng, process: u64, kind: &str) -> String {
     let mut entries = vec![
         format!(":process {process}"),
         format!(":type :{kind}"),

@@ -7,6 +7,7 @@ mod fuzz_corpus;
 mod malformed;
 mod reference;
 mod roundtrip;
+mod split;
 
 use std::path::PathBuf;
 

@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 pub(crate) struct Converted {
     pub op: Op,
     pub has_process: bool,
+    /// The map named its `:index` (else it is the op's position).
+    pub has_index: bool,
     /// The map had `:key`: its value is `[key, value]`.
     pub keyed: bool,
 }
@@ -109,8 +111,9 @@ pub(super) fn op_from_fields(
     } else if porcupine && process != Some(Process::Nemesis) {
         return Err("porcupine kv op has no :key".to_string());
     }
+    let index = opt_u64(m.index.take(), "index")?;
     let op = Op {
-        index: opt_u64(m.index.take(), "index")?.unwrap_or(position as u64),
+        index: index.unwrap_or(position as u64),
         time: opt_u64(m.time.take(), "time")?,
         process: process.unwrap_or(Process::Client(0)),
         kind,
@@ -123,6 +126,7 @@ pub(super) fn op_from_fields(
     Ok(Converted {
         op,
         has_process: process.is_some(),
+        has_index: index.is_some(),
         keyed,
     })
 }

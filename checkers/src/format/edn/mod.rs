@@ -19,6 +19,7 @@
 mod convert;
 mod parse;
 mod scan;
+mod split;
 
 use super::ReadError;
 use crate::elle::mops::TxnValue;
@@ -27,8 +28,12 @@ pub(super) use convert::ProcessDefaults;
 use convert::{op_from_fields, op_from_value, Converted, Fields};
 use parse::{ParseError, Parser};
 use serde_json::Value;
+pub(crate) use split::find_seam;
+use split::{Seam, Tail};
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 /// Reads an EDN history; `porcupine` demands `:key` on every client op.
 pub(super) fn read<R: BufRead>(
@@ -42,6 +47,45 @@ pub(super) fn read<R: BufRead>(
     Ok(h)
 }
 
+/// [`read`] on two threads: `head` is the input from its start, `tail`
+/// the same input from byte `at` on, a seam (a line that starts with `{`,
+/// see [`split::find_seam`]). The result, ops, lines and errors, is the
+/// one-thread reader's whatever `at` is; see [`split`] for why.
+pub(super) fn read_split<R: BufRead, T: BufRead + Send>(
+    head: R,
+    tail: T,
+    at: u64,
+    source: &str,
+    porcupine: bool,
+) -> Result<History, ReadError> {
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::scope(|s| {
+        let stop = &stop;
+        let spawned = std::thread::Builder::new()
+            .name("tail reader".into())
+            .spawn_scoped(s, move || {
+                let _ = tx.send(split::read_tail(tail, porcupine, stop));
+            });
+        // Without the thread (the system is out of them), the head reader
+        // reads alone.
+        let seam = spawned.is_ok().then_some(Seam { at, stop, tail: rx });
+        let mut h = History::new(source);
+        let read = read_ops(
+            Parser::new(head),
+            source,
+            porcupine,
+            seam,
+            &mut |op, _, line| h.push(op, line),
+        );
+        // Ended before the seam (an error), or the seam was met: either
+        // way the tail reader has nothing left to do.
+        stop.store(true, Ordering::Relaxed);
+        read?.apply(&mut h);
+        Ok(h)
+    })
+}
+
 /// [`read`] by the general parser alone, never the fast path: the
 /// reference the fast path is tested against.
 pub(super) fn read_general<R: BufRead>(
@@ -52,7 +96,9 @@ pub(super) fn read_general<R: BufRead>(
     let mut h = History::new(source);
     let mut p = Parser::new(reader);
     p.scan = false;
-    let defaults = read_ops(p, source, porcupine, &mut |op, _, line| h.push(op, line))?;
+    let defaults = read_ops(p, source, porcupine, None, &mut |op, _, line| {
+        h.push(op, line)
+    })?;
     defaults.apply(&mut h);
     Ok(h)
 }
@@ -70,6 +116,7 @@ pub(super) fn read_into<R: BufRead>(
         Parser::new(reader),
         source,
         porcupine,
+        None,
         &mut |op, _, line| sink(op, line),
     )
 }
@@ -86,16 +133,19 @@ pub(super) fn read_txns_into<R: BufRead>(
     let mut p = Parser::new(reader);
     // Porcupine's `:key` wraps the value: read it as JSON, then.
     p.txn_values = !porcupine;
-    read_ops(p, source, porcupine, &mut |mut op, value, line| {
+    read_ops(p, source, porcupine, None, &mut |mut op, value, line| {
         let json = std::mem::take(&mut op.value);
         sink(op, value.unwrap_or(TxnValue::Json(json)), line)
     })
 }
 
+/// Reads every op through `sink`; with a `seam`, the ops from there on
+/// may come from its tail reader.
 fn read_ops<R: BufRead>(
     p: Parser<R>,
     source: &str,
     porcupine: bool,
+    seam: Option<Seam<'_>>,
     sink: &mut dyn FnMut(Op, Option<TxnValue>, u32),
 ) -> Result<ProcessDefaults, ReadError> {
     let mut r = OpReader {
@@ -106,6 +156,7 @@ fn read_ops<R: BufRead>(
         defaults: ProcessDefaults::default(),
         porcupine,
         fields: Fields::default(),
+        seam,
     };
     match r.read_all() {
         Ok(()) => Ok(r.defaults),
@@ -141,6 +192,8 @@ struct OpReader<'a, R> {
     porcupine: bool,
     /// The op map being read, reused.
     fields: Fields,
+    /// Where a tail reader started, until this reader reaches it.
+    seam: Option<Seam<'a>>,
 }
 
 impl<R: BufRead> OpReader<'_, R> {
@@ -149,11 +202,14 @@ impl<R: BufRead> OpReader<'_, R> {
             return Ok(());
         };
         if first != b'[' && first != b'(' {
-            return self.ops_until(None);
+            return self.ops_until(None).map(drop);
         }
         let open_line = self.p.src.line();
         self.p.src.bump();
-        self.ops_until(Some((first, open_line)))?;
+        if self.ops_until(Some((first, open_line)))? {
+            // The tail reader read the rest, closing bracket and all.
+            return Ok(());
+        }
         match self.p.skip_blank() {
             None => Ok(()),
             Some(_) => Err(syntax(
@@ -163,19 +219,29 @@ impl<R: BufRead> OpReader<'_, R> {
         }
     }
 
-    /// Ops up to the bracket closing `outer` (`None`: up to the end).
-    fn ops_until(&mut self, outer: Option<(u8, u32)>) -> Result<(), Fault> {
+    /// Ops up to the bracket closing `outer` (`None`: up to the end);
+    /// true when they ended with a tail reader's, which read that far.
+    fn ops_until(&mut self, outer: Option<(u8, u32)>) -> Result<bool, Fault> {
         let close = outer.map(|(open, _)| if open == b'[' { b']' } else { b')' });
         loop {
-            match (self.p.skip_blank(), outer) {
-                (None, None) => return Ok(()),
+            let next = self.p.skip_blank();
+            if next.is_some() && self.at_seam() {
+                if let Some(tail) = self.meet_seam() {
+                    if tail.close == close {
+                        self.stitch(tail)?;
+                        return Ok(true);
+                    }
+                }
+            }
+            match (next, outer) {
+                (None, None) => return Ok(false),
                 (None, Some((open, at))) => {
                     let msg = format!("`{}` opened here is never closed", open as char);
                     return Err(syntax(at, msg));
                 }
                 (Some(c), _) if Some(c) == close => {
                     self.p.src.bump();
-                    return Ok(());
+                    return Ok(false);
                 }
                 (Some(b'{'), _) => {
                     // The common case, an op map, is read straight into its
@@ -193,6 +259,29 @@ impl<R: BufRead> OpReader<'_, R> {
                 }
             }
         }
+    }
+
+    /// True when this reader has reached or passed the seam.
+    fn at_seam(&self) -> bool {
+        let offset = self.p.src.offset();
+        self.seam.as_ref().is_some_and(|s| offset >= s.at)
+    }
+
+    /// The tail reader's ops, if this reader's next element starts
+    /// exactly at the seam; the seam is gone either way.
+    fn meet_seam(&mut self) -> Option<Tail> {
+        let offset = self.p.src.offset();
+        self.seam.take()?.meet(offset)
+    }
+
+    /// Takes the tail reader's ops as if read here: their lines counted
+    /// on from this reader's.
+    fn stitch(&mut self, tail: Tail) -> Result<(), Fault> {
+        let lines_before = self.p.src.line() - 1;
+        for (c, line) in tail.ops {
+            self.push(Ok(c), line.saturating_add(lines_before))?;
+        }
+        Ok(())
     }
 
     fn push(&mut self, c: Result<Converted, String>, line: u32) -> Result<(), Fault> {

@@ -78,6 +78,13 @@ impl<R: BufRead> Parser<R> {
         }
     }
 
+    /// Starts the reader as if inside `depth` collections (the history's
+    /// outer one, for a reader that starts part way in).
+    pub(crate) fn nested_in(mut self, depth: u32) -> Self {
+        self.depth = depth;
+        self
+    }
+
     pub(crate) fn err<T>(&self, line: u32, msg: impl Into<String>) -> Result<T> {
         Err(ParseError {
             line,

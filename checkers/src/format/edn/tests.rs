@@ -171,3 +171,41 @@ fn an_io_error_mid_file_is_an_io_error_not_a_syntax_error() {
         other => panic!("expected an i/o error, got {other}"),
     }
 }
+
+/// Reads `head` on two threads, the second reading `tail` from byte `at`
+/// (in use, `tail` is `head[at..]`: a different one shows which thread
+/// read what).
+fn two_threads(head: &str, tail: &str, at: usize) -> History {
+    super::read_split(head.as_bytes(), tail.as_bytes(), at as u64, "h.edn", false).unwrap()
+}
+
+#[test]
+fn the_second_thread_is_used_only_from_an_op_map_at_the_top_level() {
+    let op = |i: u32, v: u32| format!("{{:index {i}, :process 0, :type :ok, :f :r, :value {v}}}");
+    let head = format!("{}\n{}\n", op(0, 1), op(1, 2));
+    let seam = head.find("\n{").unwrap() + 1;
+    let tail = format!("{}\n{}\n", op(1, 20), op(2, 30));
+    let h = two_threads(&head, &tail, seam);
+    let values: Vec<_> = h.ops.iter().map(|o| o.value.clone()).collect();
+    assert_eq!(values, vec![json!(1), json!(20), json!(30)]);
+    assert_eq!(h.lines, vec![1, 2, 3]);
+    // A seam inside a string, or off an element's start: ignored.
+    let quoted = format!(
+        "{{:index 0, :process 0, :type :ok, :f :r, :value \"a\n{}\"}}\n",
+        op(7, 7)
+    );
+    let inside = quoted.find("\n{").unwrap() + 1;
+    assert_eq!(two_threads(&quoted, &tail, inside).len(), 1);
+    assert_eq!(two_threads(&head, &tail, seam + 1).ops[1].value, json!(2));
+    // The tail's ending must match the head's opening bracket.
+    let vector = format!("[{head}]");
+    assert_eq!(
+        two_threads(&vector, &format!("{tail}]"), seam + 1).ops[1].value,
+        json!(20)
+    );
+    assert_eq!(two_threads(&vector, &tail, seam + 1).ops[1].value, json!(2));
+    assert_eq!(
+        two_threads(&head, &format!("{tail}]"), seam).ops[1].value,
+        json!(2)
+    );
+}
