@@ -38,7 +38,7 @@ impl Loader {
 
     /// Parses `value`, the value of op `pos` (the next one, its own value
     /// already taken out); the nemesis's ops get theirs back.
-    pub fn visit(&mut self, pos: usize, op: &mut Op, value: TxnValue) {
+    pub fn visit(&mut self, pos: usize, op: &mut Op, value: &TxnValue) {
         debug_assert_eq!(pos, self.parsed.len());
         if op.is_nemesis() {
             op.value = value.to_value();
@@ -48,7 +48,7 @@ impl Loader {
         let start = self.t.mops.len() as u32;
         let r = self
             .t
-            .parse_read(&value, self.workload, op.kind == OpType::Ok);
+            .parse_read(value, self.workload, op.kind == OpType::Ok);
         if r.is_err() {
             self.t.truncate_mops(start);
         }

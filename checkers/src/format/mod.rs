@@ -240,7 +240,7 @@ pub(crate) fn read_txns<R: BufRead + Send>(
     reader: R,
     source: &str,
     format: Format,
-    visit: &mut dyn FnMut(usize, &mut Op, TxnValue),
+    visit: &mut dyn FnMut(usize, &mut Op, &TxnValue),
 ) -> Result<History, ReadError> {
     pipe::read_with(reader, source, pipe::txns(format), visit)
 }

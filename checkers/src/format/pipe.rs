@@ -4,6 +4,13 @@
 //! position, before it is stored, and may take its value out (Elle's
 //! loader keeps the micro-ops in compact form instead), so a huge history
 //! never holds all its values at once and both cores work.
+//!
+//! What the reader hands over beside each op (Elle's micro-ops) goes back
+//! to it with the emptied batch, to be freed there: memory freed on the
+//! thread that allocated it goes back to that thread's malloc arena
+//! without a lock, and is reused warm. Freed on the caller's thread, it
+//! made the two threads contend for the arena's lock (a futex wake for
+//! every few ops).
 
 use super::edn::ProcessDefaults;
 use super::{edn, jsonl, Format, ReadError};
@@ -17,7 +24,8 @@ use std::sync::mpsc;
 const BATCH: usize = 2048;
 
 /// What a reader hands over with each op: the op's value in another form
-/// (Elle's micro-ops), or nothing.
+/// (Elle's micro-ops), or nothing; the caller's `visit` sees it by
+/// reference, and it is freed on the reader's thread.
 type Sink<'a, T> = &'a mut dyn FnMut(Op, T, u32);
 
 /// What a reader knows once it has read everything: the process defaults
@@ -51,16 +59,17 @@ pub(super) fn read_with<R, T>(
     reader: R,
     source: &str,
     produce: impl FnOnce(R, &str, Sink<'_, T>) -> Result<Ended, ReadError> + Send,
-    visit: &mut dyn FnMut(usize, &mut Op, T),
+    visit: &mut dyn FnMut(usize, &mut Op, &T),
 ) -> Result<History, ReadError>
 where
     R: BufRead + Send,
     T: Send,
 {
     let (tx, rx) = mpsc::sync_channel::<Vec<(Op, T, u32)>>(4);
-    // Emptied batches go back to the reader: allocating a fresh one each
-    // time costs an mmap and page faults (a batch is a few hundred KB).
-    let (back, spare) = mpsc::channel::<Vec<(Op, T, u32)>>();
+    // Emptied batches go back to the reader with the extras they carried:
+    // allocating a fresh batch each time costs an mmap and page faults (a
+    // batch is a few hundred KB), and the extras are freed there.
+    let (back, spare) = mpsc::channel::<(Vec<(Op, T, u32)>, Vec<T>)>();
     std::thread::scope(|s| {
         let producer = std::thread::Builder::new()
             .name("reader".into())
@@ -69,9 +78,13 @@ where
                 let mut sink = |op: Op, extra: T, line: u32| {
                     batch.push((op, extra, line));
                     if batch.len() == BATCH {
-                        let next = spare
-                            .try_recv()
-                            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                        let next = match spare.try_recv() {
+                            Ok((next, spent)) => {
+                                drop(spent);
+                                next
+                            }
+                            Err(_) => Vec::with_capacity(BATCH),
+                        };
                         // A closed channel means the consumer is gone: keep
                         // reading only to report the reader's own error.
                         let _ = tx.send(std::mem::replace(&mut batch, next));
@@ -88,11 +101,13 @@ where
         })?;
         let mut h = History::new(source);
         for mut batch in rx {
+            let mut spent = Vec::with_capacity(batch.len());
             for (mut op, extra, line) in batch.drain(..) {
-                visit(h.len(), &mut op, extra);
+                visit(h.len(), &mut op, &extra);
                 h.push(op, line);
+                spent.push(extra);
             }
-            let _ = back.send(batch);
+            let _ = back.send((batch, spent));
         }
         let ended = producer
             .join()
