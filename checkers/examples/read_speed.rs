@@ -3,6 +3,12 @@
 //! value: what `temblor check` without `--workload` uses) a few times and
 //! prints the best run as MB/s and ops/s, with the load average.
 //!
+//! Each read runs in a fresh process (this program, started again with
+//! `--once`), as `temblor check` reads: a second read in one process
+//! would start on a heap full of the first one's freed memory, which
+//! glibc's malloc first has to sort (`malloc_consolidate`), and would not
+//! pay the page faults a fresh process pays.
+//!
 //! ```text
 //! cargo run --release -p checkers --example check_shapes -- --write DIR list-append
 //! cargo run --release -p checkers --example read_speed -- [--runs N] FILE...
@@ -19,7 +25,8 @@
 
 use checkers::format::read_path;
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "mimalloc")]
@@ -40,6 +47,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--runs" => runs = args.next().ok_or("--runs needs a value")?.parse()?,
+            "--once" => return once(Path::new(&args.next().ok_or("--once needs a file")?)),
             _ => files.push(a.into()),
         }
     }
@@ -52,12 +60,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         let mut best = Duration::MAX;
         let mut ops = 0;
         for _ in 0..runs.max(1) {
-            let start = Instant::now();
-            let h = read_path(path, None)?;
-            let took = start.elapsed();
-            ops = h.len();
-            drop(h);
-            best = best.min(took);
+            let out = Command::new(std::env::current_exe()?)
+                .arg("--once")
+                .arg(path)
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let Some((n, nanos)) = text.trim().split_once(' ') else {
+                let err = String::from_utf8_lossy(&out.stderr);
+                return Err(format!("{}: {err}", path.display()).into());
+            };
+            ops = n.parse()?;
+            best = best.min(Duration::from_nanos(nanos.parse()?));
         }
         let secs = best.as_secs_f64();
         println!(
@@ -71,6 +84,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
     }
     println!("load average: {}", load_average());
+    Ok(())
+}
+
+/// Reads `path` once: prints the number of ops and the nanoseconds the
+/// read took.
+fn once(path: &Path) -> Result<(), Box<dyn Error>> {
+    let start = Instant::now();
+    let h = read_path(path, None)?;
+    let took = start.elapsed();
+    println!("{} {}", h.len(), took.as_nanos());
     Ok(())
 }
 
