@@ -281,11 +281,20 @@ fn analyze(history: &History, t: &Txns, opts: &ElleOptions) -> Result<ElleResult
     });
     let analysis = analysis?;
     edges.append(order);
-    let g = edges.build(t.txns.len());
-    let sccs: Vec<Vec<NodeIndex<u32>>> = petgraph::algo::tarjan_scc(&g)
-        .into_iter()
-        .filter(|c| c.len() > 1)
-        .collect();
+    let rows = edges.rows(t.txns.len());
+    let sccs: Vec<Vec<NodeIndex<u32>>> = rows.sccs().into_iter().filter(|c| c.len() > 1).collect();
+    // The cycle search looks inside one component at a time: its graph
+    // holds only the edges inside components (none, in a valid history).
+    let mut component = vec![u32::MAX; t.txns.len()];
+    for (c, scc) in sccs.iter().enumerate() {
+        for n in scc {
+            component[n.index()] = c as u32;
+        }
+    }
+    let g = rows.graph(|a, b| {
+        let c = component[a as usize];
+        c != u32::MAX && c == component[b as usize]
+    });
     let mut unknown = Vec::new();
     for scc in &sccs {
         let out = cycle::search_scc(&g, scc, &specs, opts.cycle_search_timeout);
@@ -303,7 +312,7 @@ fn analyze(history: &History, t: &Txns, opts: &ElleOptions) -> Result<ElleResult
     }
     let stats = Stats {
         txns: t.txns.len(),
-        edges: g.edge_count(),
+        edges: rows.edge_count(),
         sccs: sccs.len(),
         largest_scc: sccs.iter().map(Vec::len).max().unwrap_or(0),
     };
