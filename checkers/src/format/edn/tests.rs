@@ -209,3 +209,24 @@ fn the_second_thread_is_used_only_from_an_op_map_at_the_top_level() {
         json!(2)
     );
 }
+
+#[test]
+fn the_seam_is_met_whatever_the_head_readers_buffer() {
+    // The head reader knows where it is by counting what it consumed
+    // across refills and top-ups of its buffer: with any buffer size it
+    // must land on the seam, where only the tail has the values 20 and 30.
+    let op = |i: u32, v: u32| {
+        format!("{{:index {i}, :process 0, :type :ok, :f :r, :value [{v} [1 2]]}}")
+    };
+    let head = format!("[{}\n{}\n{}]", op(0, 1), op(1, 2), op(2, 3));
+    let seam = head.find("\n{:index 1").unwrap() + 1;
+    let tail = format!("{}\n{}]", op(1, 20), op(2, 30));
+    for capacity in 1..=head.len() + 1 {
+        let reader = std::io::BufReader::with_capacity(capacity, head.as_bytes());
+        let h = super::read_split(reader, tail.as_bytes(), seam as u64, "h.edn", false).unwrap();
+        let values: Vec<_> = h.ops.iter().map(|o| o.value.clone()).collect();
+        let want = vec![json!([1, [1, 2]]), json!([20, [1, 2]]), json!([30, [1, 2]])];
+        assert_eq!(values, want, "buffer of {capacity}");
+        assert_eq!(h.lines, vec![1, 2, 3]);
+    }
+}
