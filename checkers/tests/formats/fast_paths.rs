@@ -6,6 +6,7 @@
 //! (tags, escapes, floats, comments, odd micro-ops, bad syntax), read
 //! through buffers of every size so that ops straddle their ends.
 
+use super::assert_same_read;
 use checkers::elle::{check, check_reader, ElleOptions, Workload};
 use checkers::format::{read, read_general, Format};
 use rand::seq::SliceRandom;
@@ -214,19 +215,7 @@ fn json_history(rng: &mut ChaCha8Rng, ops: usize) -> String {
 fn compare_reads(text: &[u8], format: Format, capacity: usize) {
     let fast = read(BufReader::with_capacity(capacity, text), "h", format);
     let general = read_general(text, "h", format);
-    match (&fast, &general) {
-        (Ok(a), Ok(b)) => {
-            assert_eq!(a.ops, b.ops, "{}", String::from_utf8_lossy(text));
-            assert_eq!(a.lines, b.lines, "{}", String::from_utf8_lossy(text));
-        }
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
-        _ => panic!(
-            "fast {:?}, general {:?}\n{}",
-            fast.map(|h| h.len()),
-            general.map(|h| h.len()),
-            String::from_utf8_lossy(text)
-        ),
-    }
+    assert_same_read("fast vs general", &fast, &general, text);
 }
 
 fn compare_elle(text: &[u8], format: Format, capacity: usize) {

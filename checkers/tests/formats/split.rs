@@ -4,6 +4,7 @@
 //! string or a nested value that spans lines, in a comment, in broken
 //! text.
 
+use super::assert_same_read;
 use super::fast_paths::{edn_value, op_map};
 use checkers::format::{read, read_path, read_split_at, Format};
 use rand::{Rng, SeedableRng};
@@ -53,24 +54,8 @@ fn history(rng: &mut ChaCha8Rng, ops: usize) -> String {
 fn compare(text: &[u8], at: usize, format: Format) {
     let one = read(text, "h", format);
     let two = read_split_at(text, at, "h", format);
-    match (&one, &two) {
-        (Ok(a), Ok(b)) => {
-            assert_eq!(a.ops, b.ops, "at {at}: {}", String::from_utf8_lossy(text));
-            assert_eq!(
-                a.lines,
-                b.lines,
-                "at {at}: {}",
-                String::from_utf8_lossy(text)
-            );
-        }
-        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "at {at}"),
-        _ => panic!(
-            "one thread {:?}, two {:?}, at {at}\n{}",
-            one.map(|h| h.len()),
-            two.map(|h| h.len()),
-            String::from_utf8_lossy(text)
-        ),
-    }
+    let what = format!("one thread vs two, seam at {at}");
+    assert_same_read(&what, &one, &two, text);
 }
 
 #[test]
